@@ -1,0 +1,23 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "AutoGrad",
+    products: [
+        .library(name: "AutoGrad", targets: ["AutoGrad"]),
+        .library(name: "Layers", targets: ["Layers"]),
+        .library(name: "Optim", targets: ["Optim"]),
+        .executable(name: "agbench", targets: ["agbench"]),
+    ],
+    targets: [
+        // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
+        .target(name: "CKernels"),
+        .target(name: "AutoGrad", dependencies: ["CKernels"]),
+        .target(name: "Layers", dependencies: ["AutoGrad"]),
+        .target(name: "Optim", dependencies: ["AutoGrad"]),
+        .executableTarget(name: "agbench", dependencies: ["AutoGrad"]),
+        .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers"]),
+        .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"]),
+    ]
+)

@@ -1,0 +1,134 @@
+import CKernels
+
+// The whole reverse-mode loop: recording switches, the topological walk, one accumulation site.
+
+/// Runs `body` without recording: results require no gradients (inference, updates).
+public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = ag_set_grad_mode(0)
+    defer { ag_set_grad_mode(previous) }
+    return try body()
+}
+
+/// Whether ops on this thread are being recorded (false inside ``noGrad(_:)``).
+public var isRecording: Bool { ag_grad_mode() != 0 }
+
+extension Tensor {
+    /// Accumulates d(self)/d(leaf) into every leaf's `grad`.
+    ///
+    /// - Parameters:
+    ///   - seed: the gradient of some downstream scalar with respect to `self`; required
+    ///     unless `self` has one element.
+    ///   - retainGraph: keep the values saved for pullbacks, to call backward again through
+    ///     the same graph. Defaults to `createGraph`.
+    ///   - createGraph: record the backward pass itself, so gradients are differentiable
+    ///     (grad of grad, Hessian-vector products).
+    public func backward(seed: Tensor? = nil, retainGraph: Bool? = nil, createGraph: Bool = false) {
+        let order = backpropagate([self], seeds: seed.map { [$0] }, targets: [],
+                                  retainGraph: retainGraph ?? createGraph, createGraph: createGraph)
+        for node in order where node.isLeaf {
+            if let pending = node.pending {
+                node.grad = node.grad.map { $0 + pending } ?? pending
+                node.pending = nil
+            }
+        }
+    }
+}
+
+/// The gradients of `outputs` (weighted by `seeds`, default ones) with respect to `inputs`,
+/// returned rather than accumulated into `grad` (PyTorch's `torch.autograd.grad`). Inputs the
+/// outputs do not depend on get zeros.
+public func gradients(of outputs: [Tensor], withRespectTo inputs: [Tensor], seeds: [Tensor]? = nil,
+                      retainGraph: Bool? = nil, createGraph: Bool = false) -> [Tensor] {
+    let targets = Set(inputs.compactMap { $0.node.map(ObjectIdentifier.init) })
+    let order = backpropagate(outputs, seeds: seeds, targets: targets,
+                              retainGraph: retainGraph ?? createGraph, createGraph: createGraph)
+    let result = inputs.map { input in input.node?.pending ?? input.zerosLike() }
+    for node in order { node.pending = nil }
+    return result
+}
+
+/// The gradient of a scalar `output` with respect to each of `inputs`.
+public func gradients(of output: Tensor, withRespectTo inputs: [Tensor],
+                      retainGraph: Bool? = nil, createGraph: Bool = false) -> [Tensor] {
+    gradients(of: [output], withRespectTo: inputs, retainGraph: retainGraph, createGraph: createGraph)
+}
+
+/// Walks the graph behind `outputs` in reverse topological order, calling each primitive's
+/// pullback once with the summed gradient of its output. Leaves and `targets` keep their
+/// summed gradient in `pending`; returns the nodes visited, inputs first.
+func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIdentifier>,
+                   retainGraph: Bool, createGraph: Bool) -> [Node] {
+    let roots = outputs.map { output -> Node in
+        guard let node = output.node else {
+            opFailure("backward", "the tensor of shape \(describe(output.shape)) does not require gradients (no input required them, or it was computed under noGrad)")
+        }
+        return node
+    }
+    for (index, (output, root)) in zip(outputs, roots).enumerated() {
+        let seed = seeds.map { $0[index] } ?? output.implicitSeed()
+        guard seed.shape == output.shape else {
+            opFailure("backward", "seed of shape \(describe(seed.shape)) for an output of shape \(describe(output.shape))")
+        }
+        root.accumulate(seed)
+    }
+    let order = topologicalOrder(from: roots)
+    let previousMode = ag_set_grad_mode(createGraph ? 1 : 0)
+    defer { ag_set_grad_mode(previousMode) }
+    for node in order.reversed() {
+        guard let primitive = node.primitive else { continue }
+        if let gradient = node.pending {
+            if !targets.contains(ObjectIdentifier(node)) { node.pending = nil }
+            guard let (inputs, output) = node.savedTensors() else {
+                opFailure("backward", "the graph through '\(primitive.name)' was released by an earlier backward; pass retainGraph: true to the first one")
+            }
+            let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
+            for (operand, inputGradient) in zip(node.operands, inputGradients) {
+                if let input = operand.node, let inputGradient { input.accumulate(inputGradient) }
+            }
+        }
+        if !retainGraph { node.release() }
+    }
+    return order
+}
+
+extension Node {
+    /// The one accumulation site: sums a gradient broadcast by the op back to this node's
+    /// shape, then adds it to what other uses of the node contributed (fan-out).
+    func accumulate(_ gradient: Tensor) {
+        let reduced = gradient.shape == shape ? gradient : gradient.sum(toShape: shape)
+        pending = pending.map { $0 + reduced } ?? reduced
+    }
+}
+
+extension Tensor {
+    /// The seed `backward()` uses without one: 1 for a one-element output.
+    fileprivate func implicitSeed() -> Tensor {
+        guard count == 1 else {
+            opFailure("backward", "output of shape \(describe(shape)) is not a scalar; pass a seed gradient of that shape")
+        }
+        return onesLike()
+    }
+}
+
+/// The nodes reachable from `roots`, each after all of its operands (iterative, so a long
+/// unrolled sequence cannot overflow the stack).
+func topologicalOrder(from roots: [Node]) -> [Node] {
+    var order: [Node] = []
+    var visited = Set<ObjectIdentifier>()
+    var stack: [(node: Node, nextOperand: Int)] = []
+    for root in roots where visited.insert(ObjectIdentifier(root)).inserted {
+        stack.append((root, 0))
+        while let (node, next) = stack.last {
+            if next < node.operands.count {
+                stack[stack.count - 1].nextOperand += 1
+                if let operand = node.operands[next].node, visited.insert(ObjectIdentifier(operand)).inserted {
+                    stack.append((operand, 0))
+                }
+            } else {
+                stack.removeLast()
+                order.append(node)
+            }
+        }
+    }
+    return order
+}

@@ -1,0 +1,133 @@
+/// A boolean tensor: the result of a comparison, used by `Tensor.where` and masked losses.
+/// Masks are never differentiated, so they are their own type.
+public struct Mask: Sendable, Equatable, CustomStringConvertible {
+    /// The size of each axis.
+    public let shape: [Int]
+    /// The elements in row-major order.
+    public let values: [Bool]
+
+    /// A mask of `shape` holding `values` (row-major).
+    public init(_ values: [Bool], shape: [Int]? = nil) {
+        let shape = shape ?? [values.count]
+        guard elementCount(shape) == values.count else {
+            opFailure("Mask", "\(values.count) values do not fill shape \(describe(shape))")
+        }
+        self.shape = shape
+        self.values = values
+    }
+
+    /// The elements where `tensor` is non-zero.
+    public init(_ tensor: Tensor) {
+        self.init(tensor.scalars.map { $0 != 0 }, shape: tensor.shape)
+    }
+
+    /// The number of `true` elements.
+    public var trueCount: Int { values.lazy.filter { $0 }.count }
+
+    /// `true` where both are (with broadcasting).
+    public static func & (lhs: Mask, rhs: Mask) -> Mask {
+        Mask(lhs.asTensor(.float64) * rhs.asTensor(.float64))
+    }
+    /// `true` where either is (with broadcasting).
+    public static func | (lhs: Mask, rhs: Mask) -> Mask {
+        Mask(maximum(lhs.asTensor(.float64), rhs.asTensor(.float64)))
+    }
+    /// `true` where this mask is `false`.
+    public static prefix func ! (mask: Mask) -> Mask { Mask(mask.values.map { !$0 }, shape: mask.shape) }
+
+    /// 1 where `true`, 0 where `false`.
+    public func asTensor(_ dtype: DType = .float32) -> Tensor {
+        Tensor(values.map { $0 ? 1 : 0 }, shape: shape, dtype: dtype)
+    }
+
+    public var description: String { "mask(\(asTensor().description.dropFirst("tensor(".count))" }
+}
+
+/// An integer tensor of indices (token ids, class labels, gather positions): not
+/// differentiable, so it has its own type.
+public struct IndexTensor: Sendable, Equatable {
+    /// The size of each axis.
+    public let shape: [Int]
+    /// The indices in row-major order.
+    public let values: [Int]
+
+    /// Indices of `shape` (default `[values.count]`), row-major.
+    public init(_ values: [Int], shape: [Int]? = nil) {
+        let shape = shape ?? [values.count]
+        guard elementCount(shape) == values.count else {
+            opFailure("IndexTensor", "\(values.count) values do not fill shape \(describe(shape))")
+        }
+        self.shape = shape
+        self.values = values
+    }
+
+    /// A matrix of indices from rows of equal length.
+    public init(_ rows: [[Int]]) {
+        let width = rows.first?.count ?? 0
+        guard rows.allSatisfy({ $0.count == width }) else {
+            opFailure("IndexTensor", "rows have different lengths \(rows.map(\.count))")
+        }
+        self.init(rows.flatMap { $0 }, shape: [rows.count, width])
+    }
+}
+
+/// Elementwise comparison producing 1 or 0 (the kernel behind masks).
+struct Comparison: BinaryElementwisePrimitive {
+    enum Relation: String, Sendable { case less, lessEqual, greater, greaterEqual, equal, notEqual }
+    let relation: Relation
+    var name: String { relation.rawValue }
+    func value<T: FloatElement>(_ a: T, _ b: T) -> T {
+        let holds: Bool
+        switch relation {
+        case .less: holds = a < b
+        case .lessEqual: holds = a <= b
+        case .greater: holds = a > b
+        case .greaterEqual: holds = a >= b
+        case .equal: holds = a == b
+        case .notEqual: holds = a != b
+        }
+        return holds ? 1 : 0
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil, nil] }
+
+    /// The comparison as a 0/1 tensor, never recorded.
+    func evaluate(_ a: Tensor, _ b: Tensor) -> Tensor {
+        _ = outputDType([a, b])
+        return forward([a, b], shape: outputShape([a, b]))
+    }
+}
+
+extension Tensor {
+    /// 1 where equal to `other` (broadcast), else 0; a constant.
+    func elementsEqual(_ other: Tensor) -> Tensor { Comparison(relation: .equal).evaluate(self, other) }
+
+    private func compare(_ relation: Comparison.Relation, _ other: Tensor) -> Mask {
+        let result = Comparison(relation: relation).evaluate(self, other)
+        return Mask(result.scalars.map { $0 != 0 }, shape: result.shape)
+    }
+
+    /// Elementwise `<` with broadcasting.
+    public static func .< (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.less, rhs) }
+    /// Elementwise `<=` with broadcasting.
+    public static func .<= (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.lessEqual, rhs) }
+    /// Elementwise `>` with broadcasting.
+    public static func .> (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.greater, rhs) }
+    /// Elementwise `>=` with broadcasting.
+    public static func .>= (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.greaterEqual, rhs) }
+    /// Elementwise `==` with broadcasting.
+    public static func .== (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.equal, rhs) }
+    /// Elementwise `!=` with broadcasting.
+    public static func .!= (lhs: Tensor, rhs: Tensor) -> Mask { lhs.compare(.notEqual, rhs) }
+    /// Elementwise `<` against a scalar.
+    public static func .< (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.less, lhs.scalar(rhs)) }
+    /// Elementwise `<=` against a scalar.
+    public static func .<= (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.lessEqual, lhs.scalar(rhs)) }
+    /// Elementwise `>` against a scalar.
+    public static func .> (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.greater, lhs.scalar(rhs)) }
+    /// Elementwise `>=` against a scalar.
+    public static func .>= (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.greaterEqual, lhs.scalar(rhs)) }
+    /// Elementwise `==` against a scalar.
+    public static func .== (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.equal, lhs.scalar(rhs)) }
+    /// Elementwise `!=` against a scalar.
+    public static func .!= (lhs: Tensor, rhs: Double) -> Mask { lhs.compare(.notEqual, lhs.scalar(rhs)) }
+}

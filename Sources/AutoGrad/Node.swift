@@ -1,0 +1,70 @@
+/// One node of the graph IR: a leaf (a tensor that requires gradients) or the application of
+/// a primitive to operands. Nodes are created by recording ops; read them through ``Graph``.
+public final class Node: @unchecked Sendable {
+    /// An input of an op node: the producing node, or `nil` for a constant (a tensor that does
+    /// not require gradients), with its type.
+    public struct Operand: Sendable {
+        /// The node that produced the operand, or `nil` for a constant.
+        public let node: Node?
+        /// The operand's shape.
+        public let shape: [Int]
+        /// The operand's dtype.
+        public let dtype: DType
+    }
+
+    /// The primitive this node applies, or `nil` for a leaf.
+    public let primitive: (any Primitive)?
+    /// The operands, in the primitive's order (empty for a leaf).
+    public let operands: [Operand]
+    /// The output shape.
+    public let shape: [Int]
+    /// The output dtype.
+    public let dtype: DType
+    /// A label for the IR, e.g. a parameter's dotted path (`encoder.weight_ih_l0`).
+    public internal(set) var name: String?
+
+    /// Operand values at record time and the output value, kept for the pullback (and for
+    /// replaying constants); dropped when backward releases the graph.
+    var savedInputs: [TensorStorage]?
+    var savedOutput: TensorStorage?
+    /// The accumulated gradient of a leaf, what `Tensor.grad` reads.
+    var grad: Tensor?
+    /// The gradient being summed during one backward walk.
+    var pending: Tensor?
+
+    init(leafShape shape: [Int], dtype: DType, name: String?) {
+        primitive = nil
+        operands = []
+        self.shape = shape
+        self.dtype = dtype
+        self.name = name
+    }
+
+    init(primitive: any Primitive, inputs: [Tensor], output: Tensor) {
+        self.primitive = primitive
+        operands = inputs.map { Operand(node: $0.node, shape: $0.shape, dtype: $0.dtype) }
+        shape = output.shape
+        dtype = output.dtype
+        savedInputs = inputs.map(\.storage)
+        savedOutput = output.storage
+    }
+
+    /// Whether this node is a leaf (no primitive produced it).
+    public var isLeaf: Bool { primitive == nil }
+
+    /// Whether backward released the values this node kept for its pullback.
+    public var isReleased: Bool { primitive != nil && savedOutput == nil }
+
+    /// The operands as tensors (values at record time, still linked to their nodes), and the
+    /// output linked to this node, so a pullback recorded under `createGraph` differentiates.
+    func savedTensors() -> (inputs: [Tensor], output: Tensor)? {
+        guard let savedInputs, let savedOutput else { return nil }
+        let inputs = zip(operands, savedInputs).map { Tensor(storage: $1, shape: $0.shape, node: $0.node) }
+        return (inputs, Tensor(storage: savedOutput, shape: shape, node: self))
+    }
+
+    func release() {
+        savedInputs = nil
+        savedOutput = nil
+    }
+}

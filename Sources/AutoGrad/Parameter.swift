@@ -1,0 +1,52 @@
+/// A learnable tensor: a leaf that requires gradients, whose identity (and gradient slot)
+/// survives in-place updates by optimizers and loading of new values.
+///
+/// Modules hold parameters as stored properties; optimizers update `value` in place.
+public final class Parameter: @unchecked Sendable {
+    /// The current value, always a leaf that requires gradients. Assigning a tensor of the
+    /// same shape and dtype keeps the gradient slot; another shape or dtype starts a new one.
+    public var value: Tensor {
+        didSet { adoptLeaf(previous: leaf) }
+    }
+    private var leaf: Node
+
+    /// A parameter holding `initialValue` (copied into a fresh leaf).
+    public init(_ initialValue: Tensor, name: String? = nil) {
+        leaf = Node(leafShape: initialValue.shape, dtype: initialValue.dtype, name: name)
+        value = Tensor(storage: initialValue.storage, shape: initialValue.shape, node: leaf)
+    }
+
+    /// The label used in the IR and in saved files (a module sets it to the dotted path).
+    public var name: String? {
+        get { leaf.name }
+        set { leaf.name = newValue }
+    }
+
+    /// The accumulated gradient, or `nil` before the first backward or after `zeroGrad()`.
+    public var grad: Tensor? {
+        get { leaf.grad }
+        set {
+            if let newValue, newValue.shape != value.shape || newValue.dtype != value.dtype {
+                opFailure("Parameter.grad", "gradient \(describe(newValue.dtype, newValue.shape)) for a parameter \(describe(value.dtype, value.shape))")
+            }
+            leaf.grad = newValue?.detached()
+        }
+    }
+
+    /// Calls `body` with in-place access to the gradient (no copy when nothing else shares it),
+    /// for clipping and other updates that must not allocate.
+    public func withGrad<R>(_ body: (inout Tensor?) throws -> R) rethrows -> R {
+        try body(&leaf.grad)
+    }
+
+    /// Forgets the accumulated gradient.
+    public func zeroGrad() { leaf.grad = nil }
+
+    private func adoptLeaf(previous: Node) {
+        if value.node === previous { return }
+        if value.shape != previous.shape || value.dtype != previous.dtype {
+            leaf = Node(leafShape: value.shape, dtype: value.dtype, name: previous.name)
+        }
+        value.node = leaf
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import CKernels
+import Dispatch
+import Synchronization
+
+/// Matrix product of the last two axes, batched over (broadcast) leading axes; either operand
+/// may be read transposed, so pullbacks never materialize a transpose.
+struct MatMul: Primitive {
+    let transposeA: Bool, transposeB: Bool
+    var name: String { "matmul" }
+    var attributes: [(name: String, value: String)] {
+        (transposeA ? [("transA", "true")] : []) + (transposeB ? [("transB", "true")] : [])
+    }
+
+    /// (rows, inner) of op(A) and (inner, columns) of op(B).
+    private func matrixDims(_ a: [Int], _ b: [Int]) -> (m: Int, k: Int, kB: Int, n: Int) {
+        let (ra, ca) = (a[a.count - 2], a[a.count - 1]), (rb, cb) = (b[b.count - 2], b[b.count - 1])
+        return transposeA ? (ca, ra, transposeB ? cb : rb, transposeB ? rb : cb)
+                          : (ra, ca, transposeB ? cb : rb, transposeB ? rb : cb)
+    }
+
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        let a = inputs[0].shape, b = inputs[1].shape
+        guard a.count >= 2, b.count >= 2 else {
+            opFailure(name, "operands must have rank >= 2, got \(describe(a)) and \(describe(b))")
+        }
+        let (m, k, kB, n) = matrixDims(a, b)
+        guard k == kB else {
+            opFailure(name, "inner dimensions differ: \(describe(a))\(transposeA ? "ᵀ" : "") × \(describe(b))\(transposeB ? "ᵀ" : "") (\(k) vs \(kB))")
+        }
+        return broadcastShape(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
+    }
+
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let a = inputs[0], b = inputs[1]
+        let (m, k, _, n) = matrixDims(a.shape, b.shape)
+        let batchShape = Array(shape.dropLast(2))
+        let aStrides = broadcastStrides(Array(a.shape.dropLast(2)), to: batchShape)
+        let bStrides = broadcastStrides(Array(b.shape.dropLast(2)), to: batchShape)
+        let batch = elementCount(batchShape)
+        let result = TensorStorage(count: batch * m * n, dtype: a.dtype)
+        var aOffsets = [Int](), bOffsets = [Int]()
+        for flat in 0..<batch {
+            var rest = flat, aOffset = 0, bOffset = 0
+            for axis in batchShape.indices.reversed() {
+                let index = rest % batchShape[axis]
+                rest /= batchShape[axis]
+                aOffset += index * aStrides[axis]
+                bOffset += index * bStrides[axis]
+            }
+            aOffsets.append(aOffset * m * k)
+            bOffsets.append(bOffset * k * n)
+        }
+        let gemm = GEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                        a: a.storage, b: b.storage, c: result)
+        gemm.run(aOffsets: aOffsets, bOffsets: bOffsets)
+        return Tensor(storage: result, shape: shape)
+    }
+
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        let (a, b, g) = (inputs[0], inputs[1], gradient)
+        let gradA: Tensor?, gradB: Tensor?
+        switch (transposeA, transposeB) {
+        case (false, false):
+            gradA = a.requiresGrad ? matmul(g, b, transposeB: true) : nil
+            gradB = b.requiresGrad ? matmul(a, g, transposeA: true) : nil
+        case (false, true):
+            gradA = a.requiresGrad ? matmul(g, b) : nil
+            gradB = b.requiresGrad ? matmul(g, a, transposeA: true) : nil
+        case (true, false):
+            gradA = a.requiresGrad ? matmul(b, g, transposeB: true) : nil
+            gradB = b.requiresGrad ? matmul(a, g) : nil
+        case (true, true):
+            gradA = a.requiresGrad ? matmul(b, g, transposeA: true, transposeB: true) : nil
+            gradB = b.requiresGrad ? matmul(g, a, transposeA: true, transposeB: true) : nil
+        }
+        return [gradA, gradB]
+    }
+}
+
+/// How many threads large matrix products may use (default: every core).
+public enum ComputeThreads {
+    private static let limit = Atomic<Int>(ProcessInfo.processInfo.activeProcessorCount)
+    /// The current limit, at least 1.
+    public static var maximum: Int {
+        get { limit.load(ordering: .relaxed) }
+        set { limit.store(Swift.max(1, newValue), ordering: .relaxed) }
+    }
+}
+
+/// One (batched) GEMM call split across threads: by batch when there are enough matrices,
+/// else by rows of the output.
+private struct GEMM: @unchecked Sendable {
+    let transposeA: Bool, transposeB: Bool
+    let m: Int, n: Int, k: Int
+    let a: TensorStorage, b: TensorStorage, c: TensorStorage
+
+    /// Below this many multiply-adds a product runs on the calling thread.
+    static let parallelThreshold = 1 << 18
+
+    func run(aOffsets: [Int], bOffsets: [Int]) {
+        let batch = aOffsets.count
+        let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, Swift.max(batch, m)) : 1
+        if threads <= 1 {
+            for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m) }
+        } else if batch >= threads {
+            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                for i in stride(from: part, to: batch, by: threads) {
+                    multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m)
+                }
+            }
+        } else {
+            let rowsPerPart = (m + threads - 1) / threads
+            DispatchQueue.concurrentPerform(iterations: threads) { part in
+                let rows = (part * rowsPerPart)..<Swift.min(m, (part + 1) * rowsPerPart)
+                for i in 0..<batch where !rows.isEmpty { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: rows) }
+            }
+        }
+    }
+
+    /// Rows `rows` of C = op(A)·op(B) for one matrix of the batch (offsets in elements).
+    private func multiply(_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, rows: Range<Int>) {
+        let lda = transposeA ? m : k, ldb = transposeB ? k : n
+        // Row i of op(A) starts at row i of A, or at column i when A is read transposed.
+        let aStart = aOffset + rows.lowerBound * (transposeA ? 1 : lda)
+        let cStart = cOffset + rows.lowerBound * n
+        switch c.dtype {
+        case .float32:
+            ag_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(rows.count), Int64(n), Int64(k), 1,
+                     a.pointer(Float.self) + aStart, Int64(lda), b.pointer(Float.self) + bOffset, Int64(ldb),
+                     0, c.pointer(Float.self) + cStart, Int64(n))
+        case .float64:
+            ag_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(rows.count), Int64(n), Int64(k), 1,
+                     a.pointer(Double.self) + aStart, Int64(lda), b.pointer(Double.self) + bOffset, Int64(ldb),
+                     0, c.pointer(Double.self) + cStart, Int64(n))
+        }
+    }
+}
+
+/// The matrix product of the last two axes of `a` and `b`, batched over broadcast leading
+/// axes; `transposeA`/`transposeB` read an operand's last two axes swapped, at no cost.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    apply(MatMul(transposeA: transposeA, transposeB: transposeB), [a, b])
+}

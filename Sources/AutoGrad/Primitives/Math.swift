@@ -1,0 +1,162 @@
+// Unary math and activations. Where the derivative is cheaper from the output (exp, tanh,
+// sigmoid, sqrt), the pullback reads the saved output instead of recomputing.
+
+struct Negate: UnaryElementwisePrimitive {
+    var name: String { "neg" }
+    func value<T: FloatElement>(_ x: T) -> T { -x }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [-gradient] }
+}
+
+struct Exp: UnaryElementwisePrimitive {
+    var name: String { "exp" }
+    func value<T: FloatElement>(_ x: T) -> T { T.exp(x) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient * output] }
+}
+
+struct Log: UnaryElementwisePrimitive {
+    var name: String { "log" }
+    func value<T: FloatElement>(_ x: T) -> T { T.log(x) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient / inputs[0]] }
+}
+
+struct SquareRoot: UnaryElementwisePrimitive {
+    var name: String { "sqrt" }
+    func value<T: FloatElement>(_ x: T) -> T { x.squareRoot() }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient * 0.5 / output] }
+}
+
+struct AbsoluteValue: UnaryElementwisePrimitive {
+    var name: String { "abs" }
+    func value<T: FloatElement>(_ x: T) -> T { Swift.abs(x) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * constant(Sign(), of: inputs[0])]
+    }
+}
+
+struct Tanh: UnaryElementwisePrimitive {
+    var name: String { "tanh" }
+    func value<T: FloatElement>(_ x: T) -> T { T.tanh(x) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * (1 - output * output)]
+    }
+}
+
+struct Sigmoid: UnaryElementwisePrimitive {
+    var name: String { "sigmoid" }
+    func value<T: FloatElement>(_ x: T) -> T {
+        // Two branches so neither exp overflows.
+        x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * output * (1 - output)]
+    }
+}
+
+struct Softplus: UnaryElementwisePrimitive {
+    var name: String { "softplus" }
+    func value<T: FloatElement>(_ x: T) -> T { Swift.max(x, 0) + T.log1p(T.exp(-Swift.abs(x))) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * inputs[0].sigmoid()]
+    }
+}
+
+/// max(x, 0), or x·slope for x < 0 (leaky); slope 0 is ReLU.
+struct Rectifier: UnaryElementwisePrimitive {
+    let negativeSlope: Double
+    var name: String { negativeSlope == 0 ? "relu" : "leaky_relu" }
+    var attributes: [(name: String, value: String)] {
+        negativeSlope == 0 ? [] : [("slope", "\(negativeSlope)")]
+    }
+    func value<T: FloatElement>(_ x: T) -> T { x > 0 ? x : x * T(negativeSlope) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * constant(RectifierSlope(negativeSlope: negativeSlope), of: inputs[0])]
+    }
+}
+
+struct Clamp: UnaryElementwisePrimitive {
+    let lower: Double, upper: Double
+    var name: String { "clamp" }
+    var attributes: [(name: String, value: String)] { [("min", "\(lower)"), ("max", "\(upper)")] }
+    func value<T: FloatElement>(_ x: T) -> T { Swift.min(Swift.max(x, T(lower)), T(upper)) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient * constant(Indicator(lower: lower, upper: upper), of: inputs[0])]
+    }
+}
+
+/// Converts to another dtype; the gradient converts back.
+struct Cast: Primitive {
+    let dtype: DType
+    var name: String { "convert" }
+    var attributes: [(name: String, value: String)] { [("dtype", "\(dtype)")] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
+    func outputDType(_ inputs: [Tensor]) -> DType { dtype }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        Tensor(storage: inputs[0].storage.converted(to: dtype), shape: shape)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient.to(inputs[0].dtype)]
+    }
+}
+
+// Piecewise-constant derivatives, evaluated as constants (never recorded: their own
+// derivative is zero almost everywhere).
+
+private struct Sign: UnaryElementwisePrimitive {
+    var name: String { "sign" }
+    func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
+}
+
+private struct RectifierSlope: UnaryElementwisePrimitive {
+    let negativeSlope: Double
+    var name: String { "rectifier_slope" }
+    func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : T(negativeSlope) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
+}
+
+/// 1 inside [lower, upper] (inclusive, as PyTorch's clamp passes gradients), else 0.
+private struct Indicator: UnaryElementwisePrimitive {
+    let lower: Double, upper: Double
+    var name: String { "indicator" }
+    func value<T: FloatElement>(_ x: T) -> T { x >= T(lower) && x <= T(upper) ? 1 : 0 }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
+}
+
+/// `function` evaluated on `x`'s values as a constant (not recorded).
+private func constant(_ function: some UnaryElementwisePrimitive, of x: Tensor) -> Tensor {
+    function.forward([x], shape: x.shape)
+}
+
+extension Tensor {
+    /// Elementwise negation.
+    public static prefix func - (x: Tensor) -> Tensor { apply(Negate(), [x]) }
+    /// eˣ elementwise.
+    public func exp() -> Tensor { apply(Exp(), [self]) }
+    /// Natural logarithm elementwise.
+    public func log() -> Tensor { apply(Log(), [self]) }
+    /// Square root elementwise.
+    public func sqrt() -> Tensor { apply(SquareRoot(), [self]) }
+    /// Absolute value elementwise (gradient 0 at 0, as in PyTorch).
+    public func abs() -> Tensor { apply(AbsoluteValue(), [self]) }
+    /// Hyperbolic tangent elementwise.
+    public func tanh() -> Tensor { apply(Tanh(), [self]) }
+    /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise.
+    public func sigmoid() -> Tensor { apply(Sigmoid(), [self]) }
+    /// log(1 + eˣ) elementwise, computed without overflow.
+    public func softplus() -> Tensor { apply(Softplus(), [self]) }
+    /// max(x, 0) elementwise.
+    public func relu() -> Tensor { apply(Rectifier(negativeSlope: 0), [self]) }
+    /// x for x > 0, else `negativeSlope`·x (PyTorch's default slope 0.01).
+    public func leakyRelu(negativeSlope: Double = 0.01) -> Tensor {
+        apply(Rectifier(negativeSlope: negativeSlope), [self])
+    }
+    /// Each element limited to `[lower, upper]`.
+    public func clamped(to range: ClosedRange<Double>) -> Tensor {
+        apply(Clamp(lower: range.lowerBound, upper: range.upperBound), [self])
+    }
+    /// Each element limited to at least `lower` and at most `upper` (either may be omitted).
+    public func clamped(min lower: Double = -.infinity, max upper: Double = .infinity) -> Tensor {
+        guard lower <= upper else { opFailure("clamp", "min \(lower) is greater than max \(upper)") }
+        return apply(Clamp(lower: lower, upper: upper), [self])
+    }
+}

@@ -1,0 +1,136 @@
+// Ops that move elements without changing them: reshape, permute, expand, reverse.
+
+struct Reshape: Primitive {
+    let shape: [Int]
+    var name: String { "reshape" }
+    var attributes: [(name: String, value: String)] { [("shape", describe(shape))] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        guard elementCount(shape) == inputs[0].count, shape.allSatisfy({ $0 >= 0 }) else {
+            opFailure(name, "cannot reshape \(describe(inputs[0].shape)) (\(inputs[0].count) elements) to \(describe(shape))")
+        }
+        return shape
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        Tensor(storage: inputs[0].storage, shape: shape)  // contiguous: shares the buffer
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient.reshaped(to: inputs[0].shape)]
+    }
+}
+
+struct Permute: Primitive {
+    let permutation: [Int]
+    var name: String { "transpose" }
+    var attributes: [(name: String, value: String)] { [("perm", describe(permutation))] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        let shape = inputs[0].shape
+        guard permutation.sorted() == Array(0..<shape.count) else {
+            opFailure(name, "\(describe(permutation)) is not a permutation of the axes of \(describe(shape))")
+        }
+        return permutation.map { shape[$0] }
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let strides = contiguousStrides(inputs[0].shape)
+        return inputs[0].stridedValues(shape: shape, strides: permutation.map { strides[$0] })
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        var inverse = permutation
+        for (position, axis) in permutation.enumerated() { inverse[axis] = position }
+        return [gradient.permuted(inverse)]
+    }
+}
+
+/// Broadcasts to a larger shape (NumPy rules); the gradient sums back.
+struct Expand: Primitive {
+    let shape: [Int]
+    var name: String { "broadcast" }
+    var attributes: [(name: String, value: String)] { [("shape", describe(shape))] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        guard broadcastShape(inputs[0].shape, shape, op: name) == shape else {
+            opFailure(name, "cannot broadcast \(describe(inputs[0].shape)) to \(describe(shape))")
+        }
+        return shape
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { inputs[0].broadcastValues(to: shape) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient.sum(toShape: inputs[0].shape)]
+    }
+}
+
+struct Reverse: Primitive {
+    let axis: Int
+    var name: String { "rev" }
+    var attributes: [(name: String, value: String)] { [("axis", "\(axis)")] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        var strides = contiguousStrides(shape)
+        let offset = shape[axis] > 0 ? (shape[axis] - 1) * strides[axis] : 0
+        strides[axis] = -strides[axis]
+        return inputs[0].stridedValues(shape: shape, strides: strides, offset: offset)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [gradient.reversed(along: axis)]
+    }
+}
+
+extension Tensor {
+    /// The same elements in a new shape; one dimension may be -1 (inferred).
+    public func reshaped(to newShape: [Int]) -> Tensor {
+        var shape = newShape
+        if let inferred = shape.firstIndex(of: -1) {
+            let known = shape.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
+            guard known > 0, count % known == 0 else {
+                opFailure("reshape", "cannot reshape \(describe(self.shape)) to \(describe(newShape))")
+            }
+            shape[inferred] = count / known
+        }
+        return shape == self.shape ? self : apply(Reshape(shape: shape), [self])
+    }
+
+    /// The axes reordered: result axis i is this tensor's axis `permutation[i]`.
+    public func permuted(_ permutation: [Int]) -> Tensor {
+        let normalized = permutation.map { normalizeAxis($0, rank: rank, op: "transpose") }
+        return normalized == Array(0..<rank) ? self : apply(Permute(permutation: normalized), [self])
+    }
+
+    /// Two axes swapped (by default the last two: the matrix transpose).
+    public func transposed(_ axis0: Int = -2, _ axis1: Int = -1) -> Tensor {
+        guard rank >= 2 || (axis0 == -2 && axis1 == -1 && rank < 2) else {
+            opFailure("transpose", "axes \(axis0), \(axis1) of a tensor of shape \(describe(shape))")
+        }
+        if rank < 2 { return self }
+        var permutation = Array(0..<rank)
+        permutation.swapAt(normalizeAxis(axis0, rank: rank, op: "transpose"),
+                           normalizeAxis(axis1, rank: rank, op: "transpose"))
+        return permuted(permutation)
+    }
+
+    /// The values broadcast to `shape` (NumPy rules).
+    public func expanded(to shape: [Int]) -> Tensor {
+        shape == self.shape ? self : apply(Expand(shape: shape), [self])
+    }
+
+    /// The elements in reverse order along `axis`.
+    public func reversed(along axis: Int) -> Tensor {
+        apply(Reverse(axis: normalizeAxis(axis, rank: rank, op: "rev")), [self])
+    }
+
+    /// A new axis of size 1 inserted at `axis`.
+    public func unsqueezed(at axis: Int) -> Tensor {
+        var newShape = shape
+        newShape.insert(1, at: normalizeAxis(axis, rank: rank + 1, op: "unsqueeze"))
+        return reshaped(to: newShape)
+    }
+
+    /// The axis `axis`, which must have size 1, removed.
+    public func squeezed(at axis: Int) -> Tensor {
+        let axis = normalizeAxis(axis, rank: rank, op: "squeeze")
+        guard shape[axis] == 1 else { opFailure("squeeze", "axis \(axis) of \(describe(shape)) has size \(shape[axis]), not 1") }
+        var newShape = shape
+        newShape.remove(at: axis)
+        return reshaped(to: newShape)
+    }
+
+    /// All elements as one axis.
+    public func flattened() -> Tensor { reshaped(to: [count]) }
+}

@@ -1,0 +1,196 @@
+// Slices along an axis and their transpose (pad), concatenation, and selection by mask.
+
+/// Elements `start, start+step, …` (below `end`) along `axis`.
+struct Slice: Primitive {
+    let axis: Int, start: Int, end: Int, step: Int
+    var name: String { "slice" }
+    var attributes: [(name: String, value: String)] {
+        [("axis", "\(axis)"), ("start", "\(start)"), ("end", "\(end)")] + (step == 1 ? [] : [("step", "\(step)")])
+    }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        let shape = inputs[0].shape
+        guard step > 0, start >= 0, start <= end, end <= shape[axis] else {
+            opFailure(name, "range \(start)..<\(end) (step \(step)) is out of bounds for axis \(axis) of \(describe(shape))")
+        }
+        var result = shape
+        result[axis] = (end - start + step - 1) / step
+        return result
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        var strides = contiguousStrides(inputs[0].shape)
+        let offset = start * strides[axis]
+        strides[axis] *= step
+        return inputs[0].stridedValues(shape: shape, strides: strides, offset: offset)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [apply(Pad(axis: axis, start: start, step: step, size: inputs[0].shape[axis]), [gradient])]
+    }
+}
+
+/// The transpose of `Slice`: zeros of `size` along `axis`, with the input placed at
+/// `start, start+step, …`.
+struct Pad: Primitive {
+    let axis: Int, start: Int, step: Int, size: Int
+    var name: String { "pad" }
+    var attributes: [(name: String, value: String)] {
+        [("axis", "\(axis)"), ("start", "\(start)"), ("size", "\(size)")] + (step == 1 ? [] : [("step", "\(step)")])
+    }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        var shape = inputs[0].shape
+        guard start + (shape[axis] - 1) * step < size || shape[axis] == 0 else {
+            opFailure(name, "\(describe(shape)) does not fit in size \(size) at \(start) step \(step) along axis \(axis)")
+        }
+        shape[axis] = size
+        return shape
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let source = inputs[0], result = TensorStorage(zeros: elementCount(shape), dtype: source.dtype)
+        var strides = contiguousStrides(shape)
+        let offset = start * strides[axis]
+        strides[axis] *= step
+        switch source.dtype {
+        case .float32: stridedTransfer(result.pointer(Float.self) + offset, strides, source.shape, source.storage.pointer(Float.self), gather: false)
+        case .float64: stridedTransfer(result.pointer(Double.self) + offset, strides, source.shape, source.storage.pointer(Double.self), gather: false)
+        }
+        return Tensor(storage: result, shape: shape)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        [apply(Slice(axis: axis, start: start, end: start + (inputs[0].shape[axis] - 1) * step + 1, step: step), [gradient])]
+    }
+}
+
+struct Concat: Primitive {
+    let axis: Int
+    var name: String { "concatenate" }
+    var attributes: [(name: String, value: String)] { [("axis", "\(axis)")] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        var shape = inputs[0].shape
+        for input in inputs.dropFirst() {
+            var other = input.shape, mine = shape
+            guard other.count == mine.count else {
+                opFailure(name, "ranks differ: " + inputs.map { describe($0.shape) }.joined(separator: ", "))
+            }
+            other[axis] = 0
+            mine[axis] = 0
+            guard other == mine else {
+                opFailure(name, "shapes differ off axis \(axis): " + inputs.map { describe($0.shape) }.joined(separator: ", "))
+            }
+            shape[axis] += input.shape[axis]
+        }
+        return shape
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let result = TensorStorage(count: elementCount(shape), dtype: inputs[0].dtype)
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let rowBytes = shape[axis] * inner * result.dtype.byteCount
+        var position = 0
+        for input in inputs {
+            let chunkBytes = input.shape[axis] * inner * result.dtype.byteCount
+            for o in 0..<outer {
+                (result.base + o * rowBytes + position).copyMemory(from: input.storage.base + o * chunkBytes, byteCount: chunkBytes)
+            }
+            position += chunkBytes
+        }
+        return Tensor(storage: result, shape: shape)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        var start = 0
+        return inputs.map { input in
+            defer { start += input.shape[axis] }
+            return input.requiresGrad ? gradient.slice(start..<(start + input.shape[axis]), along: axis) : nil
+        }
+    }
+}
+
+/// `a` where `condition` holds, else `b` (all three broadcast together).
+struct Where: Primitive {
+    let condition: Mask
+    var name: String { "where" }
+    var attributes: [(name: String, value: String)] { [("mask", "bool\(describe(condition.shape))")] }
+    func outputShape(_ inputs: [Tensor]) -> [Int] {
+        broadcastShape(broadcastShape(condition.shape, inputs[0].shape, op: name), inputs[1].shape, op: name)
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let chosen = condition.shape == shape
+            ? condition.values : Mask(condition.asTensor().broadcastValues(to: shape)).values
+        let a = inputs[0].broadcastIfNeeded(to: shape), b = inputs[1].broadcastIfNeeded(to: shape)
+        let result = TensorStorage(count: chosen.count, dtype: a.dtype)
+        switch a.dtype {
+        case .float32: pick(chosen, a.storage.pointer(Float.self), b.storage.pointer(Float.self), result.pointer(Float.self))
+        case .float64: pick(chosen, a.storage.pointer(Double.self), b.storage.pointer(Double.self), result.pointer(Double.self))
+        }
+        return Tensor(storage: result, shape: shape)
+    }
+    private func pick<T: FloatElement>(_ chosen: [Bool], _ a: UnsafeMutablePointer<T>,
+                                       _ b: UnsafeMutablePointer<T>, _ result: UnsafeMutablePointer<T>) {
+        for (i, useA) in chosen.enumerated() { result[i] = useA ? a[i] : b[i] }
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        let zero = gradient.scalar(0)
+        return [inputs[0].requiresGrad ? Tensor.where(condition, gradient, zero) : nil,
+                inputs[1].requiresGrad ? Tensor.where(condition, zero, gradient) : nil]
+    }
+}
+
+extension Tensor {
+    /// The elements in `range` (with `step`) along `axis`.
+    public func slice(_ range: Range<Int>, along axis: Int, step: Int = 1) -> Tensor {
+        let axis = normalizeAxis(axis, rank: rank, op: "slice")
+        if range == 0..<shape[axis] && step == 1 { return self }
+        return apply(Slice(axis: axis, start: range.lowerBound, end: range.upperBound, step: step), [self])
+    }
+
+    /// The sub-tensor at `index` along `axis`, which is removed (negative counts from the end).
+    public func select(_ index: Int, along axis: Int) -> Tensor {
+        let axis = normalizeAxis(axis, rank: rank, op: "select")
+        let position = index < 0 ? index + shape[axis] : index
+        guard position >= 0 && position < shape[axis] else {
+            opFailure("select", "index \(index) is out of range for axis \(axis) of \(describe(shape))")
+        }
+        return slice(position..<(position + 1), along: axis).squeezed(at: axis)
+    }
+
+    /// Consecutive pieces of the given sizes along `axis` (they must add up to its size).
+    public func split(sizes: [Int], along axis: Int) -> [Tensor] {
+        let axis = normalizeAxis(axis, rank: rank, op: "split")
+        guard sizes.reduce(0, +) == shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
+            opFailure("split", "sizes \(sizes) do not add up to \(shape[axis]), axis \(axis) of \(describe(shape))")
+        }
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return slice(start..<(start + size), along: axis)
+        }
+    }
+
+    /// `count` equal pieces along `axis` (its size must be divisible by `count`).
+    public func chunked(into count: Int, along axis: Int) -> [Tensor] {
+        let axis = normalizeAxis(axis, rank: rank, op: "chunk")
+        guard count > 0, shape[axis] % count == 0 else {
+            opFailure("chunk", "axis \(axis) of \(describe(shape)) does not split into \(count) equal chunks")
+        }
+        return split(sizes: Array(repeating: shape[axis] / count, count: count), along: axis)
+    }
+
+    /// `a` where `condition` holds, else `b`, with broadcasting (PyTorch's `torch.where`).
+    public static func `where`(_ condition: Mask, _ a: Tensor, _ b: Tensor) -> Tensor {
+        apply(Where(condition: condition), [a, b])
+    }
+}
+
+/// The tensors joined along an existing axis.
+public func concat(_ tensors: [Tensor], along axis: Int) -> Tensor {
+    guard let first = tensors.first else { opFailure("concatenate", "no tensors to concatenate") }
+    if tensors.count == 1 { return first }
+    return apply(Concat(axis: normalizeAxis(axis, rank: first.rank, op: "concatenate")), tensors)
+}
+
+/// The tensors (of one shape) joined along a new axis.
+public func stack(_ tensors: [Tensor], along axis: Int = 0) -> Tensor {
+    guard let first = tensors.first else { opFailure("stack", "no tensors to stack") }
+    let axis = normalizeAxis(axis, rank: first.rank + 1, op: "stack")
+    for tensor in tensors where tensor.shape != first.shape {
+        opFailure("stack", "shapes differ: " + tensors.map { describe($0.shape) }.joined(separator: ", "))
+    }
+    return concat(tensors.map { $0.unsqueezed(at: axis) }, along: axis)
+}

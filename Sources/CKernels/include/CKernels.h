@@ -1,0 +1,29 @@
+#ifndef AUTOGRAD_CKERNELS_H
+#define AUTOGRAD_CKERNELS_H
+
+#include <stdint.h>
+
+/// C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or Xᵀ when transX != 0.
+/// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are row strides in elements.
+/// beta == 0 overwrites C. Single-threaded and reentrant: callers split rows across threads.
+void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
+              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+              float beta, float *C, int64_t ldc);
+void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
+              double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
+              double beta, double *C, int64_t ldc);
+
+/// Whether operations on this thread record onto the tape (thread-local, default 1).
+int ag_grad_mode(void);
+/// Sets this thread's grad mode and returns the previous one.
+int ag_set_grad_mode(int enabled);
+
+/// Makes this thread flush subnormal floats to zero (FTZ and DAZ), unless disabled with
+/// ag_set_flush_denormals(0). Cheap after the first call on a thread.
+void ag_prepare_thread(void);
+/// Sets or clears FTZ/DAZ on this thread now, and the default for threads not yet prepared.
+void ag_set_flush_denormals(int enabled);
+/// Whether this thread currently flushes subnormals to zero.
+int ag_flushes_denormals(void);
+
+#endif

@@ -1,0 +1,12 @@
+import AutoGrad
+var rng = RandomGenerator(seed: 1)
+let x = Tensor.randomNormal([2, 3], dtype: .float64, using: &rng).requiringGrad(name: "x")
+let w = Tensor.randomNormal([4, 3], dtype: .float64, using: &rng).requiringGrad(name: "w")
+let y = matmul(x, w, transposeB: true).tanh()
+let loss = (y * y).sum() + x.softmax(along: 1).max()
+print(x)
+print(loss)
+loss.backward()
+print(x.grad!, w.grad!)
+print(Tensor.where(x .> 0, x, x * 0.1))
+print(concat([x, x], along: 0).slice(1..<3, along: 0))
