@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A small, fast, seedable generator (xoshiro256**), so runs are reproducible.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
@@ -46,5 +47,20 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         let radius = (-2 * Foundation.log(u1)).squareRoot()
         spareNormal = radius * Foundation.sin(2 * .pi * u2)
         return radius * Foundation.cos(2 * .pi * u2)
+    }
+}
+
+extension RandomGenerator {
+    private static let shared = Mutex(RandomGenerator(seed: 0))
+
+    /// Reseeds the process-wide generator that initializers and `Tensor.random…` use when no
+    /// generator is passed (PyTorch's `torch.manual_seed`).
+    public static func seedGlobal(_ seed: UInt64) {
+        shared.withLock { $0 = RandomGenerator(seed: seed) }
+    }
+
+    /// Calls `body` with exclusive access to the process-wide generator.
+    public static func withGlobal<R: Sendable>(_ body: (inout RandomGenerator) -> R) -> R {
+        shared.withLock { body(&$0) }
     }
 }

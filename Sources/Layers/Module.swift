@@ -1,0 +1,118 @@
+@_exported import AutoGrad
+
+/// The base class of every layer. Subclass it, declare parameters and child modules as stored
+/// properties (also in arrays or optionals), and override ``forward(_:)``; parameters are then
+/// found by reflection and named by their dotted property path (`encoder.weight`,
+/// `layers.0.bias`), as in PyTorch's `state_dict`.
+///
+///     final class TwoLayer: Module {
+///         let hidden = Linear(4, 8), output = Linear(8, 2)
+///         override func forward(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
+///     }
+///
+/// Layers with another signature (recurrent networks take and return states) add their own
+/// call methods; `forward(_:)` is the one `Sequential` composes.
+open class Module: @unchecked Sendable {
+    /// Whether the module is in training mode (dropout active); see ``train(_:)`` and ``eval()``.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// The module's computation for one input tensor. Subclasses that are used as plain
+    /// tensor-to-tensor layers override it.
+    open func forward(_ input: Tensor) -> Tensor {
+        fatalError("\(type(of: self)) must override forward(_:) to be called on a single tensor")
+    }
+
+    /// Calls ``forward(_:)``.
+    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
+
+    /// The direct child modules with their property names, found by reflection.
+    open func namedChildren() -> [(name: String, module: Module)] {
+        reflectedMembers().compactMap { name, value in (value as? Module).map { (name, $0) } }
+    }
+
+    /// Every parameter of this module and its descendants, with dotted names, in declaration
+    /// order. Override to name parameters differently (the recurrent networks use PyTorch's
+    /// flat `weight_ih_l0` names); overrides compose, since parents call this on children.
+    open func namedParameters() -> [(name: String, parameter: Parameter)] {
+        reflectedMembers().flatMap { name, value -> [(name: String, parameter: Parameter)] in
+            if let parameter = value as? Parameter { return [(name, parameter)] }
+            if let module = value as? Module {
+                return module.namedParameters().map { (name + "." + $0.name, $0.parameter) }
+            }
+            return []
+        }
+    }
+
+    /// Every parameter, in the order of ``namedParameters()``.
+    public func parameters() -> [Parameter] { namedParameters().map(\.parameter) }
+
+    /// The parameters by dotted name.
+    public func parameterDictionary() -> [String: Parameter] {
+        Dictionary(namedParameters().map { ($0.name, $0.parameter) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Labels every parameter with its dotted name, so graphs print `%encoder.weight`.
+    public func labelParameters() {
+        for (name, parameter) in namedParameters() { parameter.name = name }
+    }
+
+    /// Forgets the gradients of every parameter.
+    public func zeroGrad() {
+        for parameter in parameters() { parameter.zeroGrad() }
+    }
+
+    /// Sets training mode here and in every descendant.
+    public func train(_ mode: Bool = true) {
+        isTraining = mode
+        for (_, child) in namedChildren() { child.train(mode) }
+    }
+
+    /// Sets evaluation mode (dropout off) here and in every descendant.
+    public func eval() { train(false) }
+
+    /// Converts every parameter to `dtype` (e.g. `.float64` to check gradients). Gradients are
+    /// dropped, since they belong to the old values.
+    public func to(_ dtype: DType) {
+        for parameter in parameters() where parameter.value.dtype != dtype {
+            parameter.value = parameter.value.detached().to(dtype)
+            parameter.zeroGrad()
+        }
+    }
+
+    /// Stored properties of this object and its superclasses holding parameters or modules,
+    /// flattening arrays (`name.0`, `name.1`, …) and optionals.
+    private func reflectedMembers() -> [(String, Any)] {
+        var members: [(String, Any)] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var levels: [Mirror] = []
+        while let current = mirror {
+            levels.append(current)
+            mirror = current.superclassMirror
+        }
+        // Superclass properties first: the order they were declared in.
+        for level in levels.reversed() {
+            for child in level.children {
+                guard let label = child.label else { continue }
+                members += flatten(child.value, name: label.hasPrefix("_") ? String(label.dropFirst()) : label)
+            }
+        }
+        return members
+    }
+
+    private func flatten(_ value: Any, name: String) -> [(String, Any)] {
+        switch value {
+        case is Parameter, is Module:
+            return [(name, value)]
+        case let array as [Any]:
+            return array.enumerated().flatMap { flatten($0.element, name: "\(name).\($0.offset)") }
+        default:
+            let mirror = Mirror(reflecting: value)
+            if mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value {
+                return flatten(wrapped, name: name)
+            }
+            return []
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Testing
+@testable import Layers
+
+private final class Affine: Module {
+    let weight = Parameter(Tensor(ones: [2, 3]))
+    let bias: Parameter? = Parameter(Tensor(zeros: [2]))
+    override func forward(_ x: Tensor) -> Tensor { matmul(x, weight.value, transposeB: true) + bias!.value }
+}
+
+private final class Stack: Module {
+    let first = Affine()
+    let rest = [Affine(), Affine()]
+    override func forward(_ x: Tensor) -> Tensor { rest.reduce(first(x)) { $1($0) } }
+}
+
+@Suite struct ModuleTests {
+    @Test func parametersAreFoundByReflectionWithDottedNames() {
+        let names = Stack().namedParameters().map(\.name)
+        #expect(names == ["first.weight", "first.bias", "rest.0.weight", "rest.0.bias", "rest.1.weight", "rest.1.bias"])
+    }
+
+    @Test func trainEvalAndDTypeReachDescendants() {
+        let model = Stack()
+        model.eval()
+        #expect(!model.rest[1].isTraining)
+        model.to(.float64)
+        #expect(model.parameters().allSatisfy { $0.value.dtype == .float64 && $0.value.requiresGrad })
+    }
+}
