@@ -132,3 +132,11 @@ func topologicalOrder(from roots: [Node]) -> [Node] {
     }
     return order
 }
+
+/// Sets whether this thread flushes subnormal floats to zero (and the default for threads that
+/// have not run an op yet). On by default: long backward passes through saturated activations
+/// produce subnormals, which make x86 float arithmetic many times slower.
+public func setFlushesDenormals(_ enabled: Bool) { ag_set_flush_denormals(enabled ? 1 : 0) }
+
+/// Whether this thread currently flushes subnormal floats to zero.
+public var flushesDenormals: Bool { ag_flushes_denormals() != 0 }

@@ -2,7 +2,7 @@ extension Tensor {
     /// A tensor of `shape` filled with `value`.
     public init(repeating value: Double, shape: [Int], dtype: DType = .float32) {
         Tensor.validate(shape, op: "init(repeating:shape:)")
-        let storage = TensorStorage(count: elementCount(shape), dtype: dtype)
+        let storage = TensorStorage.make(count: elementCount(shape), dtype: dtype)
         switch dtype {
         case .float32: storage.pointer(Float.self).update(repeating: Float(value), count: storage.count)
         case .float64: storage.pointer(Double.self).update(repeating: value, count: storage.count)
@@ -13,7 +13,7 @@ extension Tensor {
     /// A tensor of zeros.
     public init(zeros shape: [Int], dtype: DType = .float32) {
         Tensor.validate(shape, op: "init(zeros:)")
-        self.init(storage: TensorStorage(zeros: elementCount(shape), dtype: dtype), shape: shape)
+        self.init(storage: TensorStorage.make(zeros: elementCount(shape), dtype: dtype), shape: shape)
     }
 
     /// A tensor of ones.
@@ -33,7 +33,7 @@ extension Tensor {
         guard elementCount(shape) == values.count else {
             opFailure("init(_:shape:)", "\(values.count) values do not fill shape \(describe(shape))")
         }
-        let storage = TensorStorage(count: values.count, dtype: dtype)
+        let storage = TensorStorage.make(count: values.count, dtype: dtype)
         for (i, value) in values.enumerated() { storage[double: i] = value }
         self.init(storage: storage, shape: shape)
     }
@@ -44,7 +44,7 @@ extension Tensor {
         guard elementCount(shape) == scalars.count else {
             opFailure("init(shape:scalars:)", "\(scalars.count) values do not fill shape \(describe(shape))")
         }
-        let storage = TensorStorage(count: scalars.count, dtype: T.dtype)
+        let storage = TensorStorage.make(count: scalars.count, dtype: T.dtype)
         scalars.withUnsafeBufferPointer { storage.pointer(T.self).update(from: $0.baseAddress!, count: $0.count) }
         self.init(storage: storage, shape: shape)
     }

@@ -3,27 +3,39 @@
 /// Tensors share storages and copy them only when a shared one is about to be written
 /// (copy-on-write), which gives `Tensor` value semantics without copies on hot paths.
 @usableFromInline
-final class TensorStorage: @unchecked Sendable {
-    @usableFromInline let base: UnsafeMutableRawPointer
+struct StorageHeader {
     @usableFromInline let count: Int
     @usableFromInline let dtype: DType
+}
+
+/// The elements live in the same allocation as the object (one malloc per tensor, which is
+/// most of the per-op cost on small tensors).
+@usableFromInline
+final class TensorStorage: ManagedBuffer<StorageHeader, Double>, @unchecked Sendable {
+    /// The number of elements.
+    @inlinable var count: Int { header.count }
+    /// The element type.
+    @inlinable var dtype: DType { header.dtype }
+    /// The first byte of the elements (stable while the storage is alive).
+    @inlinable var base: UnsafeMutableRawPointer {
+        withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
+    }
 
     /// Uninitialized storage for `count` elements.
     @usableFromInline
-    init(count: Int, dtype: DType) {
-        self.count = count
-        self.dtype = dtype
-        base = .allocate(byteCount: max(count, 1) * dtype.byteCount, alignment: 64)
+    static func make(count: Int, dtype: DType) -> TensorStorage {
+        let words = (Swift.max(count, 1) * dtype.byteCount + 7) / 8
+        return unsafeDowncast(create(minimumCapacity: words) { _ in StorageHeader(count: count, dtype: dtype) },
+                              to: TensorStorage.self)
     }
 
     /// Storage for `count` zeros.
     @usableFromInline
-    convenience init(zeros count: Int, dtype: DType) {
-        self.init(count: count, dtype: dtype)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.byteCount)
+    static func make(zeros count: Int, dtype: DType) -> TensorStorage {
+        let storage = make(count: count, dtype: dtype)
+        storage.base.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.byteCount)
+        return storage
     }
-
-    deinit { base.deallocate() }
 
     /// The elements as `T`; `T` must match `dtype`.
     @inlinable @inline(__always)
@@ -33,7 +45,7 @@ final class TensorStorage: @unchecked Sendable {
 
     /// An independent copy.
     func copy() -> TensorStorage {
-        let result = TensorStorage(count: count, dtype: dtype)
+        let result = TensorStorage.make(count: count, dtype: dtype)
         result.base.copyMemory(from: base, byteCount: count * dtype.byteCount)
         return result
     }
@@ -41,7 +53,7 @@ final class TensorStorage: @unchecked Sendable {
     /// A copy converted to `dtype` (shares nothing with `self`).
     func converted(to target: DType) -> TensorStorage {
         if target == dtype { return copy() }
-        let result = TensorStorage(count: count, dtype: target)
+        let result = TensorStorage.make(count: count, dtype: target)
         switch dtype {
         case .float32:
             let source = pointer(Float.self), destination = result.pointer(Double.self)

@@ -10,7 +10,7 @@ extension UnaryElementwisePrimitive {
     public func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let x = inputs[0], result = TensorStorage(count: x.count, dtype: x.dtype)
+        let x = inputs[0], result = TensorStorage.make(count: x.count, dtype: x.dtype)
         switch x.dtype {
         case .float32: mapLoop(x.storage.pointer(Float.self), result.pointer(Float.self), x.count)
         case .float64: mapLoop(x.storage.pointer(Double.self), result.pointer(Double.self), x.count)
@@ -40,7 +40,7 @@ extension BinaryElementwisePrimitive {
         var a = inputs[0], b = inputs[1]
         if a.count != 1 { a = a.broadcastIfNeeded(to: shape) }
         if b.count != 1 { b = b.broadcastIfNeeded(to: shape) }
-        let result = TensorStorage(count: elementCount(shape), dtype: a.dtype)
+        let result = TensorStorage.make(count: elementCount(shape), dtype: a.dtype)
         switch a.dtype {
         case .float32: zipLoop(a, b, result.pointer(Float.self), result.count)
         case .float64: zipLoop(a, b, result.pointer(Double.self), result.count)
@@ -71,7 +71,7 @@ extension Tensor {
     /// into this tensor's buffer starting at `offset` (stride 0 repeats, negative reverses).
     /// The one strided-copy kernel behind expand, permute, slice and reverse.
     func stridedValues(shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
-        let result = TensorStorage(count: elementCount(shape), dtype: dtype)
+        let result = TensorStorage.make(count: elementCount(shape), dtype: dtype)
         switch dtype {
         case .float32: stridedTransfer(storage.pointer(Float.self) + offset, strides, shape, result.pointer(Float.self))
         case .float64: stridedTransfer(storage.pointer(Double.self) + offset, strides, shape, result.pointer(Double.self))

@@ -13,7 +13,7 @@ struct IndexSelect: Primitive {
         return shape
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage(count: elementCount(shape), dtype: source.dtype)
+        let source = inputs[0], result = TensorStorage.make(count: elementCount(shape), dtype: source.dtype)
         let bytes = source.dtype.byteCount
         let (outer, inner) = runs(source.shape, axis: axis)
         forEachRun(outer: outer, inner: inner, indexedSize: source.shape[axis], indices: indices) { indexed, packed in
@@ -45,7 +45,7 @@ struct IndexAdd: Primitive {
         return shape
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage(zeros: elementCount(shape), dtype: source.dtype)
+        let source = inputs[0], result = TensorStorage.make(zeros: elementCount(shape), dtype: source.dtype)
         switch source.dtype {
         case .float32: scatterAdd(source.storage.pointer(Float.self), into: result.pointer(Float.self), shape: shape)
         case .float64: scatterAdd(source.storage.pointer(Double.self), into: result.pointer(Double.self), shape: shape)

@@ -38,7 +38,7 @@ struct MatMul: Primitive {
         let aStrides = broadcastStrides(Array(a.shape.dropLast(2)), to: batchShape)
         let bStrides = broadcastStrides(Array(b.shape.dropLast(2)), to: batchShape)
         let batch = elementCount(batchShape)
-        let result = TensorStorage(count: batch * m * n, dtype: a.dtype)
+        let result = TensorStorage.make(count: batch * m * n, dtype: a.dtype)
         var aOffsets = [Int](), bOffsets = [Int]()
         for flat in 0..<batch {
             var rest = flat, aOffset = 0, bOffset = 0

@@ -37,7 +37,7 @@ struct Tanh: UnaryElementwisePrimitive {
     var name: String { "tanh" }
     func value<T: FloatElement>(_ x: T) -> T { T.tanh(x) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [gradient * (1 - output * output)]
+        [apply(SaturatingGradient(function: .tanh), [gradient, output])]
     }
 }
 
@@ -48,7 +48,30 @@ struct Sigmoid: UnaryElementwisePrimitive {
         x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [gradient * output * (1 - output)]
+        [apply(SaturatingGradient(function: .sigmoid), [gradient, output])]
+    }
+}
+
+/// The pullback of tanh or sigmoid from the output y, fused into one kernel because both are
+/// hot in recurrent cells: g·(1 − y²) or g·y·(1 − y). Its own pullback is made of ops, so
+/// higher-order gradients still work.
+struct SaturatingGradient: BinaryElementwisePrimitive {
+    enum Function: String, Sendable { case tanh, sigmoid }
+    let function: Function
+    var name: String { "\(function.rawValue)_grad" }
+    func value<T: FloatElement>(_ g: T, _ y: T) -> T {
+        function == .tanh ? g * (1 - y * y) : g * y * (1 - y)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        let (g, y) = (inputs[0], inputs[1])
+        switch function {
+        case .tanh:
+            return [g.requiresGrad ? gradient * (1 - y * y) : nil,
+                    y.requiresGrad ? gradient * g * y * -2 : nil]
+        case .sigmoid:
+            return [g.requiresGrad ? gradient * y * (1 - y) : nil,
+                    y.requiresGrad ? gradient * g * (1 - 2 * y) : nil]
+        }
     }
 }
 

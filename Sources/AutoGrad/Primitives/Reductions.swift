@@ -45,7 +45,7 @@ struct Reduce: Primitive {
             let outer = dims[..<axis].reduce(1, *), n = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
             var reduced = dims
             reduced[axis] = 1
-            let result = TensorStorage(count: outer * inner, dtype: current.dtype)
+            let result = TensorStorage.make(count: outer * inner, dtype: current.dtype)
             switch current.dtype {
             case .float32: reduceLoop(current.storage.pointer(Float.self), result.pointer(Float.self), outer, n, inner)
             case .float64: reduceLoop(current.storage.pointer(Double.self), result.pointer(Double.self), outer, n, inner)

@@ -44,7 +44,7 @@ struct Pad: Primitive {
         return shape
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage(zeros: elementCount(shape), dtype: source.dtype)
+        let source = inputs[0], result = TensorStorage.make(zeros: elementCount(shape), dtype: source.dtype)
         var strides = contiguousStrides(shape)
         let offset = start * strides[axis]
         strides[axis] *= step
@@ -80,7 +80,7 @@ struct Concat: Primitive {
         return shape
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let result = TensorStorage(count: elementCount(shape), dtype: inputs[0].dtype)
+        let result = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let rowBytes = shape[axis] * inner * result.dtype.byteCount
         var position = 0
@@ -114,7 +114,7 @@ struct Where: Primitive {
         let chosen = condition.shape == shape
             ? condition.values : Mask(condition.asTensor().broadcastValues(to: shape)).values
         let a = inputs[0].broadcastIfNeeded(to: shape), b = inputs[1].broadcastIfNeeded(to: shape)
-        let result = TensorStorage(count: chosen.count, dtype: a.dtype)
+        let result = TensorStorage.make(count: chosen.count, dtype: a.dtype)
         switch a.dtype {
         case .float32: pick(chosen, a.storage.pointer(Float.self), b.storage.pointer(Float.self), result.pointer(Float.self))
         case .float64: pick(chosen, a.storage.pointer(Double.self), b.storage.pointer(Double.self), result.pointer(Double.self))
