@@ -16,7 +16,7 @@ public enum DType: String, Sendable, Hashable, CaseIterable, CustomStringConvert
 }
 
 /// The scalar types a tensor can hold; kernels are generic over it and specialized for both.
-public protocol FloatElement: BinaryFloatingPoint, SIMDScalar, Sendable {
+public protocol FloatElement: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
     /// The runtime tag of this scalar type.
     static var dtype: DType { get }
     /// eˣ.

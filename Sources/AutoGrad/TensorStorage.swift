@@ -11,7 +11,7 @@ struct StorageHeader {
 /// The elements live in the same allocation as the object (one malloc per tensor, which is
 /// most of the per-op cost on small tensors).
 @usableFromInline
-final class TensorStorage: ManagedBuffer<StorageHeader, Double>, @unchecked Sendable {
+final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     /// The number of elements.
     @inlinable var count: Int { header.count }
     /// The element type.
