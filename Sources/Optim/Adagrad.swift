@@ -6,7 +6,7 @@
 ///     θ ← θ − clr · g / (√s + ε)
 ///
 /// State: `sum`.
-open class Adagrad: Optimizer<Adagrad.Options>, @unchecked Sendable {
+open class Adagrad: Optimizer<Adagrad.Options> {
     /// Adagrad's hyper-parameters, with torch's defaults.
     public struct Options: OptimizerOptions {
         /// The step size (torch `lr`).

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// ε is added after the square root of the bias-corrected v. State: `exp_avg`, `exp_avg_sq`,
 /// and `max_exp_avg_sq` with AMSGrad.
-open class Adam: Optimizer<Adam.Options>, @unchecked Sendable {
+open class Adam: Optimizer<Adam.Options> {
     /// Adam's hyper-parameters, with torch's defaults.
     public struct Options: OptimizerOptions {
         /// The step size (torch `lr`).
@@ -59,7 +59,7 @@ open class Adam: Optimizer<Adam.Options>, @unchecked Sendable {
 
 /// AdamW, as `torch.optim.AdamW`: Adam with decoupled weight decay, θ ← θ·(1 − lr·λ) before
 /// the Adam step, and λ = 0.01 by default. State as ``Adam``.
-open class AdamW: Optimizer<AdamW.Options>, @unchecked Sendable {
+open class AdamW: Optimizer<AdamW.Options> {
     /// AdamW's hyper-parameters, with torch's defaults (see ``Adam/Options``).
     public struct Options: OptimizerOptions {
         /// The step size (torch `lr`).

@@ -38,7 +38,7 @@ public struct LearningRateSchedule: Sendable {
 
     /// The rate multiplied by `gamma` every `size` steps (torch's `StepLR`).
     public static func step(size: Int, gamma: Double = 0.1) -> LearningRateSchedule {
-        precondition(size > 0, "LearningRateSchedule.step: size \(size) must be positive")
+        requireOption(size > 0, "LearningRateSchedule.step", "size \(size) is not positive")
         return multiplicative { step in pow(gamma, Double(step / size)) }
     }
 
@@ -51,7 +51,7 @@ public struct LearningRateSchedule: Sendable {
     /// up over the next `period` (torch's `CosineAnnealingLR`, `T_max` and `eta_min`):
     /// minimum + (initial − minimum)·(1 + cos(π·step/period))/2.
     public static func cosineAnnealing(period: Int, minimum: Double = 0) -> LearningRateSchedule {
-        precondition(period > 0, "LearningRateSchedule.cosineAnnealing: period \(period) must be positive")
+        requireOption(period > 0, "LearningRateSchedule.cosineAnnealing", "period \(period) is not positive")
         return LearningRateSchedule { step, initial in
             minimum + (initial - minimum) * (1 + cos(Double.pi * Double(step) / Double(period))) / 2
         }
@@ -60,7 +60,7 @@ public struct LearningRateSchedule: Sendable {
     /// The rate multiplied by a factor going linearly from `startFactor` to `endFactor` over
     /// `steps` steps, then constant (torch's `LinearLR`; a linear warm-up with the defaults).
     public static func linear(from startFactor: Double = 1.0 / 3, to endFactor: Double = 1, over steps: Int = 5) -> LearningRateSchedule {
-        precondition(steps > 0, "LearningRateSchedule.linear: steps \(steps) must be positive")
+        requireOption(steps > 0, "LearningRateSchedule.linear", "steps \(steps) is not positive")
         return multiplicative { step in
             startFactor + (endFactor - startFactor) * Double(min(step, steps)) / Double(steps)
         }

@@ -25,7 +25,7 @@ public protocol OptimizerProtocol: AnyObject {
 }
 
 /// Parameters that share hyper-parameters, like an entry of torch's `param_groups`.
-public struct ParameterGroup<Options: OptimizerOptions>: @unchecked Sendable {
+public struct ParameterGroup<Options: OptimizerOptions>: Sendable {
     /// The parameters, in the order they were given.
     public let parameters: [Parameter]
     /// The parameters' names, which key the saved optimizer state (module paths such as
@@ -50,11 +50,13 @@ public struct ParameterGroup<Options: OptimizerOptions>: @unchecked Sendable {
 ///             state["velocity"] = velocity
 ///             parameter.value.assign(parameter.value - options.learningRate * velocity)
 ///         }
+///         override func stateBufferNames(for options: Options) -> [String] { ["velocity"] }
 ///     }
 ///
+/// (``stateBufferNames(for:)`` tells ``load(state:)`` which saved entries to expect.)
 /// The built-in optimizers instead update raw buffers in place (`ParameterState.buffer(_:like:filledWith:)`,
 /// `Parameter.withValues(as:gradient:_:)`), so a step allocates nothing after the first.
-open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol, @unchecked Sendable {
+open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
     /// The parameter groups; `addParameterGroup(_:adjusting:)` adds one.
     public var groups: [ParameterGroup<Options>] = []
     /// The options new groups start from: those the optimizer was created with.
@@ -133,8 +135,9 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol, @unchecked S
     }
 
     /// The names of the buffers ``update(_:gradient:state:options:)`` keeps for a parameter
-    /// of a group with `options`, each shaped like the parameter. Loading a saved state
-    /// requires exactly these (and the step count) for every parameter it has state for.
+    /// of a group with `options`, each shaped like the parameter (names without dots, since
+    /// saved keys are `<buffer>.<parameter name>`). Loading a saved state requires exactly
+    /// these (and the step count) for every parameter it has state for.
     open func stateBufferNames(for options: Options) -> [String] { [] }
 
     /// The state of `parameter`, or `nil` before its first update.

@@ -4,7 +4,7 @@
 /// Buffers live in memory the optimizer owns, allocated on first use and updated in place
 /// afterwards, so steps allocate nothing. The subscript gives tensor-level access for
 /// optimizers written with tensor ops (it copies).
-public final class ParameterState: @unchecked Sendable {
+public final class ParameterState {
     /// The number of updates of the parameter, including the one in progress.
     public var step = 0
     private var buffers: [String: StateBuffer] = [:]
@@ -50,7 +50,7 @@ public final class ParameterState: @unchecked Sendable {
 
 /// A float32 or float64 buffer owned by an optimizer: allocated once, updated in place, its
 /// address stable for its lifetime.
-public final class StateBuffer: @unchecked Sendable {
+public final class StateBuffer {
     /// The shape (the parameter's).
     public let shape: [Int]
     /// The element type (the parameter's).

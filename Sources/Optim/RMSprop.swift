@@ -7,7 +7,7 @@
 ///
 /// ε is added after the square root. State: `square_avg`, `momentum_buffer` (μ > 0),
 /// `grad_avg` (centered).
-open class RMSprop: Optimizer<RMSprop.Options>, @unchecked Sendable {
+open class RMSprop: Optimizer<RMSprop.Options> {
     /// RMSprop's hyper-parameters, with torch's defaults.
     public struct Options: OptimizerOptions {
         /// The step size (torch `lr`).

@@ -6,7 +6,7 @@
 ///     θ ← θ − lr·g
 ///
 /// State: `momentum_buffer` (when μ ≠ 0).
-open class SGD: Optimizer<SGD.Options>, @unchecked Sendable {
+open class SGD: Optimizer<SGD.Options> {
     /// SGD's hyper-parameters, with torch's defaults.
     public struct Options: OptimizerOptions {
         /// The step size (torch `lr`).

@@ -2,13 +2,14 @@ import Testing
 import Optim
 
 /// Heavy-ball momentum written by a user with tensor ops: v ← μ·v + g (v = g at first), θ ← θ − lr·v.
-private final class HeavyBall: Optimizer<HeavyBall.Options>, @unchecked Sendable {
+private final class HeavyBall: Optimizer<HeavyBall.Options> {
     struct Options: OptimizerOptions { var learningRate = 0.01, weightDecay = 0.0, momentum = 0.9 }
     override func update(_ parameter: Parameter, gradient: Tensor, state: ParameterState, options: Options) {
         let velocity = state["velocity"].map { options.momentum * $0 + gradient } ?? gradient
         state["velocity"] = velocity
         parameter.value.assign(parameter.value - options.learningRate * velocity)
     }
+    override func stateBufferNames(for options: Options) -> [String] { ["velocity"] }
 }
 
 /// Runs `steps` steps of `optimizer` on `model`.
@@ -31,7 +32,11 @@ func train(_ model: FixtureModel, with optimizer: some OptimizerProtocol, steps:
                           reference.weight.value.scalars + reference.bias.value.scalars) {
             #expect(abs(a - b) <= 1e-12)
         }
-        #expect(heavyBall.stateDictionary().keys.sorted() == ["step.W", "step.b", "velocity.W", "velocity.b"])
+        let saved = heavyBall.stateDictionary()
+        #expect(saved.keys.sorted() == ["step.W", "step.b", "velocity.W", "velocity.b"])
+        let resumed = HeavyBall(mine.namedParameters, options: .init())
+        #expect(throws: Never.self) { try resumed.load(state: saved) }
+        #expect(resumed.state(of: mine.weight)?["velocity"]?.scalars == saved["velocity.W"]?.scalars)
     }
 
     @Test func stepIsNotRecordedAndKeepsTheLeaf() {

@@ -38,14 +38,23 @@ struct TorchFixture: Decodable {
         }
     }
 
+    /// A torch scheduler, with its class's arguments (`kind` names the class).
     struct Schedule: Decodable {
         let kind: String
-        let step_size: Int?, T_max: Int?, total_iters: Int?
-        let gamma: Double?, eta_min: Double?, start_factor: Double?, end_factor: Double?
+        let stepSize: Int?, period: Int?, totalSteps: Int?
+        let gamma: Double?, minimum: Double?, startFactor: Double?, endFactor: Double?
         let milestones: [Int]?
         let schedules: [Schedule]?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, gamma, milestones, schedules
+            case stepSize = "step_size", period = "T_max", totalSteps = "total_iters", minimum = "eta_min"
+            case startFactor = "start_factor", endFactor = "end_factor"
+        }
     }
 
+    /// What torch recorded at one step: the learning rates it used, the clip norm, and the
+    /// parameters after it.
     struct Record: Decodable {
         let lr: [Double]
         let norm: Double?
@@ -53,6 +62,7 @@ struct TorchFixture: Decodable {
         let b: [Double]
     }
 
+    /// One configuration and its 25-step trajectory.
     struct Case: Decodable {
         let name: String
         let optimizer: String
@@ -61,7 +71,12 @@ struct TorchFixture: Decodable {
         let clip: Keywords?
         let schedule: Schedule?
         let steps: [Record]
-        let final_state: [String: [Double]]
+        let finalState: [String: [Double]]
+
+        enum CodingKeys: String, CodingKey {
+            case name, optimizer, options, groups, clip, schedule, steps
+            case finalState = "final_state"
+        }
     }
 
     struct Inputs: Decodable {

@@ -7,58 +7,59 @@ private protocol TorchConfigurable: OptimizerOptions {
 }
 
 extension SGD.Options: TorchConfigurable {
-    mutating func configure(_ k: TorchFixture.Keywords) {
-        learningRate = k.number("lr", or: learningRate)
-        momentum = k.number("momentum", or: momentum)
-        dampening = k.number("dampening", or: dampening)
-        weightDecay = k.number("weight_decay", or: weightDecay)
-        nesterov = k.flag("nesterov", or: nesterov)
-        maximize = k.flag("maximize", or: maximize)
+    mutating func configure(_ keywords: TorchFixture.Keywords) {
+        learningRate = keywords.number("lr", or: learningRate)
+        momentum = keywords.number("momentum", or: momentum)
+        dampening = keywords.number("dampening", or: dampening)
+        weightDecay = keywords.number("weight_decay", or: weightDecay)
+        nesterov = keywords.flag("nesterov", or: nesterov)
+        maximize = keywords.flag("maximize", or: maximize)
     }
 }
 
-extension Adam.Options: TorchConfigurable {
-    mutating func configure(_ k: TorchFixture.Keywords) {
-        learningRate = k.number("lr", or: learningRate)
-        (beta1, beta2) = k.pair("betas") ?? (beta1, beta2)
-        epsilon = k.number("eps", or: epsilon)
-        weightDecay = k.number("weight_decay", or: weightDecay)
-        amsgrad = k.flag("amsgrad", or: amsgrad)
-        maximize = k.flag("maximize", or: maximize)
+/// Adam's and AdamW's options, which share torch's keywords.
+private protocol AdamFamilyOptions: TorchConfigurable {
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var epsilon: Double { get set }
+    var amsgrad: Bool { get set }
+    var maximize: Bool { get set }
+}
+
+extension AdamFamilyOptions {
+    mutating func configure(_ keywords: TorchFixture.Keywords) {
+        learningRate = keywords.number("lr", or: learningRate)
+        (beta1, beta2) = keywords.pair("betas") ?? (beta1, beta2)
+        epsilon = keywords.number("eps", or: epsilon)
+        weightDecay = keywords.number("weight_decay", or: weightDecay)
+        amsgrad = keywords.flag("amsgrad", or: amsgrad)
+        maximize = keywords.flag("maximize", or: maximize)
     }
 }
 
-extension AdamW.Options: TorchConfigurable {
-    mutating func configure(_ k: TorchFixture.Keywords) {
-        learningRate = k.number("lr", or: learningRate)
-        (beta1, beta2) = k.pair("betas") ?? (beta1, beta2)
-        epsilon = k.number("eps", or: epsilon)
-        weightDecay = k.number("weight_decay", or: weightDecay)
-        amsgrad = k.flag("amsgrad", or: amsgrad)
-        maximize = k.flag("maximize", or: maximize)
-    }
-}
+extension Adam.Options: AdamFamilyOptions {}
+extension AdamW.Options: AdamFamilyOptions {}
 
 extension RMSprop.Options: TorchConfigurable {
-    mutating func configure(_ k: TorchFixture.Keywords) {
-        learningRate = k.number("lr", or: learningRate)
-        alpha = k.number("alpha", or: alpha)
-        epsilon = k.number("eps", or: epsilon)
-        weightDecay = k.number("weight_decay", or: weightDecay)
-        momentum = k.number("momentum", or: momentum)
-        centered = k.flag("centered", or: centered)
-        maximize = k.flag("maximize", or: maximize)
+    mutating func configure(_ keywords: TorchFixture.Keywords) {
+        learningRate = keywords.number("lr", or: learningRate)
+        alpha = keywords.number("alpha", or: alpha)
+        epsilon = keywords.number("eps", or: epsilon)
+        weightDecay = keywords.number("weight_decay", or: weightDecay)
+        momentum = keywords.number("momentum", or: momentum)
+        centered = keywords.flag("centered", or: centered)
+        maximize = keywords.flag("maximize", or: maximize)
     }
 }
 
 extension Adagrad.Options: TorchConfigurable {
-    mutating func configure(_ k: TorchFixture.Keywords) {
-        learningRate = k.number("lr", or: learningRate)
-        learningRateDecay = k.number("lr_decay", or: learningRateDecay)
-        weightDecay = k.number("weight_decay", or: weightDecay)
-        initialAccumulatorValue = k.number("initial_accumulator_value", or: initialAccumulatorValue)
-        epsilon = k.number("eps", or: epsilon)
-        maximize = k.flag("maximize", or: maximize)
+    mutating func configure(_ keywords: TorchFixture.Keywords) {
+        learningRate = keywords.number("lr", or: learningRate)
+        learningRateDecay = keywords.number("lr_decay", or: learningRateDecay)
+        weightDecay = keywords.number("weight_decay", or: weightDecay)
+        initialAccumulatorValue = keywords.number("initial_accumulator_value", or: initialAccumulatorValue)
+        epsilon = keywords.number("eps", or: epsilon)
+        maximize = keywords.flag("maximize", or: maximize)
     }
 }
 
@@ -91,11 +92,11 @@ private func makeOptimizer(_ testCase: TorchFixture.Case, _ model: FixtureModel)
 func makeSchedule(_ description: TorchFixture.Schedule) -> LearningRateSchedule {
     let parts = (description.schedules ?? []).map(makeSchedule)
     switch description.kind {
-    case "step": return .step(size: description.step_size!, gamma: description.gamma!)
+    case "step": return .step(size: description.stepSize!, gamma: description.gamma!)
     case "exponential": return .exponential(gamma: description.gamma!)
-    case "cosine": return .cosineAnnealing(period: description.T_max!, minimum: description.eta_min!)
+    case "cosine": return .cosineAnnealing(period: description.period!, minimum: description.minimum!)
     case "linear":
-        return .linear(from: description.start_factor!, to: description.end_factor!, over: description.total_iters!)
+        return .linear(from: description.startFactor!, to: description.endFactor!, over: description.totalSteps!)
     case "sequential":
         return zip(description.milestones!, parts.dropFirst()).reduce(parts[0]) { $0.followed(by: $1.1, atStep: $1.0) }
     case "chained": return parts.dropFirst().reduce(parts[0]) { $0.chained(with: $1) }
@@ -142,10 +143,10 @@ private func expectClose(_ actual: [Double], _ expected: [Double], _ what: Strin
             expectClose(model.bias.value.scalars, record.b, "\(name) b after step \(step + 1)")
         }
         let state = optimizer.stateDictionary()
-        for (key, expected) in testCase.final_state {
+        for (key, expected) in testCase.finalState {
             expectClose(state[key]?.scalars ?? [], expected, "\(name) final state \(key)")
         }
         // Beyond torch's entries there are only the step counts torch's SGD does not keep.
-        #expect(Set(state.keys).subtracting(testCase.final_state.keys).allSatisfy { $0.hasPrefix("step.") })
+        #expect(Set(state.keys).subtracting(testCase.finalState.keys).allSatisfy { $0.hasPrefix("step.") })
     }
 }
