@@ -18,6 +18,6 @@ let package = Package(
         .executableTarget(name: "agbench", dependencies: ["AutoGrad"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"]),
-        .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"]),
+        .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -6,14 +6,26 @@ public final class Parameter: @unchecked Sendable {
     /// The current value, always a leaf that requires gradients. Assigning a tensor of the
     /// same shape and dtype keeps the gradient slot; another shape or dtype starts a new one.
     public var value: Tensor {
-        didSet { adoptLeaf(previous: leaf) }
+        get { storedValue }
+        set {
+            storedValue = newValue
+            adoptLeaf(previous: leaf)
+        }
+        // In-place access (`parameter.value.withUnsafeMutableBufferPointer`): a `didSet`
+        // observer would make every mutation copy the tensor out and back, so the buffer
+        // would never be uniquely referenced and each optimizer step would copy it.
+        _modify {
+            defer { adoptLeaf(previous: leaf) }
+            yield &storedValue
+        }
     }
+    private var storedValue: Tensor
     private var leaf: Node
 
     /// A parameter holding `initialValue` (copied into a fresh leaf).
     public init(_ initialValue: Tensor, name: String? = nil) {
         leaf = Node(leafShape: initialValue.shape, dtype: initialValue.dtype, name: name)
-        value = Tensor(storage: initialValue.storage, shape: initialValue.shape, node: leaf)
+        storedValue = Tensor(storage: initialValue.storage, shape: initialValue.shape, node: leaf)
     }
 
     /// The label used in the IR and in saved files (a module sets it to the dotted path).
@@ -43,10 +55,10 @@ public final class Parameter: @unchecked Sendable {
     public func zeroGrad() { leaf.grad = nil }
 
     private func adoptLeaf(previous: Node) {
-        if value.node === previous { return }
-        if value.shape != previous.shape || value.dtype != previous.dtype {
-            leaf = Node(leafShape: value.shape, dtype: value.dtype, name: previous.name)
+        if storedValue.node === previous { return }
+        if storedValue.shape != previous.shape || storedValue.dtype != previous.dtype {
+            leaf = Node(leafShape: storedValue.shape, dtype: storedValue.dtype, name: previous.name)
         }
-        value.node = leaf
+        storedValue.node = leaf
     }
 }

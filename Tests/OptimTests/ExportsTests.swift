@@ -1,3 +1,0 @@
-import Testing
-@testable import Optim
-@Test func optimReexportsAutoGrad() { #expect(Tensor(ones: [3]).count == 3) }

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import Optim
+
+/// The rates of `schedule` over the first `count` steps from an initial rate of 1.
+private func rates(_ schedule: LearningRateSchedule, _ count: Int, initial: Double = 1) -> [Double] {
+    (0..<count).map { schedule.learningRate(atStep: $0, initialRate: initial) }
+}
+
+@Suite struct LearningRateScheduleTests {
+    // Each schedule and both combinators are checked against torch's schedulers in
+    // TorchParityTests; these pin the shapes with values worked out by hand.
+
+    @Test func stepAndExponentialMultiplyByGamma() {
+        #expect(rates(.step(size: 2, gamma: 0.5), 5) == [1, 1, 0.5, 0.5, 0.25])
+        #expect(rates(.exponential(gamma: 0.5), 4, initial: 8) == [8, 4, 2, 1])
+        #expect(rates(.constant, 3, initial: 0.3) == [0.3, 0.3, 0.3])
+    }
+
+    @Test func cosineAnnealingReachesTheMinimumAfterOnePeriod() {
+        let schedule = LearningRateSchedule.cosineAnnealing(period: 4, minimum: 0.1)
+        let expected = [1, 0.1 + 0.9 * (1 + cos(Double.pi / 4)) / 2, 0.55, 0.1 + 0.9 * (1 + cos(3 * Double.pi / 4)) / 2, 0.1]
+        for (rate, value) in zip(rates(schedule, 5), expected) { #expect(abs(rate - value) < 1e-15) }
+        #expect(abs(schedule.learningRate(atStep: 8, initialRate: 1) - 1) < 1e-15)  // back up after another period
+    }
+
+    @Test func linearWarmUpThenConstant() {
+        let warmUp = LearningRateSchedule.linear(from: 0.25, to: 1, over: 3)
+        #expect(rates(warmUp, 5, initial: 4) == [1, 2, 3, 4, 4])
+    }
+
+    @Test func followedByRestartsTheNextScheduleAtTheMilestone() {
+        let schedule = LearningRateSchedule.linear(from: 0.5, to: 1, over: 2)
+            .followed(by: .exponential(gamma: 0.5), atStep: 2)
+        #expect(rates(schedule, 5) == [0.5, 0.75, 1, 0.5, 0.25])
+    }
+
+    @Test func chainedMultipliesTheFactors() {
+        let schedule = LearningRateSchedule.step(size: 2, gamma: 0.5).chained(with: .exponential(gamma: 0.1))
+        let expected = [1, 0.1, 0.5 * 0.01, 0.5 * 0.001]
+        for (rate, value) in zip(rates(schedule, 4), expected) { #expect(abs(rate - value) < 1e-18) }
+    }
+
+    @Test func applyingSetsEachGroupFromItsInitialRate() {
+        let optimizer = SGD([Parameter(Tensor(ones: [1]))], options: .init(learningRate: 0.2))
+        optimizer.addParameterGroup([Parameter(Tensor(ones: [1]))]) { $0.learningRate = 0.02 }
+        let schedule = LearningRateSchedule.step(size: 1, gamma: 0.5)
+        optimizer.apply(schedule, atStep: 1)
+        optimizer.apply(schedule, atStep: 2)  // from the initial rates, not compounding
+        #expect(optimizer.learningRates == [0.05, 0.005])
+    }
+}
