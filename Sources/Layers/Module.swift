@@ -12,7 +12,7 @@
 ///
 /// Layers with another signature (recurrent networks take and return states) add their own
 /// call methods; `forward(_:)` is the one `Sequential` composes.
-open class Module: @unchecked Sendable {
+open class Module {
     /// Whether the module is in training mode (dropout active); see ``train(_:)`` and ``eval()``.
     public private(set) var isTraining = true
 
