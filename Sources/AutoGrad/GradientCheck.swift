@@ -161,9 +161,10 @@ public func checkSecondOrderGradients(of function: @escaping ([Tensor]) -> Tenso
     try checkGradients(of: firstOrder, at: inputs, tolerance: tolerance, fastMode: fastMode, seed: seed)
 }
 
-/// `function` at `points` (fresh leaves, so functions that take gradients inside still work).
+/// `function` at `points` (fresh leaves, so functions that take gradients inside still work),
+/// in the function's own dtype so a float32 result can be reported.
 private func evaluate(_ function: ([Tensor]) -> Tensor, at points: [Tensor]) -> Tensor {
-    function(points.map { $0.requiringGrad() }).detached().to(.float64)
+    function(points.map { $0.requiringGrad() }).detached()
 }
 
 private func oneHot(at index: Int, shape: [Int]) -> Tensor {

@@ -15,7 +15,7 @@ public final class Node: @unchecked Sendable {
     /// The primitive this node applies, or `nil` for a leaf.
     public let primitive: (any Primitive)?
     /// The operands, in the primitive's order (empty for a leaf).
-    public let operands: [Operand]
+    public private(set) var operands: [Operand]
     /// The output shape.
     public let shape: [Int]
     /// The output dtype.
@@ -61,6 +61,19 @@ public final class Node: @unchecked Sendable {
         guard let savedInputs, let savedOutput else { return nil }
         let inputs = zip(operands, savedInputs).map { Tensor(storage: $1, shape: $0.shape, node: $0.node) }
         return (inputs, Tensor(storage: savedOutput, shape: shape, node: self))
+    }
+
+    /// Frees the chain of nodes only this one kept alive iteratively: the default recursive
+    /// release would overflow the stack on a long unrolled sequence (tens of thousands of ops).
+    deinit {
+        var orphans = operands.compactMap(\.node)
+        operands = []
+        while var node = orphans.popLast() {
+            if isKnownUniquelyReferenced(&node) {
+                orphans.append(contentsOf: node.operands.compactMap(\.node))
+                node.operands = []
+            }
+        }
     }
 
     func release() {

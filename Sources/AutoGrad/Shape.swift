@@ -41,21 +41,23 @@ func contiguousStrides(_ shape: [Int]) -> [Int] {
     return strides
 }
 
-/// Maps a possibly negative axis into `0..<rank`, or stops naming the op.
+/// Maps a possibly negative axis into `0..<rank`, or stops naming the op (and the operand's
+/// shape when given).
 @usableFromInline
-func normalizeAxis(_ axis: Int, rank: Int, op: String) -> Int {
+func normalizeAxis(_ axis: Int, rank: Int, op: String, shape: [Int]? = nil) -> Int {
     let normalized = axis < 0 ? axis + rank : axis
     guard normalized >= 0 && normalized < rank else {
-        opFailure(op, "axis \(axis) is out of range for a tensor of rank \(rank)")
+        let operand = shape.map { "shape \(describe($0))" } ?? "a tensor of rank \(rank)"
+        opFailure(op, "axis \(axis) is out of range for \(operand)")
     }
     return normalized
 }
 
-/// Sorted, deduplicated, normalized axes; `nil` means every axis.
+/// Sorted, deduplicated, normalized axes of a tensor of `shape`; `nil` means every axis.
 @usableFromInline
-func normalizeAxes(_ axes: [Int]?, rank: Int, op: String) -> [Int] {
-    guard let axes else { return Array(0..<rank) }
-    let normalized = Set(axes.map { normalizeAxis($0, rank: rank, op: op) }).sorted()
+func normalizeAxes(_ axes: [Int]?, shape: [Int], op: String) -> [Int] {
+    guard let axes else { return Array(shape.indices) }
+    let normalized = Set(axes.map { normalizeAxis($0, rank: shape.count, op: op, shape: shape) }).sorted()
     return normalized
 }
 

@@ -30,7 +30,8 @@ public struct Tensor: @unchecked Sendable {
     public var count: Int { storage.count }
     /// Whether operations on this tensor are recorded so gradients can reach it.
     public var requiresGrad: Bool { node != nil }
-    /// Whether this tensor is a leaf: it requires gradients and no recorded op produced it.
+    /// Whether this tensor is a leaf: no recorded op produced it (so, as in PyTorch, every
+    /// tensor that requires no gradients is one too).
     public var isLeaf: Bool { node?.primitive == nil }
 
     /// The gradient accumulated into this leaf by `backward()`, or `nil` before any.

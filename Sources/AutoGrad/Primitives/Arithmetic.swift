@@ -53,7 +53,8 @@ struct Extremum: BinaryElementwisePrimitive {
     let isMaximum: Bool
     var name: String { isMaximum ? "maximum" : "minimum" }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T {
-        isMaximum ? (a >= b ? a : b) : (a <= b ? a : b)
+        // A NaN on either side wins, as in PyTorch (a comparison with NaN alone would pick b).
+        a.isNaN || (isMaximum ? a >= b : a <= b) ? a : b
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let share = SelectionShare(isMaximum: isMaximum).forward(inputs, shape: output.shape)

@@ -86,24 +86,24 @@ struct Reduce: Primitive {
 extension Tensor {
     /// The sum over `axes` (all axes when `nil`).
     public func sum(along axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        apply(Reduce(kind: .sum, axes: normalizeAxes(axes, rank: rank, op: "reduce_sum"), keepDims: keepDims), [self])
+        apply(Reduce(kind: .sum, axes: normalizeAxes(axes, shape: shape, op: "reduce_sum"), keepDims: keepDims), [self])
     }
 
     /// The mean over `axes` (all axes when `nil`).
     public func mean(along axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        let normalized = normalizeAxes(axes, rank: rank, op: "mean")
+        let normalized = normalizeAxes(axes, shape: shape, op: "mean")
         let n = normalized.map { shape[$0] }.reduce(1, *)
         return sum(along: normalized, keepDims: keepDims) / Double(n)
     }
 
     /// The maximum over `axes` (all axes when `nil`); ties share the gradient.
     public func max(along axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        apply(Reduce(kind: .max, axes: normalizeAxes(axes, rank: rank, op: "reduce_max"), keepDims: keepDims), [self])
+        apply(Reduce(kind: .max, axes: normalizeAxes(axes, shape: shape, op: "reduce_max"), keepDims: keepDims), [self])
     }
 
     /// The minimum over `axes` (all axes when `nil`); ties share the gradient.
     public func min(along axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        apply(Reduce(kind: .min, axes: normalizeAxes(axes, rank: rank, op: "reduce_min"), keepDims: keepDims), [self])
+        apply(Reduce(kind: .min, axes: normalizeAxes(axes, shape: shape, op: "reduce_min"), keepDims: keepDims), [self])
     }
 
     /// The sum of a broadcast gradient back to `shape`, the shape it was broadcast from.
@@ -119,8 +119,12 @@ extension Tensor {
 
     /// log Σ exp over `axis`, computed stably by shifting by the (constant) maximum.
     public func logSumExp(along axis: Int, keepDims: Bool = false) -> Tensor {
-        let axis = normalizeAxis(axis, rank: rank, op: "logsumexp")
-        let shift = noGrad { max(along: [axis], keepDims: true) }
+        let axis = normalizeAxis(axis, rank: rank, op: "logsumexp", shape: shape)
+        // An infinite maximum would give ∞ − ∞ = NaN; such rows are shifted by 0, as in PyTorch.
+        let shift = noGrad { () -> Tensor in
+            let maximum = max(along: [axis], keepDims: true)
+            return Tensor.where(maximum.abs() .== .infinity, maximum.zerosLike(), maximum)
+        }
         let result = (self - shift).exp().sum(along: [axis], keepDims: true).log() + shift
         return keepDims ? result : result.squeezed(at: axis)
     }

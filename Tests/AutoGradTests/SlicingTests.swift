@@ -1,0 +1,101 @@
+import Testing
+import AutoGrad
+
+@Suite struct SlicingTests {
+    static let gradientCases: [GradientCase] = [
+        GradientCase("slice", [[4, 3]]) { $0[0].slice(1..<3, along: 0) },
+        GradientCase("slice with step", [[3, 7]]) { $0[0].slice(1..<6, along: 1, step: 2) },
+        GradientCase("slice with step, negative axis", [[2, 5, 2]]) { $0[0].slice(0..<5, along: -2, step: 3) },
+        GradientCase("select", [[3, 4]]) { $0[0].select(1, along: 0) },
+        GradientCase("select from the end", [[2, 3, 2]]) { $0[0].select(-1, along: 1) },
+        GradientCase("split", [[2, 5]]) { x in
+            let parts = x[0].split(sizes: [2, 0, 3], along: 1)
+            return parts[0].sum(along: [1]) * parts[2].max(along: [1]) + parts[1].sum(along: [1])
+        },
+        GradientCase("chunk", [[4, 3]]) { x in
+            let parts = x[0].chunked(into: 2, along: 0)
+            return parts[0] * parts[1].exp()
+        },
+        GradientCase("concat axis 1", [[2, 1, 3], [2, 2, 3], [2, 1, 3]]) { concat($0, along: 1) },
+        GradientCase("concat with a constant", [[2, 3]]) { x in
+            concat([x[0], Tensor(ones: [1, 3], dtype: .float64), x[0].tanh()], along: 0)
+        },
+        GradientCase("stack axis 0", [[2, 3], [2, 3]]) { stack($0, along: 0) },
+        GradientCase("stack axis -1", [[2, 3], [2, 3], [2, 3]]) { stack($0, along: -1) },
+        GradientCase("where", [[2, 3], [2, 3]]) { x in
+            Tensor.where(Mask([true, false, true, false, false, true], shape: [2, 3]), x[0], x[1])
+        },
+        GradientCase("where with broadcasting", [[2, 3], []]) { x in
+            Tensor.where(Mask([true, false, true]), x[0] * x[0], x[1])
+        },
+        GradientCase("where with a comparison mask", [[3, 4]]) { x in
+            Tensor.where(x[0] .> 0, x[0].exp(), x[0] * 0.5)
+        },
+    ]
+
+    @Test(arguments: gradientCases) func gradient(_ row: GradientCase) throws {
+        try row.check()
+    }
+
+    @Test(arguments: [DType.float32, .float64]) func sliceAndSelectMatchLoops(dtype: DType) {
+        var generator = RandomGenerator(seed: 21)
+        let x = randomTensor([3, 7, 2], dtype: dtype, using: &generator)
+        let cases: [(range: Range<Int>, axis: Int, step: Int)] = [(1..<6, 1, 2), (0..<7, 1, 3), (2..<3, 0, 1), (0..<2, 2, 1), (4..<4, 1, 1)]
+        for (range, axis, step) in cases {
+            let positions = Array(stride(from: range.lowerBound, to: range.upperBound, by: step))
+            var shape = x.shape
+            shape[axis] = positions.count
+            let expected = multiIndices(shape).map { index -> Double in
+                var source = index
+                source[axis] = positions[index[axis]]
+                return element(x, source)
+            }
+            expectTensor(x.slice(range, along: axis, step: step), shape: shape, expected, tolerance: 0)
+        }
+        let selected = x.select(-2, along: 1)
+        expectTensor(selected, shape: [3, 2], multiIndices([3, 2]).map { element(x, [$0[0], 5, $0[1]]) }, tolerance: 0)
+    }
+
+    @Test func splitAndChunkCoverTheAxis() {
+        let x = Tensor.arange(0, 12).reshaped(to: [2, 6])
+        let parts = x.split(sizes: [1, 3, 2], along: 1)
+        #expect(parts.map(\.shape) == [[2, 1], [2, 3], [2, 2]])
+        #expect(parts[1].scalars == [1, 2, 3, 7, 8, 9])
+        let chunks = x.chunked(into: 3, along: -1)
+        #expect(chunks.map(\.scalars) == [[0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]])
+        #expect(concat(chunks, along: 1).scalars == x.scalars)
+    }
+
+    @Test(arguments: [DType.float32, .float64]) func concatAndStackMatchLoops(dtype: DType) {
+        var generator = RandomGenerator(seed: 22)
+        let parts = [[2, 1, 3], [2, 2, 3], [2, 3, 3]].map { randomTensor($0, dtype: dtype, using: &generator) }
+        // Output position j along axis 1 comes from the part whose range holds j.
+        let expected = multiIndices([2, 6, 3]).map { index -> Double in
+            var offset = index[1], part = 0
+            while offset >= parts[part].shape[1] { offset -= parts[part].shape[1]; part += 1 }
+            return element(parts[part], [index[0], offset, index[2]])
+        }
+        expectTensor(concat(parts, along: 1), shape: [2, 6, 3], expected, tolerance: 0)
+
+        let same = (0..<3).map { _ in randomTensor([2, 3], dtype: dtype, using: &generator) }
+        for axis in 0...2 {
+            var shape = [2, 3]
+            shape.insert(3, at: axis)
+            let expected = multiIndices(shape).map { index -> Double in
+                var rest = index
+                let which = rest.remove(at: axis)
+                return element(same[which], rest)
+            }
+            expectTensor(stack(same, along: axis), shape: shape, expected, tolerance: 0)
+        }
+        #expect(concat([same[0]], along: 0).scalars == same[0].scalars)
+    }
+
+    @Test func whereMatchesLoops() {
+        var generator = RandomGenerator(seed: 23)
+        let a = randomTensor([2, 3], using: &generator), b = randomTensor([3], using: &generator)
+        let mask = Mask([false, true, true])
+        let expected = multiIndices([2, 3]).map { mask.values[$0[1]] ? element(a, $0) : element(b, [$0[1]]) }
+        expectTensor(Tensor.where(mask, a, b), shape: [2, 3], expected, tolerance: 0)
+    }
+}
