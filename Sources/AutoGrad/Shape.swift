@@ -41,14 +41,14 @@ func contiguousStrides(_ shape: [Int]) -> [Int] {
     return strides
 }
 
-/// Maps a possibly negative axis into `0..<rank`, or stops naming the op (and the operand's
-/// shape when given).
+/// Maps a possibly negative axis into `0..<rank` (by default the rank of `shape`; ops that
+/// insert an axis pass `shape.count + 1`), or stops naming the op, the axis and the shape.
 @usableFromInline
-func normalizeAxis(_ axis: Int, rank: Int, op: String, shape: [Int]? = nil) -> Int {
+func normalizeAxis(_ axis: Int, of shape: [Int], op: String, rank: Int? = nil) -> Int {
+    let rank = rank ?? shape.count
     let normalized = axis < 0 ? axis + rank : axis
     guard normalized >= 0 && normalized < rank else {
-        let operand = shape.map { "shape \(describe($0))" } ?? "a tensor of rank \(rank)"
-        opFailure(op, "axis \(axis) is out of range for \(operand)")
+        opFailure(op, "axis \(axis) is out of range for shape \(describe(shape))")
     }
     return normalized
 }
@@ -57,7 +57,7 @@ func normalizeAxis(_ axis: Int, rank: Int, op: String, shape: [Int]? = nil) -> I
 @usableFromInline
 func normalizeAxes(_ axes: [Int]?, shape: [Int], op: String) -> [Int] {
     guard let axes else { return Array(shape.indices) }
-    let normalized = Set(axes.map { normalizeAxis($0, rank: shape.count, op: op, shape: shape) }).sorted()
+    let normalized = Set(axes.map { normalizeAxis($0, of: shape, op: op) }).sorted()
     return normalized
 }
 

@@ -91,4 +91,14 @@ private let unaryOps: [UnaryOp] = [
         #expect(leaf.grad?.scalars == [2, 2])
         #expect(x.to(.float64).graphNode == nil)  // converting to the own dtype records nothing
     }
+
+    /// Above PyTorch's threshold of 20 softplus is x itself with gradient exactly 1; below, the
+    /// gradient is σ(x).
+    @Test func softplusFollowsPyTorchThreshold() {
+        let x = Tensor([5, 30], dtype: .float64).requiringGrad()
+        let y = x.softplus()
+        #expect(y.scalars == [Foundation.log1p(Foundation.exp(5.0)), 30])
+        y.sum().backward()
+        #expect(x.grad?.scalars == [1 / (1 + Foundation.exp(-5.0)), 1])
+    }
 }

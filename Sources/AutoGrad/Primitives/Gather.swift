@@ -91,7 +91,7 @@ extension Tensor {
     /// The slices at `indices` along `axis`; the axis is replaced by the indices' shape
     /// (NumPy's `take`). With `axis` 0 on a weight matrix this is an embedding lookup.
     public func gathering(_ indices: IndexTensor, along axis: Int = 0) -> Tensor {
-        let axis = normalizeAxis(axis, rank: rank, op: "gather")
+        let axis = normalizeAxis(axis, of: shape, op: "gather")
         let gathered = apply(IndexSelect(axis: axis, indices: indices.values), [self])
         return gathered.reshaped(to: Array(shape[..<axis]) + indices.shape + Array(shape[(axis + 1)...]))
     }

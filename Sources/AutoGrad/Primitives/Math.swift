@@ -75,11 +75,15 @@ struct SaturatingGradient: BinaryElementwisePrimitive {
     }
 }
 
+/// log(1 + eˣ), and x itself above PyTorch's threshold of 20 (where they agree to round-off),
+/// so values and gradients match `torch.nn.functional.softplus` exactly.
 struct Softplus: UnaryElementwisePrimitive {
+    static let threshold = 20.0
     var name: String { "softplus" }
-    func value<T: FloatElement>(_ x: T) -> T { Swift.max(x, 0) + T.log1p(T.exp(-Swift.abs(x))) }
+    func value<T: FloatElement>(_ x: T) -> T { x > T(Softplus.threshold) ? x : T.log1p(T.exp(x)) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [gradient * inputs[0].sigmoid()]
+        let x = inputs[0]
+        return [gradient * Tensor.where(x.detached() .> Softplus.threshold, x.onesLike(), x.sigmoid())]
     }
 }
 
@@ -165,7 +169,7 @@ extension Tensor {
     public func tanh() -> Tensor { apply(Tanh(), [self]) }
     /// Logistic sigmoid 1 / (1 + e⁻ˣ) elementwise.
     public func sigmoid() -> Tensor { apply(Sigmoid(), [self]) }
-    /// log(1 + eˣ) elementwise, computed without overflow.
+    /// log(1 + eˣ) elementwise (x itself above 20, as PyTorch).
     public func softplus() -> Tensor { apply(Softplus(), [self]) }
     /// max(x, 0) elementwise.
     public func relu() -> Tensor { apply(Rectifier(negativeSlope: 0), [self]) }

@@ -89,7 +89,7 @@ extension Tensor {
 
     /// The axes reordered: result axis i is this tensor's axis `permutation[i]`.
     public func permuted(_ permutation: [Int]) -> Tensor {
-        let normalized = permutation.map { normalizeAxis($0, rank: rank, op: "transpose") }
+        let normalized = permutation.map { normalizeAxis($0, of: shape, op: "transpose") }
         return normalized == Array(0..<rank) ? self : apply(Permute(permutation: normalized), [self])
     }
 
@@ -100,8 +100,8 @@ extension Tensor {
         }
         if rank < 2 { return self }
         var permutation = Array(0..<rank)
-        permutation.swapAt(normalizeAxis(axis0, rank: rank, op: "transpose"),
-                           normalizeAxis(axis1, rank: rank, op: "transpose"))
+        permutation.swapAt(normalizeAxis(axis0, of: shape, op: "transpose"),
+                           normalizeAxis(axis1, of: shape, op: "transpose"))
         return permuted(permutation)
     }
 
@@ -112,19 +112,19 @@ extension Tensor {
 
     /// The elements in reverse order along `axis`.
     public func reversed(along axis: Int) -> Tensor {
-        apply(Reverse(axis: normalizeAxis(axis, rank: rank, op: "rev")), [self])
+        apply(Reverse(axis: normalizeAxis(axis, of: shape, op: "rev")), [self])
     }
 
     /// A new axis of size 1 inserted at `axis`.
     public func unsqueezed(at axis: Int) -> Tensor {
         var newShape = shape
-        newShape.insert(1, at: normalizeAxis(axis, rank: rank + 1, op: "unsqueeze"))
+        newShape.insert(1, at: normalizeAxis(axis, of: shape, op: "unsqueeze", rank: rank + 1))
         return reshaped(to: newShape)
     }
 
     /// The axis `axis`, which must have size 1, removed.
     public func squeezed(at axis: Int) -> Tensor {
-        let axis = normalizeAxis(axis, rank: rank, op: "squeeze")
+        let axis = normalizeAxis(axis, of: shape, op: "squeeze")
         guard shape[axis] == 1 else { opFailure("squeeze", "axis \(axis) of \(describe(shape)) has size \(shape[axis]), not 1") }
         var newShape = shape
         newShape.remove(at: axis)

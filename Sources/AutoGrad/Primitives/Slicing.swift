@@ -135,14 +135,14 @@ struct Where: Primitive {
 extension Tensor {
     /// The elements in `range` (with `step`) along `axis`.
     public func slice(_ range: Range<Int>, along axis: Int, step: Int = 1) -> Tensor {
-        let axis = normalizeAxis(axis, rank: rank, op: "slice")
+        let axis = normalizeAxis(axis, of: shape, op: "slice")
         if range == 0..<shape[axis] && step == 1 { return self }
         return apply(Slice(axis: axis, start: range.lowerBound, end: range.upperBound, step: step), [self])
     }
 
     /// The sub-tensor at `index` along `axis`, which is removed (negative counts from the end).
     public func select(_ index: Int, along axis: Int) -> Tensor {
-        let axis = normalizeAxis(axis, rank: rank, op: "select")
+        let axis = normalizeAxis(axis, of: shape, op: "select")
         let position = index < 0 ? index + shape[axis] : index
         guard position >= 0 && position < shape[axis] else {
             opFailure("select", "index \(index) is out of range for axis \(axis) of \(describe(shape))")
@@ -152,7 +152,7 @@ extension Tensor {
 
     /// Consecutive pieces of the given sizes along `axis` (they must add up to its size).
     public func split(sizes: [Int], along axis: Int) -> [Tensor] {
-        let axis = normalizeAxis(axis, rank: rank, op: "split")
+        let axis = normalizeAxis(axis, of: shape, op: "split")
         guard sizes.reduce(0, +) == shape[axis], sizes.allSatisfy({ $0 >= 0 }) else {
             opFailure("split", "sizes \(sizes) do not add up to \(shape[axis]), axis \(axis) of \(describe(shape))")
         }
@@ -165,7 +165,7 @@ extension Tensor {
 
     /// `count` equal pieces along `axis` (its size must be divisible by `count`).
     public func chunked(into count: Int, along axis: Int) -> [Tensor] {
-        let axis = normalizeAxis(axis, rank: rank, op: "chunk")
+        let axis = normalizeAxis(axis, of: shape, op: "chunk")
         guard count > 0, shape[axis] % count == 0 else {
             opFailure("chunk", "axis \(axis) of \(describe(shape)) does not split into \(count) equal chunks")
         }
@@ -182,13 +182,13 @@ extension Tensor {
 public func concat(_ tensors: [Tensor], along axis: Int) -> Tensor {
     guard let first = tensors.first else { opFailure("concatenate", "no tensors to concatenate") }
     if tensors.count == 1 { return first }
-    return apply(Concat(axis: normalizeAxis(axis, rank: first.rank, op: "concatenate")), tensors)
+    return apply(Concat(axis: normalizeAxis(axis, of: first.shape, op: "concatenate")), tensors)
 }
 
 /// The tensors (of one shape) joined along a new axis.
 public func stack(_ tensors: [Tensor], along axis: Int = 0) -> Tensor {
     guard let first = tensors.first else { opFailure("stack", "no tensors to stack") }
-    let axis = normalizeAxis(axis, rank: first.rank + 1, op: "stack")
+    let axis = normalizeAxis(axis, of: first.shape, op: "stack", rank: first.rank + 1)
     for tensor in tensors where tensor.shape != first.shape {
         opFailure("stack", "shapes differ: " + tensors.map { describe($0.shape) }.joined(separator: ", "))
     }
