@@ -10,12 +10,19 @@ extension UnaryElementwisePrimitive {
     public func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let x = inputs[0], result = TensorStorage.make(count: x.count, dtype: x.dtype)
-        switch x.dtype {
-        case .float32: mapLoop(x.storage.pointer(Float.self), result.pointer(Float.self), x.count)
-        case .float64: mapLoop(x.storage.pointer(Double.self), result.pointer(Double.self), x.count)
+        mapElements(inputs[0], float32Kernel: nil)
+    }
+
+    /// `value` applied to every element of `x`, or `float32Kernel` (a vectorized C loop) for
+    /// float32 when given.
+    func mapElements(_ x: Tensor, float32Kernel: Float32Kernel?) -> Tensor {
+        let result = TensorStorage.make(count: x.count, dtype: x.dtype)
+        switch (x.dtype, float32Kernel) {
+        case let (.float32, kernel?): kernel(x.storage.pointer(Float.self), result.pointer(Float.self), Int64(x.count))
+        case (.float32, nil): mapLoop(x.storage.pointer(Float.self), result.pointer(Float.self), x.count)
+        case (.float64, _): mapLoop(x.storage.pointer(Double.self), result.pointer(Double.self), x.count)
         }
-        return Tensor(storage: result, shape: shape)
+        return Tensor(storage: result, shape: x.shape)
     }
 
     @inline(__always)
@@ -23,6 +30,9 @@ extension UnaryElementwisePrimitive {
         for i in 0..<count { result[i] = value(x[i]) }
     }
 }
+
+/// A vectorized float32 loop `y[i] = f(x[i])` from CKernels.
+typealias Float32Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64) -> Void
 
 /// A primitive that combines two tensors element by element with NumPy broadcasting.
 public protocol BinaryElementwisePrimitive: Primitive {

@@ -61,14 +61,33 @@ struct Reduce: Primitive {
             let out = result + o * inner, source = x + o * n * inner
             if n == 0 {
                 out.update(repeating: 0, count: inner)
-                continue
-            }
-            out.update(from: source, count: inner)
-            for k in 1..<max(n, 1) {
-                let row = source + k * inner
-                for i in 0..<inner { out[i] = kind.combine(out[i], row[i]) }
+            } else if inner == 1 && kind == .sum {
+                out[0] = contiguousSum(source, n)
+            } else {
+                out.update(from: source, count: inner)
+                for k in 1..<n {
+                    let row = source + k * inner
+                    for i in 0..<inner { out[i] = kind.combine(out[i], row[i]) }
+                }
             }
         }
+    }
+
+    /// The sum of a contiguous run, in eight interleaved partial sums: a single running sum
+    /// is a serial dependency chain that cannot vectorize.
+    @inline(__always)
+    private func contiguousSum<T: FloatElement>(_ source: UnsafeMutablePointer<T>, _ n: Int) -> T {
+        var partial = SIMD8<T>(), i = 0
+        while i + 8 <= n {
+            partial += UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<T>.self)
+            i += 8
+        }
+        var total = partial.sum()
+        while i < n {
+            total += source[i]
+            i += 1
+        }
+        return total
     }
 
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {

@@ -13,6 +13,13 @@ void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
               double beta, double *C, int64_t ldc);
 
+/// y[i] = e^x[i] for float32, vectorized (runtime ISA dispatch); a few ulp of libm.
+void ag_expf(const float *x, float *y, int64_t n);
+/// y[i] = tanh(x[i]) for float32, vectorized; a few ulp of libm.
+void ag_tanhf(const float *x, float *y, int64_t n);
+/// y[i] = 1 / (1 + e^-x[i]) for float32, vectorized; a few ulp of libm.
+void ag_sigmoidf(const float *x, float *y, int64_t n);
+
 /// Whether operations on this thread record onto the tape (thread-local, default 1).
 int ag_grad_mode(void);
 /// Sets this thread's grad mode and returns the previous one.
