@@ -5,13 +5,17 @@
 
 /// C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or Xᵀ when transX != 0.
 /// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are row strides in elements.
-/// beta == 0 overwrites C. Single-threaded and reentrant: callers split rows across threads.
+/// beta == 0 overwrites C (even NaN). Single-threaded and reentrant: callers split rows of C
+/// across threads. Packed, cache-blocked, with AVX-512 / AVX2 / baseline paths chosen at run
+/// time (gemm.c, gemm_impl.h).
 void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
               float beta, float *C, int64_t ldc);
 void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
               double beta, double *C, int64_t ldc);
+/// The instruction-set path the GEMM uses on this CPU: "avx512", "avx2" or "generic".
+const char *ag_gemm_isa(void);
 
 /// y[i] = e^x[i] for float32, vectorized (runtime ISA dispatch); a few ulp of libm.
 void ag_expf(const float *x, float *y, int64_t n);

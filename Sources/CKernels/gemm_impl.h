@@ -1,0 +1,193 @@
+/* One instantiation of the blocked GEMM for one element type and one instruction set.
+ * gemm.c includes this file once per (type, ISA) after defining:
+ *   T            element type (float or double)
+ *   SUF          suffix appended to every generated name
+ *   TARGET       function attribute selecting the ISA (empty for the baseline build)
+ *   VBYTES       SIMD vector width in bytes
+ *   MR, NV       micro-tile of MR rows x NV vectors (NR = NV * VBYTES / sizeof(T) columns)
+ *   KC, MC, NC   cache blocks: the packed A block (MC x KC) and the B micro-panel (KC x NR) in
+ *                use stay in L1/L2, the packed B panel (KC x NC) in L2/L3.
+ * Structure (GotoBLAS/BLIS): driver -> pack B panel -> pack A block -> macro-kernel -> micro-kernel.
+ */
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(name, SUF)
+#define VL (VBYTES / (int)sizeof(T))
+#define NR (NV * VL)
+_Static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole micro-panels");
+
+/* Vector of VL elements via GCC/clang vector extensions, so the same source compiles to
+ * zmm, ymm, xmm (or NEON) code depending on TARGET. Unaligned and may alias T, so it can be
+ * loaded straight from C and from the packed buffers. */
+typedef T FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));
+
+/* sum_k x[k*incx] * y[k*incy]; several vector accumulators when both are contiguous. */
+static inline TARGET T FN(dot)(const T *x, int64_t incx, const T *y, int64_t incy, int64_t n)
+{
+    typedef FN(vec) vec;
+    vec acc[4] = {{0}};
+    int64_t k = 0;
+    if (incx == 1 && incy == 1)
+        for (; k + 4 * VL <= n; k += 4 * VL)
+            for (int u = 0; u < 4; u++)
+                acc[u] += *(const vec *)(x + k + u * VL) * *(const vec *)(y + k + u * VL);
+    acc[0] += acc[1] + acc[2] + acc[3];
+    T s = 0;
+    for (int l = 0; l < VL; l++) s += acc[0][l];
+    for (; k < n; k++) s += x[k * incx] * y[k * incy];
+    return s;
+}
+
+/* Unpacked loops for tiny problems and GEMV-like shapes (M <= 2 or N == 1), where packing
+ * would cost more than the multiply, and the fallback if malloc fails.
+ * op(A)(i,k) = A[i*ars + k*acs], op(B)(k,j) = B[k*brs + j*bcs]. */
+static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
+                             const T *A, int64_t ars, int64_t acs,
+                             const T *B, int64_t brs, int64_t bcs, T beta, T *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; i++) {
+        T *c = C + i * ldc;
+        if (bcs == 1 && N > 1) {  /* rows of op(B) contiguous: c += op(A)(i,k) * op(B)(k,:) */
+            for (int64_t j = 0; j < N; j++) c[j] = beta == 0 ? 0 : beta * c[j];
+            for (int64_t k = 0; k < K; k++) {
+                const T t = alpha * A[i * ars + k * acs], *b = B + k * brs;
+                for (int64_t j = 0; j < N; j++) c[j] += t * b[j];
+            }
+        } else {                  /* columns of op(B) contiguous (or N == 1): dot products */
+            for (int64_t j = 0; j < N; j++) {
+                const T d = alpha * FN(dot)(A + i * ars, acs, B + j * bcs, brs, K);
+                c[j] = beta == 0 ? d : d + beta * c[j];
+            }
+        }
+    }
+}
+
+/* Pack a w x kc slice of op(X) into panels of P lines (rows of op(A) / columns of op(B)):
+ * for each k, a panel stores its P values contiguously, the order the micro-kernel reads.
+ * Element (line r, k) is src[k*ld + r] if lines are contiguous in memory (contig), else
+ * src[r*ld + k]; transposition is thus only a choice of loop, so every trans combination packs
+ * at similar speed. Lines past w are zero-filled so the micro-kernel always computes a full
+ * MR x NR tile (the extra rows/columns are discarded when storing). */
+static inline TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
+                                   int64_t w, int64_t kc, T *dst)
+{
+    for (int64_t p0 = 0; p0 < w; p0 += P, dst += P * kc) {
+        const int64_t pw = w - p0 < P ? w - p0 : P;
+        if (contig) {
+            const T *s = src + p0;
+            if (pw == P)
+                for (int64_t k = 0; k < kc; k++)
+                    for (int r = 0; r < P; r++) dst[k * P + r] = s[k * ld + r];
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[k * ld + r] : 0;
+        } else {
+            /* A transpose. Wide panels walk k in runs of 8 so each line is read a cache line
+             * at a time while few lines are live (P lines at a power-of-two ld alias in L1). */
+            const T *s = src + p0 * ld;
+            const int kb = P >= 16 ? 8 : 1;
+            int64_t k = 0;
+            if (pw == P)
+                for (; k + kb <= kc; k += kb)
+                    for (int r = 0; r < P; r++)
+                        for (int i = 0; i < kb; i++) dst[(k + i) * P + r] = s[r * ld + k + i];
+            for (; k < kc; k++)
+                for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[r * ld + k] : 0;
+        }
+    }
+}
+
+/* C (m x n, m <= MR, n <= NR) = alpha * a * b + beta * C, where a is an MR x kc packed
+ * A panel and b a kc x NR packed B panel. The MR x NR accumulator lives entirely in
+ * registers (MR * NV vectors); each k step is NV vector loads and MR * NV FMAs whose A
+ * operand is a scalar broadcast. */
+static TARGET void FN(kernel)(int64_t kc, const T *restrict a, const T *restrict b,
+                              T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)
+{
+    typedef FN(vec) vec;
+    vec acc[MR][NV] = {{{0}}};
+    for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
+        vec bv[NV];
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; j++) bv[j] = *(const vec *)(b + j * VL);
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 16
+            for (int j = 0; j < NV; j++) acc[i][j] += a[i] * bv[j];
+    }
+    if (m == MR && n == NR) {
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NV; j++) {
+                vec *cv = (vec *)(c + i * ldc + j * VL);
+                *cv = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cv;
+            }
+    } else {  /* fringe tile: spill the accumulator and update only the valid part */
+        T tile[MR][NR];
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NV; j++) *(vec *)&tile[i][j * VL] = acc[i][j];
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                T *cij = c + i * ldc + j;
+                *cij = beta == 0 ? alpha * tile[i][j] : alpha * tile[i][j] + beta * *cij;
+            }
+    }
+}
+
+/* Blocked driver; expects M, N > 0. */
+static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_t K,
+                            T alpha, const T *A, int64_t lda, const T *B, int64_t ldb,
+                            T beta, T *C, int64_t ldc)
+{
+    const int64_t ars = transA ? 1 : lda, acs = transA ? lda : 1;
+    const int64_t brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
+    if (K == 0 || alpha == 0 || M <= 2 || N == 1 || (double)M * N * K <= SMALL_WORK) {
+        FN(small)(M, N, alpha == 0 ? 0 : K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc);
+        return;
+    }
+    /* Equal-sized K blocks avoid a short, inefficient last block (e.g. K = KC + 1). */
+    const int64_t kblocks = (K + KC - 1) / KC, kcmax = (K + kblocks - 1) / kblocks;
+    const int64_t mcmax = (M < MC ? (M + MR - 1) / MR * MR : MC);
+    const int64_t ncmax = (N < NC ? (N + NR - 1) / NR * NR : NC);
+    /* Per-call buffers keep concurrent calls independent; 64-byte aligned for the vectors. */
+    char *raw = malloc((size_t)(mcmax + ncmax) * kcmax * sizeof(T) + 64);
+    if (!raw) {
+        FN(small)(M, N, K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc);
+        return;
+    }
+    T *Ap = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), *Bp = Ap + mcmax * kcmax;
+
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        const int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += kcmax) {
+            const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
+            const T bk = pc == 0 ? beta : 1;  /* later K blocks accumulate onto C */
+            FN(pack)(NR, B + pc * brs + jc * bcs, ldb, !transB, nc, kc, Bp);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                const int64_t mc = M - ic < MC ? M - ic : MC;
+                FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap);
+                /* Macro-kernel: the B micro-panel is reused across the whole A block. */
+                for (int64_t jr = 0; jr < nc; jr += NR)
+                    for (int64_t ir = 0; ir < mc; ir += MR)
+                        FN(kernel)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk,
+                                   C + (ic + ir) * ldc + jc + jr, ldc,
+                                   mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR);
+            }
+        }
+    }
+    free(raw);
+}
+
+#undef T
+#undef SUF
+#undef TARGET
+#undef VBYTES
+#undef MR
+#undef NV
+#undef KC
+#undef MC
+#undef NC
+#undef VL
+#undef NR
+#undef FN
+#undef CAT
+#undef CAT2
