@@ -1,6 +1,5 @@
 import Foundation
 import CKernels
-import Dispatch
 import Synchronization
 
 /// Matrix product of the last two axes, batched over (broadcast) leading axes; either operand
@@ -88,6 +87,19 @@ public enum ComputeThreads {
     }
 }
 
+/// Calls `body(i)` for every i in `0..<count` on up to `threads` threads of the shared pool
+/// (CKernels' ThreadPool.c), returning when all calls are done.
+func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        var task = body
+        withUnsafeMutablePointer(to: &task) { context in
+            ag_parallel_for(Int64(count), Int32(threads), { context, index in
+                context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+            }, context)
+        }
+    }
+}
+
 /// One (batched) GEMM call split across threads: by batch when there are enough matrices,
 /// else by rows of the output.
 private struct GEMM: @unchecked Sendable {
@@ -104,14 +116,14 @@ private struct GEMM: @unchecked Sendable {
         if threads <= 1 {
             for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m) }
         } else if batch >= threads {
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
+            parallelFor(threads, threads: threads) { part in
                 for i in stride(from: part, to: batch, by: threads) {
                     multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m)
                 }
             }
         } else {
             let rowsPerPart = (m + threads - 1) / threads
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
+            parallelFor(threads, threads: threads) { part in
                 let rows = (part * rowsPerPart)..<Swift.min(m, (part + 1) * rowsPerPart)
                 for i in 0..<batch where !rows.isEmpty { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: rows) }
             }

@@ -24,6 +24,13 @@ void ag_tanhf(const float *x, float *y, int64_t n);
 /// y[i] = 1 / (1 + e^-x[i]) for float32, vectorized; a few ulp of libm.
 void ag_sigmoidf(const float *x, float *y, int64_t n);
 
+/// A task of a parallel loop: called once per index with the loop's context.
+typedef void (*ag_task_fn)(void *context, int64_t index);
+/// Calls task(context, i) for every i in [0, count) on up to `threads` threads (the caller
+/// included, from a persistent pool), returning when all are done. Runs on the caller alone
+/// when the pool is busy with another caller's loop.
+void ag_parallel_for(int64_t count, int threads, ag_task_fn task, void *context);
+
 /// Whether operations on this thread record onto the tape (thread-local, default 1).
 int ag_grad_mode(void);
 /// Sets this thread's grad mode and returns the previous one.

@@ -1,0 +1,106 @@
+/// The recurrent cell a model uses.
+enum CellKind: String, CaseIterable {
+    case lstm, gru, rnn, jordan
+}
+
+/// Everything `charlm train` is told on the command line.
+struct TrainingConfiguration {
+    var cell = CellKind.lstm
+    var hidden = 256
+    var layers = 1
+    var embedding = 64
+    var sequenceLength = 64
+    var batch = 32
+    var learningRate = 3e-3
+    var steps = 1000
+    var clip = 1.0
+    var seed: UInt64 = 1
+    var dataPath: String?
+    var checkpointPath = "charlm.safetensors"
+    var resume = false
+    var evaluateEvery = 100
+    var sampleEvery = 250
+    var checkpointEvery = 250
+    var temperature = 0.8
+    var curvePath = "charlm-loss.svg"
+
+    static let valuedFlags: Set<String> = [
+        "--cell", "--hidden", "--layers", "--embedding", "--seq-len", "--batch", "--lr", "--steps", "--clip",
+        "--seed", "--data", "--checkpoint", "--eval-every", "--sample-every", "--checkpoint-every",
+        "--temperature", "--curve",
+    ]
+
+    /// Parses `charlm train` flags; unknown or malformed ones throw.
+    init(arguments: [String]) throws(UsageError) {
+        let flags = try FlagParser(arguments, command: "train", valued: Self.valuedFlags, switches: ["--resume"])
+        cell = try flags.choice("--cell", default: cell)
+        hidden = try flags.int("--hidden", default: hidden, range: 1...8192)
+        layers = try flags.int("--layers", default: layers, range: 1...16)
+        embedding = try flags.int("--embedding", default: embedding, range: 1...8192)
+        sequenceLength = try flags.int("--seq-len", default: sequenceLength, range: 1...100_000)
+        batch = try flags.int("--batch", default: batch, range: 1...100_000)
+        learningRate = try flags.double("--lr", default: learningRate, range: 1e-8...10)
+        steps = try flags.int("--steps", default: steps)
+        clip = try flags.double("--clip", default: clip, range: 0...1e6)
+        seed = UInt64(try flags.int("--seed", default: Int(seed), range: 0...Int.max))
+        dataPath = flags.string("--data")
+        checkpointPath = flags.string("--checkpoint") ?? checkpointPath
+        resume = flags.has("--resume")
+        evaluateEvery = try flags.int("--eval-every", default: evaluateEvery)
+        sampleEvery = try flags.int("--sample-every", default: sampleEvery)
+        checkpointEvery = try flags.int("--checkpoint-every", default: checkpointEvery)
+        temperature = try flags.double("--temperature", default: temperature, range: 0.01...10)
+        curvePath = flags.string("--curve") ?? curvePath
+    }
+
+    init() {}
+}
+
+/// What `charlm sample` is told.
+struct SamplingConfiguration {
+    var checkpointPath = "charlm.safetensors"
+    var prime = "\n"
+    var length = 500
+    var temperature = 0.8
+    var seed: UInt64 = 1
+
+    init(arguments: [String]) throws(UsageError) {
+        let flags = try FlagParser(arguments, command: "sample",
+                                   valued: ["--checkpoint", "--prime", "--length", "--temperature", "--seed"], switches: [])
+        checkpointPath = flags.string("--checkpoint") ?? checkpointPath
+        prime = flags.string("--prime") ?? prime
+        length = try flags.int("--length", default: length, range: 1...1_000_000)
+        temperature = try flags.double("--temperature", default: temperature, range: 0.01...10)
+        seed = UInt64(try flags.int("--seed", default: Int(seed), range: 0...Int.max))
+    }
+}
+
+let helpText = """
+    charlm: a character-level language model trained with truncated backpropagation through time.
+
+    usage: charlm [train] [flags]          train (on the package's own sources unless --data)
+           charlm sample [flags]           generate text from a checkpoint
+
+    train flags:
+      --cell lstm|gru|rnn|jordan   recurrent cell (lstm)
+      --hidden N                   hidden size (256)
+      --layers N                   stacked layers (1)
+      --embedding N                character embedding size (64)
+      --seq-len N                  truncated-BPTT window (64)
+      --batch N                    parallel streams (32)
+      --lr X                       Adam learning rate (0.003)
+      --steps N                    training steps (1000)
+      --clip X                     gradient-norm clipping, 0 = off (1.0)
+      --seed N                     random seed (1)
+      --data FILE                  UTF-8 text to train on
+      --checkpoint PATH            checkpoint file (charlm.safetensors)
+      --resume                     continue from --checkpoint exactly where it stopped
+      --eval-every N               validation every N steps (100)
+      --sample-every N             sample every N steps (250)
+      --checkpoint-every N         save every N steps (250); also on Ctrl-C
+      --temperature X              sampling temperature (0.8)
+      --curve PATH                 loss curve SVG (charlm-loss.svg)
+
+    sample flags:
+      --checkpoint PATH  --prime TEXT  --length N (500)  --temperature X (0.8)  --seed N (1)
+    """
