@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "Optim", dependencies: ["AutoGrad"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
     ]
 )

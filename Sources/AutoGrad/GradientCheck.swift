@@ -3,8 +3,10 @@
 public struct GradientCheckReport: Sendable, CustomStringConvertible {
     /// One Jacobian entry that disagrees (or the worst one seen).
     public struct Entry: Sendable, CustomStringConvertible {
-        /// Which input (position in the `inputs` array).
+        /// Which input (position in the `inputs` array; parameters follow the inputs).
         public let input: Int
+        /// The parameter's name when the entry belongs to a checked parameter.
+        public var parameterName: String? = nil
         /// The element of that input, as a multi-index.
         public let inputElement: [Int]
         /// The element of the output (flat, row-major); `nil` in fast mode (a random projection).
@@ -18,7 +20,8 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
 
         public var description: String {
             let output = outputElement.map { "output element \($0)" } ?? "random output projection"
-            return "input \(input) element \(describe(inputElement)), \(output): analytic \(analytic), numeric \(numeric) (error \(error))"
+            let source = parameterName.map { "parameter '\($0)'" } ?? "input \(input)"
+            return "\(source) element \(describe(inputElement)), \(output): analytic \(analytic), numeric \(numeric) (error \(error))"
         }
     }
 
@@ -68,20 +71,34 @@ public struct GradientCheckTolerance: Sendable {
     }
 }
 
-/// Compares the gradients of `function` at `inputs` with central finite differences in float64.
+/// Compares the gradients of `function` at `inputs` — and with respect to `parameters`, e.g.
+/// a module's — with central finite differences in float64.
 ///
-/// Inputs are converted to float64 leaves. The full Jacobian is compared (one backward pass
-/// per output element, two evaluations per input element), or, with `fastMode`, one random
-/// projection of it (one backward pass, two evaluations): use fast mode for large inputs.
-public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor],
+/// Inputs are converted to float64 leaves; parameters are set to float64 for the check and
+/// restored afterwards (build the module in float64 for a meaningful check). The full
+/// Jacobian is compared (one backward pass per output element, two evaluations per input
+/// element), or, with `fastMode`, one random projection of it (one backward pass, two
+/// evaluations): use fast mode for large inputs.
+public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor], parameters: [Parameter] = [],
                           tolerance: GradientCheckTolerance = .init(), fastMode: Bool = false,
                           seed: UInt64 = 0) -> GradientCheckReport {
+    let originals = parameters.map(\.value)
+    defer { for (parameter, original) in zip(parameters, originals) { parameter.value = original } }
     var warnings: [String] = []
-    if inputs.contains(where: { $0.dtype == .float32 }) {
-        warnings.append("float32 inputs were converted to float64; the check is only as exact as the function's own dtype")
+    if (inputs + originals).contains(where: { $0.dtype == .float32 }) {
+        warnings.append("float32 inputs or parameters were converted to float64; the check is only as exact as the function's own dtype")
     }
-    let points = inputs.map { $0.detached().to(.float64) }
-    let probe = evaluate(function, at: points)
+    let points = (inputs + originals).map { $0.detached().to(.float64) }
+    /// The tensors to differentiate for `values`: fresh leaves for the inputs, and the
+    /// parameters (set to their values, keeping their own gradient slots).
+    func bind(_ values: [Tensor]) -> [Tensor] {
+        for (parameter, value) in zip(parameters, values.dropFirst(inputs.count)) { parameter.value = value }
+        return values.prefix(inputs.count).map { $0.requiringGrad() } + parameters.map(\.value)
+    }
+    func evaluate(_ values: [Tensor]) -> Tensor {
+        function(Array(bind(values).prefix(inputs.count))).detached()
+    }
+    let probe = evaluate(points)
     if probe.dtype == .float32 {
         warnings.append("the function returns float32: finite differences at eps \(tolerance.epsilon) are dominated by round-off; build the model in float64")
     }
@@ -92,8 +109,8 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
     // Analytic: rows of the Jacobian by backward passes (or one projected row).
     let seeds = outputWeights.map { [$0] } ?? (0..<probe.count).map { oneHot(at: $0, shape: probe.shape) }
     let analyticRows: [[Tensor]] = seeds.map { seed in
-        let leaves = points.map { $0.requiringGrad() }
-        let output = function(leaves).to(.float64)
+        let leaves = bind(points)
+        let output = function(Array(leaves.prefix(inputs.count))).to(.float64)
         guard output.requiresGrad else { return leaves.map { $0.zerosLike() } }
         return gradients(of: [output], withRespectTo: leaves, seeds: [seed])
     }
@@ -108,7 +125,7 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
         if worst == nil || excess > worst!.excess { worst = (entry, excess) }
     }
     func difference(_ plus: [Tensor], _ minus: [Tensor]) -> [Double] {
-        let high = evaluate(function, at: plus).scalars, low = evaluate(function, at: minus).scalars
+        let high = evaluate(plus).to(.float64).scalars, low = evaluate(minus).to(.float64).scalars
         return zip(high, low).map { ($0 - $1) / (2 * tolerance.epsilon) }
     }
     if let outputWeights, let directions {
@@ -125,7 +142,8 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
                 minus[inputIndex][flat: element] -= tolerance.epsilon
                 for (outputElement, numeric) in difference(plus, minus).enumerated() {
                     let analytic = analyticRows[outputElement][inputIndex].storage[double: element]
-                    compare(.init(input: inputIndex, inputElement: point.multiIndex(element),
+                    let name = inputIndex < inputs.count ? nil : parameters[inputIndex - inputs.count].name ?? "\(inputIndex - inputs.count)"
+                    compare(.init(input: inputIndex, parameterName: name, inputElement: point.multiIndex(element),
                                   outputElement: outputElement, analytic: analytic, numeric: numeric))
                 }
             }
@@ -134,13 +152,15 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
     return GradientCheckReport(mismatches: mismatches, worst: worst?.entry, comparedCount: compared, warnings: warnings)
 }
 
-/// Like ``gradientCheck(of:at:tolerance:fastMode:seed:)``, but throws a
+/// Like ``gradientCheck(of:at:parameters:tolerance:fastMode:seed:)``, but throws a
 /// ``GradientCheckError`` describing the mismatches, so a test is one line:
-/// `try checkGradients(of: { x in x[0].tanh() }, at: [x])` (Swift Testing or XCTest).
-public func checkGradients(of function: ([Tensor]) -> Tensor, at inputs: [Tensor],
+/// `try checkGradients(of: { x in model(x[0]) }, at: [x], parameters: model.parameters())`
+/// (Swift Testing or XCTest).
+public func checkGradients(of function: ([Tensor]) -> Tensor, at inputs: [Tensor], parameters: [Parameter] = [],
                            tolerance: GradientCheckTolerance = .init(), fastMode: Bool = false,
                            seed: UInt64 = 0) throws(GradientCheckError) {
-    let report = gradientCheck(of: function, at: inputs, tolerance: tolerance, fastMode: fastMode, seed: seed)
+    let report = gradientCheck(of: function, at: inputs, parameters: parameters, tolerance: tolerance,
+                               fastMode: fastMode, seed: seed)
     guard report.passed else { throw GradientCheckError(report: report) }
 }
 

@@ -2,10 +2,10 @@
 /// NumPy broadcasting. Misuse stops the program with a message naming the op, the shapes and
 /// the axis, like an out-of-range array index does in Swift (see Docs: Errors).
 
-/// Stops with `"<op>: <message>"`. Used for programmer errors (shape, axis, dtype misuse);
-/// `fatalError` rather than `precondition` so the message survives release builds.
-@usableFromInline
-func opFailure(_ op: String, _ message: String) -> Never {
+/// Stops with `"<op>: <message>"`: how ops, layers and optimizers report programmer errors
+/// (shape, axis, dtype, option misuse). `fatalError` rather than `precondition` so the message
+/// survives release builds. Public so user-defined primitives and layers report alike.
+public func opFailure(_ op: String, _ message: String) -> Never {
     fatalError("\(op): \(message)")
 }
 

@@ -123,4 +123,19 @@ private struct SlightlyWrongSquare: UnaryElementwisePrimitive {
         try checkGradients(of: { _ in Tensor([1, 2], dtype: .float64) }, at: [x])  // a constant function
         try checkSecondOrderGradients(of: { $0[0] * 2 }, at: [x, unused])         // a linear one
     }
+
+    /// With `parameters:`, gradients reach a parameter through its own leaf; a forward that
+    /// cuts the parameter from the graph (detached) is caught and the report names it.
+    @Test func checksParametersAndNamesThem() throws {
+        var rng = RandomGenerator(seed: 9)
+        let weight = Parameter(Tensor.randomNormal([3, 2], dtype: .float64, using: &rng), name: "weight")
+        let x = Tensor.randomNormal([4, 2], dtype: .float64, using: &rng)
+        try checkGradients(of: { matmul($0[0], weight.value, transposeB: true).tanh() }, at: [x], parameters: [weight])
+        let report = gradientCheck(of: { matmul($0[0], weight.value.detached(), transposeB: true).tanh() },
+                                   at: [x], parameters: [weight])
+        #expect(!report.passed)
+        #expect(report.mismatches.allSatisfy { $0.parameterName == "weight" })
+        #expect(report.description.contains("parameter 'weight'"))
+        #expect(weight.value.requiresGrad && weight.value.dtype == .float64)  // restored afterwards
+    }
 }

@@ -1,0 +1,67 @@
+/// One step of a recurrent network: (input, state) → (output, new state).
+///
+/// Implement this to define a custom recurrent architecture; ``RecurrentNetwork`` then gives
+/// it unrolling, stacking, bidirectional runs, variable lengths and truncated BPTT, and
+/// backpropagation through time comes from the tape. The state is one or more tensors of
+/// shape [batch, size] (an LSTM's is `[h, c]`).
+///
+///     /// A minimal gated unit: f = σ(x W_fxᵀ + h W_fhᵀ + b_f), h' = (1 − f) ⊙ h + f ⊙ tanh(x W_xᵀ + (f ⊙ h) W_hᵀ)
+///     final class MinimalGatedUnit: Module, RecurrentCell {
+///         let inputSize: Int, outputSize: Int
+///         let gate: Linear, candidateInput: Linear, candidateHidden: Linear
+///         init(inputSize: Int, hiddenSize: Int) { … }
+///         func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
+///             [Tensor(zeros: [batchSize, outputSize], dtype: dtype)]
+///         }
+///         func step(_ x: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+///             let h = state[0]
+///             let f = (gate(concat([x, h], along: 1))).sigmoid()
+///             let candidate = (candidateInput(x) + candidateHidden(f * h)).tanh()
+///             let next = (1 - f) * h + f * candidate
+///             return (next, [next])
+///         }
+///     }
+public protocol RecurrentCell: Module {
+    /// Features of each step's input.
+    var inputSize: Int { get }
+    /// Features of each step's output.
+    var outputSize: Int { get }
+    /// The initial state: zeros, one tensor per state component, each [batchSize, size].
+    func zeroState(batchSize: Int, dtype: DType) -> [Tensor]
+    /// One step: `input` is [batch, inputSize]; returns the output [batch, outputSize] and
+    /// the new state (same shapes as `state`).
+    func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
+}
+
+/// An elementwise nonlinearity chosen by value (cells take them as options).
+public enum Activation: String, Sendable, CaseIterable {
+    case tanh, sigmoid, relu, identity
+
+    /// Applies the nonlinearity.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .tanh: x.tanh()
+        case .sigmoid: x.sigmoid()
+        case .relu: x.relu()
+        case .identity: x
+        }
+    }
+}
+
+/// Weights and biases of recurrent cells, initialized as PyTorch does: U(−k, k) with
+/// k = 1/√hiddenSize.
+func recurrentParameter(_ shape: [Int], hiddenSize: Int) -> Parameter {
+    let bound = 1 / Double(hiddenSize).squareRoot()
+    return Parameter(Tensor.randomUniform(shape, low: -bound, high: bound))
+}
+
+/// x Wᵀ (+ b): the affine map every cell is built from.
+func affine(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
+    let product = matmul(x, weight, transposeB: true)
+    return bias.map { product + $0 } ?? product
+}
+
+/// x Wᵀ (+ b) with a parameter's weight and bias.
+func affine(_ x: Tensor, _ weight: Parameter, _ bias: Parameter?) -> Tensor {
+    affine(x, weight.value, bias?.value)
+}

@@ -1,0 +1,161 @@
+/// The one engine that runs any ``RecurrentCell`` over sequences: unrolling, stacking with
+/// dropout between layers, bidirectional runs, variable lengths (by `lengths` or a prefix
+/// `Mask`), truncated backpropagation through time and stateful carry-over. The named networks
+/// (``RNN``, ``LSTM``, ``GRU``, ``JordanRNN``) are thin front doors to it, and a user-defined
+/// cell gets all of it too.
+///
+/// Shapes (PyTorch's): input [batch, time, features] with `batchFirst`, else [time, batch,
+/// features]; output likewise with the last layer's features (·2 when bidirectional, forward
+/// then reverse); each state component [layers · directions, batch, size], layer-major and
+/// direction-minor (l0 forward, l0 reverse, l1 forward, …).
+///
+/// With lengths, each sequence is processed only up to its length: its state stops changing
+/// there, the reverse direction reads it reversed within its length, and outputs past it are
+/// zero — so padding changes neither results nor gradients.
+open class RecurrentNetwork<Cell: RecurrentCell>: Module {
+    /// The cells, layer-major and direction-minor: `cells[layer * directions + direction]`.
+    public let cells: [Cell]
+    public let numLayers: Int
+    public let bidirectional: Bool
+    public let batchFirst: Bool
+    /// The dropout probability applied to each layer's output but the last, in training.
+    public let dropout: Double
+    /// Detach the state every this many steps within a sequence (truncated BPTT); `nil`: never.
+    public var truncation: Int?
+    /// Whether each call starts from the previous call's final state (detached) when no
+    /// initial state is given: stateful training over consecutive batches.
+    public var isStateful = false
+    /// The state the next call starts from when stateful.
+    public private(set) var carriedState: [Tensor]?
+
+    /// 1, or 2 when bidirectional.
+    public var directions: Int { bidirectional ? 2 : 1 }
+
+    /// A network of `numLayers` layers; `makeCell(layer, inputSize)` builds each cell (twice
+    /// per layer when bidirectional); layer k > 0 takes the previous layer's outputs.
+    public init(inputSize: Int, numLayers: Int = 1, bidirectional: Bool = false, batchFirst: Bool = false,
+                dropout: Double = 0, makeCell: (_ layer: Int, _ inputSize: Int) -> Cell) {
+        guard numLayers >= 1 else { opFailure("RecurrentNetwork", "numLayers must be at least 1, got \(numLayers)") }
+        guard (0..<1).contains(dropout) else { opFailure("RecurrentNetwork", "dropout must be in [0, 1), got \(dropout)") }
+        var cells: [Cell] = [], size = inputSize
+        for layer in 0..<numLayers {
+            let layerCells = (0..<(bidirectional ? 2 : 1)).map { _ in makeCell(layer, size) }
+            for cell in layerCells where cell.inputSize != size {
+                opFailure("RecurrentNetwork", "layer \(layer)'s cell takes \(cell.inputSize) inputs, but gets \(size)")
+            }
+            cells += layerCells
+            size = layerCells.map(\.outputSize).reduce(0, +)
+        }
+        self.cells = cells
+        self.numLayers = numLayers
+        self.bidirectional = bidirectional
+        self.batchFirst = batchFirst
+        self.dropout = dropout
+        super.init()
+    }
+
+    /// PyTorch's flat names: each cell's parameter names with `_l{layer}` and, for the reverse
+    /// direction, `_reverse` appended (`weight_ih_l0`, `bias_hh_l1_reverse`). The one place
+    /// these names are made.
+    open override func namedParameters() -> [(name: String, parameter: Parameter)] {
+        cells.enumerated().flatMap { index, cell in
+            let suffix = "_l\(index / directions)" + (index % directions == 1 ? "_reverse" : "")
+            return cell.namedParameters().map { ($0.name + suffix, $0.parameter) }
+        }
+    }
+
+    /// Runs the network. `lengths` (one per batch entry, each ≤ time) marks the valid prefix
+    /// of each sequence; `initialState` has the layout of the returned state.
+    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil,
+                               lengths: [Int]? = nil) -> (output: Tensor, state: [Tensor]) {
+        guard input.rank == 3, input.shape[2] == cells[0].inputSize else {
+            opFailure("RecurrentNetwork", "input of shape \(input.shape) does not match [\(batchFirst ? "batch, time" : "time, batch"), \(cells[0].inputSize)]")
+        }
+        let timeAxis = batchFirst ? 1 : 0
+        let (time, batch) = (input.shape[timeAxis], input.shape[1 - timeAxis])
+        if let lengths, lengths.count != batch || lengths.contains(where: { !(0...time).contains($0) }) {
+            opFailure("RecurrentNetwork", "lengths \(lengths) do not fit a batch of \(batch) sequences of \(time) steps")
+        }
+        let initial = initialState ?? (isStateful ? carriedState : nil)
+        var steps = (0..<time).map { input.select($0, along: timeAxis) }
+        var finalStates: [[Tensor]] = []
+        for layer in 0..<numLayers {
+            var outputs: [[Tensor]] = []
+            for direction in 0..<directions {
+                let index = layer * directions + direction
+                let cell = cells[index]
+                let start = initial.map { components in components.map { $0.select(index, along: 0) } }
+                    ?? cell.zeroState(batchSize: batch, dtype: input.dtype)
+                let reverse = direction == 1
+                let sequence = reverse ? reversedWithinLengths(steps, lengths) : steps
+                let (stepOutputs, final) = unroll(cell, sequence, from: start, lengths: lengths)
+                outputs.append(reverse ? reversedWithinLengths(stepOutputs, lengths) : stepOutputs)
+                finalStates.append(final)
+            }
+            steps = (0..<time).map { t in directions == 1 ? outputs[0][t] : concat(outputs.map { $0[t] }, along: 1) }
+            if layer < numLayers - 1 && dropout > 0 && isTraining { steps = steps.map(applyDropout) }
+        }
+        let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
+        if isStateful { carriedState = state.map { $0.detached() } }
+        return (stack(steps, along: timeAxis), state)
+    }
+
+    /// Runs the network on the sequences `mask` marks valid; each row of the [batch, time]
+    /// mask must be a prefix of `true`s (a padded batch).
+    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil, mask: Mask) -> (output: Tensor, state: [Tensor]) {
+        guard mask.shape.count == 2 else { opFailure("RecurrentNetwork", "mask of shape \(mask.shape) is not [batch, time]") }
+        let (rows, columns) = (mask.shape[0], mask.shape[1])
+        let lengths = (0..<rows).map { row -> Int in
+            let values = mask.values[(row * columns)..<((row + 1) * columns)]
+            let length = values.prefix { $0 }.count
+            guard !values.dropFirst(length).contains(true) else {
+                opFailure("RecurrentNetwork", "mask row \(row) is not a prefix of valid steps; sort padding to the end")
+            }
+            return length
+        }
+        return self(input, initialState: initialState, lengths: lengths)
+    }
+
+    /// Forgets the carried state (the next stateful call starts from zeros).
+    public func resetState() { carriedState = nil }
+
+    /// The cell applied step by step; past a sequence's length its state is held and its
+    /// output is zero (a `where`, so no gradient flows through padding).
+    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?)
+        -> (outputs: [Tensor], state: [Tensor]) {
+        var state = start, outputs: [Tensor] = []
+        let shortest = lengths?.min() ?? inputs.count
+        for (t, input) in inputs.enumerated() {
+            if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
+            let (output, next) = cell.step(input, state: state)
+            if t < shortest {
+                outputs.append(output)
+                state = next
+            } else {
+                let valid = Mask(lengths!.map { t < $0 }, shape: [lengths!.count, 1])
+                outputs.append(Tensor.where(valid, output, Tensor(0, dtype: output.dtype)))
+                state = zip(next, state).map { Tensor.where(valid, $0, $1) }
+            }
+        }
+        return (outputs, state)
+    }
+
+    /// The steps in reverse order, each sequence reversed within its own length (padding
+    /// stays at the end): row b at step t comes from step lengths[b] − 1 − t.
+    private func reversedWithinLengths(_ steps: [Tensor], _ lengths: [Int]?) -> [Tensor] {
+        guard let lengths, lengths.contains(where: { $0 != steps.count }) else { return steps.reversed() }
+        let batch = lengths.count, time = steps.count
+        let flat = concat(steps, along: 0)  // row t·batch + b
+        let source = (0..<time).flatMap { t in
+            (0..<batch).map { b in (t < lengths[b] ? lengths[b] - 1 - t : t) * batch + b }
+        }
+        return flat.gathering(IndexTensor(source), along: 0).chunked(into: time, along: 0)
+    }
+
+    /// Inverted dropout: zeroes each element with probability `dropout`, scales the rest.
+    private func applyDropout(_ x: Tensor) -> Tensor {
+        let keep = Tensor.randomUniform(x.shape, dtype: x.dtype)
+        let scale = 1 / (1 - dropout)
+        return x * Tensor.where(keep .>= dropout, keep.onesLike() * scale, keep.zerosLike())
+    }
+}
