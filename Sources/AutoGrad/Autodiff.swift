@@ -81,9 +81,13 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
             guard let (inputs, output) = node.savedTensors() else {
                 opFailure("backward", "the graph through '\(primitive.name)' was released by an earlier backward; pass retainGraph: true to the first one")
             }
-            let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
-            for (operand, inputGradient) in zip(node.operands, inputGradients) {
-                if let input = operand.node, let inputGradient { input.accumulate(inputGradient) }
+            if !createGraph, let slice = primitive as? Slice, let input = node.operands[0].node {
+                input.accumulate(gradient, through: slice)
+            } else {
+                let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
+                for (operand, inputGradient) in zip(node.operands, inputGradients) {
+                    if let input = operand.node, let inputGradient { input.accumulate(inputGradient) }
+                }
             }
         }
         if !retainGraph { node.release() }
@@ -96,7 +100,29 @@ extension Node {
     /// shape, then adds it to what other uses of the node contributed (fan-out).
     func accumulate(_ gradient: Tensor) {
         let reduced = gradient.shape == shape ? gradient : gradient.sum(toShape: shape)
-        pending = pending.map { $0 + reduced } ?? reduced
+        guard var sum = pending else {
+            pending = reduced
+            return
+        }
+        if isRecording {
+            pending = sum + reduced  // recorded: the sum must be differentiable (createGraph)
+        } else {
+            // In place: a weight used at every step of a sequence would otherwise allocate a
+            // fresh sum per step. Copy-on-write keeps any tensor sharing the buffer intact.
+            pending = nil
+            sum.addInPlace(reduced)
+            pending = sum
+        }
+    }
+}
+
+extension Node {
+    /// A slice's gradient added into its region of this node's gradient (unrecorded only).
+    func accumulate(_ gradient: Tensor, through slice: Slice) {
+        var sum = pending ?? Tensor(zeros: shape, dtype: dtype)
+        pending = nil
+        slice.accumulate(gradient, into: &sum)
+        pending = sum
     }
 }
 

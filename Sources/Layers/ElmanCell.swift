@@ -52,7 +52,14 @@ open class ElmanCell: Module, RecurrentCell {
     }
 
     open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        let hidden = activation(affine(input, weight_ih, bias_ih) + affine(state[0], weight_hh, bias_hh))
+        step(prepared: prepareInputs(input), state: state)
+    }
+
+    /// x W_ihᵀ + b_ih.
+    open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_ih) }
+
+    open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        let hidden = activation(input + affine(state[0], weight_hh, bias_hh))
         guard let weight_hy else { return (hidden, [hidden]) }
         return (outputActivation(affine(hidden, weight_hy, bias_hy)), [hidden])
     }

@@ -42,8 +42,15 @@ open class GRUCell: Module, RecurrentCell {
     }
 
     open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        step(prepared: prepareInputs(input), state: state)
+    }
+
+    /// x W_ihᵀ + b_ih, all gates.
+    open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_ih) }
+
+    open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
         let h = state[0]
-        let fromInput = affine(input, weight_ih, bias_ih).chunked(into: 3, along: 1)
+        let fromInput = input.chunked(into: 3, along: 1)
         let n: Tensor, r: Tensor, z: Tensor
         if resetAfter {
             let fromHidden = affine(h, weight_hh, bias_hh).chunked(into: 3, along: 1)

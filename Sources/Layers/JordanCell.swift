@@ -48,7 +48,14 @@ open class JordanCell: Module, RecurrentCell {
     }
 
     open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        let hidden = activation(affine(input, weight_ih, bias_h) + matmul(state[0], weight_yh.value, transposeB: true))
+        step(prepared: prepareInputs(input), state: state)
+    }
+
+    /// x W_ihᵀ + b_h.
+    open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_h) }
+
+    open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        let hidden = activation(input + matmul(state[0], weight_yh.value, transposeB: true))
         let output = outputActivation(affine(hidden, weight_hy, bias_y))
         return (output, [output])
     }

@@ -93,8 +93,15 @@ open class LSTMCell: Module, RecurrentCell {
     }
 
     open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        step(prepared: prepareInputs(input), state: state)
+    }
+
+    /// x W_ihᵀ + b_ih, all gates.
+    open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_ih) }
+
+    open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
         let (h, c) = (state[0], state[1])
-        let preactivations = affine(input, weight_ih, bias_ih) + affine(h, weight_hh, bias_hh)
+        let preactivations = input + affine(h, weight_hh, bias_hh)
         var chunks = preactivations.chunked(into: couplesInputAndForgetGates ? 3 : 4, along: 1)
         let zi = couplesInputAndForgetGates ? nil : chunks.removeFirst()
         let (zf, zg, zo) = (chunks[0], chunks[1], chunks[2])

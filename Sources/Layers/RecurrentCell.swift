@@ -31,6 +31,20 @@ public protocol RecurrentCell: Module {
     /// One step: `input` is [batch, inputSize]; returns the output [batch, outputSize] and
     /// the new state (same shapes as `state`).
     func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
+    /// The part of a step that depends on the input alone, for every step at once: `inputs`
+    /// is [steps · batch, inputSize]. Built-in cells return x W_ihᵀ + b_ih here, so the
+    /// sequence needs one large matrix product instead of one small one per step. By default
+    /// the inputs themselves.
+    func prepareInputs(_ inputs: Tensor) -> Tensor
+    /// One step from a row block of ``prepareInputs(_:)``'s result. By default ``step(_:state:)``.
+    func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
+}
+
+extension RecurrentCell {
+    public func prepareInputs(_ inputs: Tensor) -> Tensor { inputs }
+    public func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        step(input, state: state)
+    }
 }
 
 /// An elementwise nonlinearity chosen by value (cells take them as options).

@@ -77,27 +77,31 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
             opFailure("RecurrentNetwork", "lengths \(lengths) do not fit a batch of \(batch) sequences of \(time) steps")
         }
         let initial = initialState ?? (isStateful ? carriedState : nil)
-        var steps = (0..<time).map { input.select($0, along: timeAxis) }
+        var layerInput = batchFirst ? input.transposed(0, 1) : input  // [time, batch, features]
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
-            var outputs: [[Tensor]] = []
+            var outputs: [Tensor] = []
             for direction in 0..<directions {
                 let index = layer * directions + direction
                 let cell = cells[index]
                 let start = initial.map { components in components.map { $0.select(index, along: 0) } }
                     ?? cell.zeroState(batchSize: batch, dtype: input.dtype)
+                // The input-only part of every step in one matrix product, then one slice per step.
+                let prepared = cell.prepareInputs(layerInput.reshaped(to: [time * batch, layerInput.shape[2]]))
+                    .reshaped(to: [time, batch, -1])
                 let reverse = direction == 1
-                let sequence = reverse ? reversedWithinLengths(steps, lengths) : steps
-                let (stepOutputs, final) = unroll(cell, sequence, from: start, lengths: lengths)
-                outputs.append(reverse ? reversedWithinLengths(stepOutputs, lengths) : stepOutputs)
+                let steps = (0..<time).map { prepared.select($0, along: 0) }
+                let (stepOutputs, final) = unroll(cell, reverse ? reversedWithinLengths(steps, lengths) : steps,
+                                                  from: start, lengths: lengths)
+                outputs.append(stack(reverse ? reversedWithinLengths(stepOutputs, lengths) : stepOutputs, along: 0))
                 finalStates.append(final)
             }
-            steps = (0..<time).map { t in directions == 1 ? outputs[0][t] : concat(outputs.map { $0[t] }, along: 1) }
-            if layer < numLayers - 1 && dropout > 0 && isTraining { steps = steps.map(applyDropout) }
+            layerInput = concat(outputs, along: 2)
+            if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
-        return (stack(steps, along: timeAxis), state)
+        return (batchFirst ? layerInput.transposed(0, 1) : layerInput, state)
     }
 
     /// Runs the network on the sequences `mask` marks valid; each row of the [batch, time]
@@ -127,7 +131,7 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
         let shortest = lengths?.min() ?? inputs.count
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let (output, next) = cell.step(input, state: state)
+            let (output, next) = cell.step(prepared: input, state: state)
             if t < shortest {
                 outputs.append(output)
                 state = next

@@ -54,7 +54,7 @@ private func storedShape(_ batch: [Int], _ rows: Int, _ columns: Int, transposed
     /// Batched products with broadcast batch axes and every flag combination, at odd sizes
     /// and at sizes past 64 (where blocked kernels change tiles) and past the threshold at
     /// which the product is split across threads.
-    @Test(arguments: [DType.float32, .float64], [(7, 13, 5), (67, 130, 71), (1, 65, 3)])
+    @Test(arguments: [DType.float32, .float64], [(7, 13, 5), (67, 130, 71), (90, 80, 40), (1, 65, 3)])
     func forwardMatchesTripleLoop(dtype: DType, size: (m: Int, k: Int, n: Int)) {
         var generator = RandomGenerator(seed: 41)
         let (m, k, n) = size

@@ -114,6 +114,19 @@ extension Tensor {
     /// Elementwise power by a scalar exponent.
     public func pow(_ exponent: Double) -> Tensor { pow(scalar(exponent)) }
 
+    /// Adds `other` (same shape and dtype) into this tensor's buffer, unrecorded.
+    mutating func addInPlace(_ other: Tensor) {
+        makeStorageUnique()
+        switch dtype {
+        case .float32: addLoop(storage.pointer(Float.self), other.storage.pointer(Float.self), count)
+        case .float64: addLoop(storage.pointer(Double.self), other.storage.pointer(Double.self), count)
+        }
+    }
+
+    private func addLoop<T: FloatElement>(_ target: UnsafeMutablePointer<T>, _ source: UnsafeMutablePointer<T>, _ count: Int) {
+        for i in 0..<count { target[i] += source[i] }
+    }
+
     /// A rank-0 constant of this tensor's dtype.
     func scalar(_ value: Double) -> Tensor { Tensor(value, dtype: dtype) }
 }

@@ -100,14 +100,27 @@ extension Tensor {
     }
 }
 
-/// Copies between a strided view and contiguous memory (gathering into `contiguous`, or
-/// scattering from it when `gather` is false), innermost axis as a tight loop.
-func stridedTransfer<T>(_ strided: UnsafeMutablePointer<T>, _ strides: [Int], _ shape: [Int],
-                        _ contiguous: UnsafeMutablePointer<T>, gather: Bool = true) {
+/// The direction of a strided transfer.
+enum TransferMode {
+    /// strided → contiguous.
+    case gather
+    /// contiguous → strided.
+    case scatter
+    /// strided += contiguous.
+    case scatterAdd
+}
+
+/// Moves elements between a strided view and contiguous memory, innermost axis as a tight loop.
+func stridedTransfer<T: FloatElement>(_ strided: UnsafeMutablePointer<T>, _ strides: [Int], _ shape: [Int],
+                                      _ contiguous: UnsafeMutablePointer<T>, _ mode: TransferMode = .gather) {
     let count = elementCount(shape)
     guard count > 0 else { return }
     guard let inner = shape.last else {
-        if gather { contiguous[0] = strided[0] } else { strided[0] = contiguous[0] }
+        switch mode {
+        case .gather: contiguous[0] = strided[0]
+        case .scatter: strided[0] = contiguous[0]
+        case .scatterAdd: strided[0] += contiguous[0]
+        }
         return
     }
     let innerStride = strides[shape.count - 1]
@@ -116,11 +129,12 @@ func stridedTransfer<T>(_ strided: UnsafeMutablePointer<T>, _ strides: [Int], _ 
     var stridedOffset = 0, done = 0
     while done < count {
         let run = strided + stridedOffset, flat = contiguous + done
-        switch (gather, innerStride == 1) {
-        case (true, true): flat.update(from: run, count: inner)
-        case (false, true): run.update(from: flat, count: inner)
-        case (true, false): for i in 0..<inner { flat[i] = run[i * innerStride] }
-        case (false, false): for i in 0..<inner { run[i * innerStride] = flat[i] }
+        switch (mode, innerStride == 1) {
+        case (.gather, true): flat.update(from: run, count: inner)
+        case (.scatter, true): run.update(from: flat, count: inner)
+        case (.gather, false): for i in 0..<inner { flat[i] = run[i * innerStride] }
+        case (.scatter, false): for i in 0..<inner { run[i * innerStride] = flat[i] }
+        case (.scatterAdd, _): for i in 0..<inner { run[i * innerStride] += flat[i] }
         }
         done += inner
         // Advance the outer multi-index like an odometer.

@@ -112,38 +112,48 @@ private struct GEMM: @unchecked Sendable {
 
     func run(aOffsets: [Int], bOffsets: [Int]) {
         let batch = aOffsets.count
-        let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, Swift.max(batch, m)) : 1
+        let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, Swift.max(batch, m, n)) : 1
         if threads <= 1 {
-            for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m) }
+            for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m, columns: 0..<n) }
         } else if batch >= threads {
             parallelFor(threads, threads: threads) { part in
                 for i in stride(from: part, to: batch, by: threads) {
-                    multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m)
+                    multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m, columns: 0..<n)
                 }
             }
         } else {
-            let rowsPerPart = (m + threads - 1) / threads
+            // Split the longer side of C, so each thread still gets a well-shaped block (a
+            // recurrent step's product has few rows and many columns).
+            let splitRows = m >= n
+            let length = splitRows ? m : n, perPart = (length + threads - 1) / threads
             parallelFor(threads, threads: threads) { part in
-                let rows = (part * rowsPerPart)..<Swift.min(m, (part + 1) * rowsPerPart)
-                for i in 0..<batch where !rows.isEmpty { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: rows) }
+                let range = (part * perPart)..<Swift.min(length, (part + 1) * perPart)
+                guard !range.isEmpty else { return }
+                for i in 0..<batch {
+                    multiply(aOffsets[i], bOffsets[i], i * m * n, rows: splitRows ? range : 0..<m, columns: splitRows ? 0..<n : range)
+                }
             }
         }
     }
 
-    /// Rows `rows` of C = op(A)·op(B) for one matrix of the batch (offsets in elements).
-    private func multiply(_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, rows: Range<Int>) {
+    /// The block `rows` × `columns` of C = op(A)·op(B) for one matrix of the batch (offsets in
+    /// elements).
+    private func multiply(_ aOffset: Int, _ bOffset: Int, _ cOffset: Int, rows: Range<Int>, columns: Range<Int>) {
         let lda = transposeA ? m : k, ldb = transposeB ? k : n
-        // Row i of op(A) starts at row i of A, or at column i when A is read transposed.
+        // Row i of op(A) starts at row i of A, or at column i when A is read transposed;
+        // column j of op(B) at column j of B, or at row j when B is read transposed.
         let aStart = aOffset + rows.lowerBound * (transposeA ? 1 : lda)
-        let cStart = cOffset + rows.lowerBound * n
+        let bStart = bOffset + columns.lowerBound * (transposeB ? ldb : 1)
+        let cStart = cOffset + rows.lowerBound * n + columns.lowerBound
+        let (mm, nn) = (Int64(rows.count), Int64(columns.count))
         switch c.dtype {
         case .float32:
-            ag_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(rows.count), Int64(n), Int64(k), 1,
-                     a.pointer(Float.self) + aStart, Int64(lda), b.pointer(Float.self) + bOffset, Int64(ldb),
+            ag_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
+                     a.pointer(Float.self) + aStart, Int64(lda), b.pointer(Float.self) + bStart, Int64(ldb),
                      0, c.pointer(Float.self) + cStart, Int64(n))
         case .float64:
-            ag_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(rows.count), Int64(n), Int64(k), 1,
-                     a.pointer(Double.self) + aStart, Int64(lda), b.pointer(Double.self) + bOffset, Int64(ldb),
+            ag_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
+                     a.pointer(Double.self) + aStart, Int64(lda), b.pointer(Double.self) + bStart, Int64(ldb),
                      0, c.pointer(Double.self) + cStart, Int64(n))
         }
     }

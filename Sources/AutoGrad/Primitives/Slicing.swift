@@ -25,6 +25,20 @@ struct Slice: Primitive {
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(Pad(axis: axis, start: start, step: step, size: inputs[0].shape[axis]), [gradient])]
     }
+
+    /// Adds `gradient` into its region of `total` (the input's gradient), in place: the
+    /// unrecorded form of the pullback, so slicing a long sequence step by step does not
+    /// write a full-size padded gradient per step.
+    func accumulate(_ gradient: Tensor, into total: inout Tensor) {
+        total.makeStorageUnique()
+        var strides = contiguousStrides(total.shape)
+        let offset = start * strides[axis]
+        strides[axis] *= step
+        switch total.dtype {
+        case .float32: stridedTransfer(total.storage.pointer(Float.self) + offset, strides, gradient.shape, gradient.storage.pointer(Float.self), .scatterAdd)
+        case .float64: stridedTransfer(total.storage.pointer(Double.self) + offset, strides, gradient.shape, gradient.storage.pointer(Double.self), .scatterAdd)
+        }
+    }
 }
 
 /// The transpose of `Slice`: zeros of `size` along `axis`, with the input placed at
@@ -49,8 +63,8 @@ struct Pad: Primitive {
         let offset = start * strides[axis]
         strides[axis] *= step
         switch source.dtype {
-        case .float32: stridedTransfer(result.pointer(Float.self) + offset, strides, source.shape, source.storage.pointer(Float.self), gather: false)
-        case .float64: stridedTransfer(result.pointer(Double.self) + offset, strides, source.shape, source.storage.pointer(Double.self), gather: false)
+        case .float32: stridedTransfer(result.pointer(Float.self) + offset, strides, source.shape, source.storage.pointer(Float.self), .scatter)
+        case .float64: stridedTransfer(result.pointer(Double.self) + offset, strides, source.shape, source.storage.pointer(Double.self), .scatter)
         }
         return Tensor(storage: result, shape: shape)
     }
