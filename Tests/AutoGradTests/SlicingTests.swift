@@ -98,4 +98,19 @@ import AutoGrad
         let expected = multiIndices([2, 3]).map { mask.values[$0[1]] ? element(a, $0) : element(b, [$0[1]]) }
         expectTensor(Tensor.where(mask, a, b), shape: [2, 3], expected, tolerance: 0)
     }
+
+    /// Slice gradients are added in place into their region of the input's gradient when the
+    /// backward pass is not recorded; overlapping slices, steps and ordinary uses of the same
+    /// tensor must still sum correctly, recorded or not.
+    @Test func overlappingSlicesAndFanOutSumCorrectly() throws {
+        var generator = RandomGenerator(seed: 77)
+        let x = Tensor.randomNormal([4, 5], dtype: .float64, using: &generator)
+        let f: ([Tensor]) -> Tensor = { v in
+            let t = v[0]
+            return t.slice(0..<3, along: 0).tanh().sum() + (t.slice(1..<4, along: 0) * t.slice(0..<3, along: 0)).sum()
+                + t.slice(0..<5, along: 1, step: 2).exp().sum() + t.select(2, along: 1).sum() * 3 + (t * t).sum()
+        }
+        try checkGradients(of: f, at: [x])
+        try checkSecondOrderGradients(of: f, at: [x])
+    }
 }
