@@ -19,5 +19,6 @@ let package = Package(
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LearningTests", dependencies: ["Layers", "Optim"]),
     ]
 )
