@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "AutoGrad", targets: ["AutoGrad"]),
         .library(name: "Layers", targets: ["Layers"]),
         .library(name: "Optim", targets: ["Optim"]),
+        .executable(name: "charlm", targets: ["charlm"]),
         .executable(name: "agbench", targets: ["agbench"]),
     ],
     targets: [
@@ -15,10 +16,12 @@ let package = Package(
         .target(name: "AutoGrad", dependencies: ["CKernels"]),
         .target(name: "Layers", dependencies: ["AutoGrad"]),
         .target(name: "Optim", dependencies: ["AutoGrad"]),
+        .executableTarget(name: "charlm", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LearningTests", dependencies: ["Layers", "Optim"]),
+        .testTarget(name: "CharLMTests", dependencies: ["charlm"]),
     ]
 )

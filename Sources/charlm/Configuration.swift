@@ -12,17 +12,21 @@ struct TrainingConfiguration {
     var sequenceLength = 64
     var batch = 32
     var learningRate = 3e-3
-    var steps = 1000
+    var steps = 2500
     var clip = 1.0
     var seed: UInt64 = 1
     var dataPath: String?
     var checkpointPath = "charlm.safetensors"
     var resume = false
-    var evaluateEvery = 100
-    var sampleEvery = 250
-    var checkpointEvery = 250
+    var evaluateEvery = 250
+    var sampleEvery = 500
+    var checkpointEvery = 500
     var temperature = 0.8
-    var curvePath = "charlm-loss.svg"
+    var curvePath: String?
+    /// Stop after this step as Ctrl-C does (saving a checkpoint): lets tests interrupt a run.
+    var stopAfter: Int?
+    /// The flags given on the command line (a resumed run refuses ones that contradict the checkpoint).
+    var givenFlags: Set<String> = []
 
     static let valuedFlags: Set<String> = [
         "--cell", "--hidden", "--layers", "--embedding", "--seq-len", "--batch", "--lr", "--steps", "--clip",
@@ -50,7 +54,13 @@ struct TrainingConfiguration {
         sampleEvery = try flags.int("--sample-every", default: sampleEvery)
         checkpointEvery = try flags.int("--checkpoint-every", default: checkpointEvery)
         temperature = try flags.double("--temperature", default: temperature, range: 0.01...10)
-        curvePath = flags.string("--curve") ?? curvePath
+        curvePath = flags.string("--curve")
+        givenFlags = Set(arguments.filter { $0.hasPrefix("--") })
+    }
+
+    /// The loss-curve file: --curve, or the checkpoint's name with `-loss.svg`.
+    var lossCurvePath: String {
+        curvePath ?? (checkpointPath.hasSuffix(".safetensors") ? String(checkpointPath.dropLast(".safetensors".count)) : checkpointPath) + "-loss.svg"
     }
 
     init() {}
@@ -88,18 +98,18 @@ let helpText = """
       --embedding N                character embedding size (64)
       --seq-len N                  truncated-BPTT window (64)
       --batch N                    parallel streams (32)
-      --lr X                       Adam learning rate (0.003)
-      --steps N                    training steps (1000)
+      --lr X                       Adam learning rate, cosine-decayed to a tenth (0.003)
+      --steps N                    training steps (2500)
       --clip X                     gradient-norm clipping, 0 = off (1.0)
       --seed N                     random seed (1)
       --data FILE                  UTF-8 text to train on
       --checkpoint PATH            checkpoint file (charlm.safetensors)
       --resume                     continue from --checkpoint exactly where it stopped
-      --eval-every N               validation every N steps (100)
-      --sample-every N             sample every N steps (250)
-      --checkpoint-every N         save every N steps (250); also on Ctrl-C
+      --eval-every N               validation every N steps (250)
+      --sample-every N             sample every N steps (500)
+      --checkpoint-every N         save every N steps (500); also on Ctrl-C
       --temperature X              sampling temperature (0.8)
-      --curve PATH                 loss curve SVG (charlm-loss.svg)
+      --curve PATH                 loss curve SVG (the checkpoint's name + -loss.svg)
 
     sample flags:
       --checkpoint PATH  --prime TEXT  --length N (500)  --temperature X (0.8)  --seed N (1)

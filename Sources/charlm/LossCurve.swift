@@ -61,3 +61,28 @@ struct LossCurve {
         try Data(svg().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
+
+extension LossCurve {
+    /// The history as JSON, for checkpoint metadata.
+    var serialized: String {
+        let object: [String: Any] = [
+            "train": training.map { [$0.step, $0.bitsPerCharacter] as [Any] },
+            "validation": validation.map { [$0.step, $0.bitsPerCharacter] as [Any] },
+            "baseline": baseline ?? -1,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A history read back from ``serialized``; `nil` if malformed.
+    init?(serialized: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(serialized.utf8)) as? [String: Any],
+              let training = object["train"] as? [[Double]], let validation = object["validation"] as? [[Double]],
+              let baseline = object["baseline"] as? Double else { return nil }
+        func points(_ rows: [[Double]]) -> [(step: Int, bitsPerCharacter: Double)]? {
+            rows.allSatisfy { $0.count == 2 } ? rows.map { (Int($0[0]), $0[1]) } : nil
+        }
+        guard let train = points(training), let valid = points(validation) else { return nil }
+        self.init(training: train, validation: valid, baseline: baseline >= 0 ? baseline : nil)
+    }
+}

@@ -23,7 +23,7 @@ struct ProgressReporter {
         let line = "step \(step)/\(totalSteps)  loss \(String(format: "%.3f", loss)) (\(String(format: "%.2f", loss / log(2))) bpc)  \(Self.rate(rate)) chars/s  ETA \(Self.duration(eta))"
         if isTerminal {
             print("\r\u{1B}[K" + line, terminator: "")
-            fflush(stdout)
+            fflush(nil)
             lastLine = line
         } else if step % logEvery == 0 || step == totalSteps {
             print(line)
@@ -36,7 +36,7 @@ struct ProgressReporter {
         print(text)
         if isTerminal && !lastLine.isEmpty {
             print(lastLine, terminator: "")
-            fflush(stdout)
+            fflush(nil)
         }
     }
 

@@ -1,0 +1,152 @@
+import Foundation
+import Layers
+import Optim
+
+/// `charlm train`: trains on the corpus with truncated BPTT, evaluating, sampling and
+/// checkpointing as it goes; Ctrl-C saves a checkpoint and stops.
+struct Trainer {
+    var configuration: TrainingConfiguration
+
+    func run() throws {
+        let corpus = try configuration.dataPath.map { try Corpus.load(path: $0) } ?? Corpus.packageSources()
+        var configuration = self.configuration
+        var resumed: (checkpoint: Checkpoint, tensors: [String: Tensor])?
+        if configuration.resume {
+            resumed = try Checkpoint.read(path: configuration.checkpointPath)
+            try adopt(resumed!.checkpoint.configuration, into: &configuration)
+        } else {
+            configuration.checkpointPath = freePath(configuration.checkpointPath)
+        }
+        let vocabulary = resumed?.checkpoint.vocabulary ?? Vocabulary(of: corpus.text.unicodeScalars)
+        let ids: [Int]
+        switch vocabulary.encode(corpus.text) {
+        case .success(let encoded): ids = encoded
+        case .failure(let unknown):
+            throw CheckpointError.mismatch(configuration.checkpointPath, detail: "its vocabulary lacks the character \(unknown.scalar.escaped(asASCII: true)) of this data; resume with the data it was trained on")
+        }
+        if let resumed, Vocabulary(of: corpus.text.unicodeScalars) != resumed.checkpoint.vocabulary {
+            throw CheckpointError.mismatch(configuration.checkpointPath, detail: "its vocabulary (\(resumed.checkpoint.vocabulary.count) characters) differs from this data's (\(Vocabulary(of: corpus.text.unicodeScalars).count)); resume with the data it was trained on")
+        }
+        let split = ids.count * 9 / 10
+        let training = StreamBatches(ids: Array(ids[..<split]), batch: configuration.batch, window: configuration.sequenceLength)
+        let validationIDs = Array(ids[split...].prefix(40_000))
+        let validationBatch = max(1, min(16, validationIDs.count / (configuration.sequenceLength + 1)))
+        guard training.isUsable, validationIDs.count > configuration.sequenceLength + 1 else {
+            throw CorpusError.tooShort(corpus.source, characters: ids.count,
+                                       needed: (configuration.batch + 1) * (configuration.sequenceLength + 1) * 10 / 9 + 1)
+        }
+
+        RandomGenerator.seedGlobal(configuration.seed)
+        let model = CharModel(cell: configuration.cell, vocabularySize: vocabulary.count, hidden: configuration.hidden, layers: configuration.layers)
+        let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
+        // Cosine decay to a tenth of the rate over the run: late steps refine instead of bouncing.
+        let schedule = LearningRateSchedule.cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
+        var state: [Tensor]?
+        var checkpoint = Checkpoint(configuration: configuration, vocabulary: vocabulary, step: 0,
+                                    curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
+        if let resumed {
+            state = try Checkpoint.restore(resumed.tensors, path: configuration.checkpointPath, into: model, optimizer: optimizer)
+            checkpoint.step = resumed.checkpoint.step
+            checkpoint.curve = resumed.checkpoint.curve
+        }
+        let firstStep = checkpoint.step + 1
+        print("charlm: \(configuration.cell.rawValue) \(configuration.layers)×\(configuration.hidden), \(model.parameters().map(\.value.count).reduce(0, +)) parameters; \(ids.count) characters from \(corpus.source)")
+        print("vocabulary \(vocabulary.count) characters; unigram baseline \(format(checkpoint.curve.baseline!)) bits/char on the validation split; " +
+              (resumed == nil ? "checkpoint \(configuration.checkpointPath)" : "resuming \(configuration.checkpointPath) at step \(firstStep)"))
+        Interrupt.install()
+        var progress = ProgressReporter(totalSteps: configuration.steps, logEvery: configuration.evaluateEvery)
+        var trainingLoss = 0.0, lossCount = 0
+        func save() throws {
+            try checkpoint.write(model: model, optimizer: optimizer, state: state)
+            try checkpoint.curve.write(to: configuration.lossCurvePath)
+        }
+        for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
+            let (inputs, targets, startsPass) = training.window(at: step - 1)
+            if startsPass { state = nil }
+            let (logits, next) = model(inputs, state: state)
+            state = next.map { $0.detached() }
+            let loss = crossEntropy(logits: logits.reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+            optimizer.zeroGrad()
+            loss.backward()
+            if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
+            optimizer.apply(schedule, atStep: step - 1)
+            optimizer.step()
+            checkpoint.step = step
+            trainingLoss += loss.item()
+            lossCount += 1
+            progress.update(step: step, firstStep: firstStep, loss: loss.item(), tokens: (step - firstStep + 1) * inputs.values.count)
+            let isLast = step == configuration.steps
+            if step % configuration.evaluateEvery == 0 || isLast {
+                let bits = evaluate(model, ids: validationIDs, batch: validationBatch, window: configuration.sequenceLength) / log(2)
+                checkpoint.curve.training.append((step, trainingLoss / Double(lossCount) / log(2)))
+                checkpoint.curve.validation.append((step, bits))
+                (trainingLoss, lossCount) = (0, 0)
+                progress.note("step \(step): validation \(format(bits)) bits/char (unigram \(format(checkpoint.curve.baseline!)))")
+            }
+            if step % configuration.sampleEvery == 0 && !isLast { progress.note(sampleText(model, vocabulary, step: step, length: 200)) }
+            let interrupted = Interrupt.isRequested || step == configuration.stopAfter
+            if step % configuration.checkpointEvery == 0 || isLast || interrupted { try save() }
+            if interrupted {
+                progress.finish()
+                print("interrupted: saved \(configuration.checkpointPath) at step \(step); continue with --resume")
+                return
+            }
+        }
+        progress.finish()
+        try save()
+        print(sampleText(model, vocabulary, step: configuration.steps, length: 400))
+        let final = checkpoint.curve.validation.last?.bitsPerCharacter ?? .nan
+        print("done: validation \(format(final)) bits/char vs unigram \(format(checkpoint.curve.baseline!)); checkpoint \(configuration.checkpointPath), loss curve \(configuration.lossCurvePath)")
+    }
+
+    private func sampleText(_ model: CharModel, _ vocabulary: Vocabulary, step: Int, length: Int) -> String {
+        var generator = RandomGenerator(seed: configuration.seed &+ UInt64(step))
+        let prime = (try? vocabulary.encode("\n").get()) ?? [0]
+        let text = sample(model, vocabulary: vocabulary, prime: prime, length: length,
+                          temperature: configuration.temperature, generator: &generator)
+        return "--- sample at step \(step) (temperature \(configuration.temperature)) ---\n\(text)\n---"
+    }
+
+    /// A resumed run takes the checkpoint's architecture and settings; flags given now must agree.
+    private func adopt(_ saved: TrainingConfiguration, into configuration: inout TrainingConfiguration) throws {
+        let conflicts = [("--cell", saved.cell.rawValue, configuration.cell.rawValue), ("--hidden", "\(saved.hidden)", "\(configuration.hidden)"),
+                         ("--layers", "\(saved.layers)", "\(configuration.layers)")]
+            .filter { configuration.givenFlags.contains($0.0) && $0.1 != $0.2 }
+        if let (flag, savedValue, given) = conflicts.first {
+            throw CheckpointError.mismatch(configuration.checkpointPath, detail: "it was trained with \(flag) \(savedValue), not \(given); drop \(flag) or start a new checkpoint")
+        }
+        configuration.cell = saved.cell
+        configuration.hidden = saved.hidden
+        configuration.layers = saved.layers
+        let given = configuration.givenFlags
+        if !given.contains("--seq-len") { configuration.sequenceLength = saved.sequenceLength }
+        if !given.contains("--batch") { configuration.batch = saved.batch }
+        if !given.contains("--lr") { configuration.learningRate = saved.learningRate }
+        if !given.contains("--clip") { configuration.clip = saved.clip }
+        if !given.contains("--seed") { configuration.seed = saved.seed }
+    }
+}
+
+/// `path`, or the first `name-N.ext` that does not exist: a new run never replaces a checkpoint.
+func freePath(_ path: String) -> String {
+    guard FileManager.default.fileExists(atPath: path) else { return path }
+    let url = URL(fileURLWithPath: path)
+    let base = url.deletingPathExtension().path, ext = url.pathExtension
+    for index in 1... {
+        let candidate = "\(base)-\(index)" + (ext.isEmpty ? "" : ".\(ext)")
+        if !FileManager.default.fileExists(atPath: candidate) { return candidate }
+    }
+    return path
+}
+
+/// Bits per character of the validation text under the training text's character frequencies
+/// (add-one smoothed): what a model without context achieves.
+func unigramBitsPerCharacter(train: ArraySlice<Int>, validation: [Int]) -> Double {
+    let classes = (train.max() ?? 0) + (validation.max() ?? 0) + 1
+    var counts = [Double](repeating: 1, count: classes)
+    for id in train { counts[id] += 1 }
+    let total = counts.reduce(0, +)
+    return -validation.map { log2(counts[$0] / total) }.reduce(0, +) / Double(validation.count)
+}
+
+func format(_ value: Double) -> String { String(format: "%.3f", value) }
