@@ -27,6 +27,7 @@ struct ProgressReporter {
             lastLine = line
         } else if step % logEvery == 0 || step == totalSteps {
             print(line)
+            fflush(nil)  // a log file or pipe gets each line when it happens
         }
     }
 
@@ -34,10 +35,8 @@ struct ProgressReporter {
     mutating func note(_ text: String) {
         if isTerminal && !lastLine.isEmpty { print("\r\u{1B}[K", terminator: "") }
         print(text)
-        if isTerminal && !lastLine.isEmpty {
-            print(lastLine, terminator: "")
-            fflush(nil)
-        }
+        if isTerminal && !lastLine.isEmpty { print(lastLine, terminator: "") }
+        fflush(nil)
     }
 
     /// Ends the live line.
