@@ -11,23 +11,71 @@ public enum Reduction: Sendable {
 /// Cross-entropy of logits [N, C] against class indices [N], PyTorch's `cross_entropy`:
 /// −log softmax(logits)[target], computed stably. Targets equal to `ignoreIndex` contribute
 /// 0 and are left out of the mean (the mean divides by the number of other targets).
-/// For sequences, reshape logits [B, T, C] to [B·T, C] and targets to [B·T].
+/// For sequences see ``sequenceCrossEntropy(logits:targets:mask:)``.
 public func crossEntropy(logits: Tensor, targets: IndexTensor, ignoreIndex: Int? = nil,
                          reduction: Reduction = .mean) -> Tensor {
-    guard logits.rank == 2, targets.values.count == logits.shape[0] else {
-        opFailure("crossEntropy", "logits \(logits.shape) and targets \(targets.shape) do not pair up as [N, C] and [N]")
+    guard logits.rank == 2 else { opFailure("crossEntropy", "logits of shape \(logits.shape) are not [N, C]") }
+    return nllLoss(logProbabilities: logits.logSoftmax(along: 1), targets: targets, ignoreIndex: ignoreIndex, reduction: reduction)
+}
+
+/// Negative log-likelihood of log-probabilities [N, C] at class indices [N], PyTorch's
+/// `nll_loss` (same `ignoreIndex` and mean semantics as ``crossEntropy(logits:targets:ignoreIndex:reduction:)``).
+public func nllLoss(logProbabilities: Tensor, targets: IndexTensor, ignoreIndex: Int? = nil,
+                    reduction: Reduction = .mean) -> Tensor {
+    guard logProbabilities.rank == 2, targets.values.count == logProbabilities.shape[0] else {
+        opFailure("nllLoss", "log-probabilities \(logProbabilities.shape) and targets \(targets.shape) do not pair up as [N, C] and [N]")
     }
-    let classes = logits.shape[1]
+    let classes = logProbabilities.shape[1]
     let kept = targets.values.map { $0 != ignoreIndex }
     if let bad = zip(targets.values, kept).first(where: { target, isKept in isKept && !(0..<classes).contains(target) }) {
-        opFailure("crossEntropy", "target \(bad.0) is out of range for \(classes) classes")
+        opFailure("nllLoss", "target \(bad.0) is out of range for \(classes) classes")
     }
-    let picked = Tensor.oneHot(IndexTensor(zip(targets.values, kept).map { $1 ? $0 : 0 }), classCount: classes, dtype: logits.dtype)
-    let weights = Tensor(kept.map { $0 ? 1 : 0 }, shape: [kept.count], dtype: logits.dtype)
-    let losses = -(logits.logSoftmax(along: 1) * picked).sum(along: [1]) * weights
+    let picked = Tensor.oneHot(IndexTensor(zip(targets.values, kept).map { $1 ? $0 : 0 }), classCount: classes,
+                               dtype: logProbabilities.dtype)
+    let weights = Tensor(kept.map { $0 ? 1 : 0 }, shape: [kept.count], dtype: logProbabilities.dtype)
+    return reduce(-(logProbabilities * picked).sum(along: [1]) * weights, reduction, count: kept.filter { $0 }.count)
+}
+
+/// Mean squared error, PyTorch's `mse_loss`.
+public func mseLoss(_ prediction: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
+    guard prediction.shape == target.shape else {
+        opFailure("mseLoss", "prediction \(prediction.shape) and target \(target.shape) differ")
+    }
+    let difference = prediction - target
+    return reduce(difference * difference, reduction, count: prediction.count)
+}
+
+/// Binary cross-entropy of logits against targets in [0, 1], PyTorch's
+/// `binary_cross_entropy_with_logits`, in the stable form max(x, 0) − x·t + log(1 + e^−|x|).
+public func binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, reduction: Reduction = .mean) -> Tensor {
+    guard logits.shape == targets.shape else {
+        opFailure("binaryCrossEntropyWithLogits", "logits \(logits.shape) and targets \(targets.shape) differ")
+    }
+    return reduce(logits.relu() - logits * targets + (-logits.abs()).softplus(), reduction, count: logits.count)
+}
+
+/// Cross-entropy over a padded batch of sequences: logits [B, T, C], targets [B, T]; the mean
+/// runs over the positions `mask` marks valid (e.g. `Mask(lengths:maxLength:)`).
+public func sequenceCrossEntropy(logits: Tensor, targets: IndexTensor, mask: Mask) -> Tensor {
+    guard logits.rank == 3, targets.shape == Array(logits.shape.prefix(2)), mask.shape == targets.shape else {
+        opFailure("sequenceCrossEntropy", "logits \(logits.shape), targets \(targets.shape) and mask \(mask.shape) do not pair up as [B, T, C], [B, T], [B, T]")
+    }
+    let ignored = -1
+    let kept = IndexTensor(zip(targets.values, mask.values).map { $1 ? $0 : ignored })
+    return crossEntropy(logits: logits.reshaped(to: [-1, logits.shape[2]]), targets: kept, ignoreIndex: ignored)
+}
+
+extension Mask {
+    /// A batch-first [lengths.count, maxLength] mask, true where t < length.
+    public init(lengths: [Int], maxLength: Int) {
+        self.init(lengths.flatMap { length in (0..<maxLength).map { $0 < length } }, shape: [lengths.count, maxLength])
+    }
+}
+
+private func reduce(_ losses: Tensor, _ reduction: Reduction, count: Int) -> Tensor {
     switch reduction {
     case .none: return losses
     case .sum: return losses.sum()
-    case .mean: return losses.sum() / Double(max(kept.filter { $0 }.count, 1))
+    case .mean: return losses.sum() / Double(max(count, 1))
     }
 }

@@ -1,0 +1,19 @@
+/// Inverted dropout, PyTorch's `nn.Dropout`: in training each element is zeroed with
+/// probability p and the rest are scaled by 1/(1 − p), so evaluation (identity) needs no
+/// rescaling. The mask comes from the process-wide seeded generator.
+open class Dropout: Module {
+    public let probability: Double
+
+    public init(probability: Double = 0.5) {
+        guard (0..<1).contains(probability) else { opFailure("Dropout", "probability must be in [0, 1), got \(probability)") }
+        self.probability = probability
+        super.init()
+    }
+
+    open override func forward(_ input: Tensor) -> Tensor {
+        guard isTraining && probability > 0 else { return input }
+        let draws = Tensor.randomUniform(input.shape, dtype: input.dtype)
+        let kept = Tensor.where(draws .>= probability, Tensor(1 / (1 - probability), dtype: input.dtype), Tensor(0, dtype: input.dtype))
+        return input * kept
+    }
+}
