@@ -24,7 +24,7 @@ import Testing
                            parameters: embedding.parameters())
     }
 
-    @Test func dropoutZeroesAboutPAndPreservesTheMeanInTrainingOnly() {
+    @Test func dropoutZeroesAboutPAndPreservesTheMeanInTrainingOnly() throws {
         RandomGenerator.seedGlobal(2)
         let dropout = Dropout(probability: 0.3)
         let x = Tensor(ones: [100_000])
@@ -35,6 +35,13 @@ import Testing
         #expect(Set(y).isSubset(of: [0, 1 / 0.7].map { Double(Float($0)) }))
         dropout.eval()
         #expect(dropout(x).scalars == x.scalars)
+        // Reseeding inside the function gives every evaluation the same mask.
+        dropout.train()
+        var generator = RandomGenerator(seed: 9)
+        try checkGradients(of: { values in
+            RandomGenerator.seedGlobal(10)
+            return dropout(values[0]).tanh()
+        }, at: [Tensor.randomNormal([4, 5], dtype: .float64, using: &generator)])
     }
 
     @Test func sequentialNamesByPositionAndChains() throws {
