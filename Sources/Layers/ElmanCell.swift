@@ -11,7 +11,7 @@
 /// | `weight_hh` | hidden × hidden |
 /// | `bias_ih`, `bias_hh` | hidden |
 /// | `weight_hy`, `bias_hy` (output layer only) | output × hidden, output |
-open class ElmanCell: Module, RecurrentCell {
+open class ElmanCell: Module, InputProjectingCell {
     public let inputSize: Int
     public let hiddenSize: Int
     /// The output layer's size, or the hidden size without one.
@@ -49,10 +49,6 @@ open class ElmanCell: Module, RecurrentCell {
 
     open func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
         [Tensor(zeros: [batchSize, hiddenSize], dtype: dtype)]
-    }
-
-    open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        step(prepared: prepareInputs(input), state: state)
     }
 
     /// x W_ihᵀ + b_ih.

@@ -13,7 +13,7 @@
 /// | `bias_ih`, `bias_hh` | 3·hidden |
 ///
 /// The state is `[h]`.
-open class GRUCell: Module, RecurrentCell {
+open class GRUCell: Module, InputProjectingCell {
     public let inputSize: Int
     public let hiddenSize: Int
     public var outputSize: Int { hiddenSize }
@@ -39,10 +39,6 @@ open class GRUCell: Module, RecurrentCell {
 
     open func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
         [Tensor(zeros: [batchSize, hiddenSize], dtype: dtype)]
-    }
-
-    open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        step(prepared: prepareInputs(input), state: state)
     }
 
     /// x W_ihᵀ + b_ih, all gates.

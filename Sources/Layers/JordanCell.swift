@@ -13,7 +13,7 @@
 /// | `bias_y` | output |
 ///
 /// The state is `[y]`.
-open class JordanCell: Module, RecurrentCell {
+open class JordanCell: Module, InputProjectingCell {
     public let inputSize: Int
     public let hiddenSize: Int
     public let outputSize: Int
@@ -45,10 +45,6 @@ open class JordanCell: Module, RecurrentCell {
 
     open func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
         [Tensor(zeros: [batchSize, outputSize], dtype: dtype)]
-    }
-
-    open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        step(prepared: prepareInputs(input), state: state)
     }
 
     /// x W_ihᵀ + b_h.

@@ -24,7 +24,7 @@
 /// | `peephole_i` (not with CIFG), `peephole_f`, `peephole_o` | hidden |
 ///
 /// The state is `[h, c]`.
-open class LSTMCell: Module, RecurrentCell {
+open class LSTMCell: Module, InputProjectingCell {
     public let inputSize: Int
     public let hiddenSize: Int
     /// P, or 0 without a projection.
@@ -90,10 +90,6 @@ open class LSTMCell: Module, RecurrentCell {
 
     open func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
         [Tensor(zeros: [batchSize, outputSize], dtype: dtype), Tensor(zeros: [batchSize, hiddenSize], dtype: dtype)]
-    }
-
-    open func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        step(prepared: prepareInputs(input), state: state)
     }
 
     /// x W_ihᵀ + b_ih, all gates.

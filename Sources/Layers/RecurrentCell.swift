@@ -47,6 +47,17 @@ extension RecurrentCell {
     }
 }
 
+/// A cell written as its two parts, ``RecurrentCell/prepareInputs(_:)`` and
+/// ``RecurrentCell/step(prepared:state:)``; its plain step composes them. The built-in cells
+/// are such cells.
+public protocol InputProjectingCell: RecurrentCell {}
+
+extension InputProjectingCell {
+    public func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        step(prepared: prepareInputs(input), state: state)
+    }
+}
+
 /// An elementwise nonlinearity chosen by value (cells take them as options).
 public enum Activation: String, Sendable, CaseIterable {
     case tanh, sigmoid, relu, identity
