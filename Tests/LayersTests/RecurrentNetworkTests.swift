@@ -48,6 +48,7 @@ final class MinimalGatedUnit: Module, RecurrentCell {
     @Test func stackedBidirectionalNetworksWithLengthsPassTheGradientCheck() throws {
         for network in [LSTM(inputSize: 2, hiddenSize: 3, numLayers: 2, batchFirst: true, bidirectional: true) as Module,
                         GRU(inputSize: 2, hiddenSize: 3, numLayers: 2, batchFirst: true, bidirectional: true),
+                        RNN(inputSize: 2, hiddenSize: 3, numLayers: 2, batchFirst: true, bidirectional: true),
                         RecurrentNetwork(inputSize: 2, numLayers: 2, bidirectional: true, batchFirst: true) { _, size in
                             JordanCell(inputSize: size, hiddenSize: 3, outputSize: 2) }] {
             randomize(network, seed: 3)
@@ -56,6 +57,7 @@ final class MinimalGatedUnit: Module, RecurrentCell {
                 switch network {
                 case let lstm as LSTM: let (output, state) = lstm(x, lengths: lengths); return concat([output.flattened(), state[0].flattened(), state[1].flattened()], along: 0)
                 case let gru as GRU: let (output, state) = gru(x, lengths: lengths); return concat([output.flattened(), state[0].flattened()], along: 0)
+                case let rnn as RNN: let (output, state) = rnn(x, lengths: lengths); return concat([output.flattened(), state[0].flattened()], along: 0)
                 case let jordan as RecurrentNetwork<JordanCell>: let (output, state) = jordan(x, lengths: lengths); return concat([output.flattened(), state[0].flattened()], along: 0)
                 default: fatalError("unexpected network")
                 }
