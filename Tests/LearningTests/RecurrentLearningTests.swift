@@ -11,12 +11,12 @@ import Optim
         let alphabet = Array("helo")
         let ids = "hello".map { alphabet.firstIndex(of: $0)! }
         let inputs = Tensor.oneHot(IndexTensor(Array(ids.dropLast()), shape: [1, 4]), classCount: 4)
-        let rnn = RNN(inputSize: 4, hiddenSize: 8, batchFirst: true), readout = Readout(8, 4)
+        let rnn = RNN(inputSize: 4, hiddenSize: 8, batchFirst: true), readout = Linear(8, 4)
         let optimizer = Adam(rnn.parameters() + readout.parameters(), options: .init(learningRate: 0.05))
         for _ in 0..<100 {
             let logits = readout(rnn(inputs).output).reshaped(to: [4, 4])
             optimizer.zeroGrad()
-            maskedCrossEntropy(logits, Array(ids.dropFirst())).backward()
+            crossEntropy(logits: logits, targets: IndexTensor(Array(ids.dropFirst()))).backward()
             optimizer.step()
         }
         let predicted = argmaxRows(noGrad { readout(rnn(inputs).output).reshaped(to: [4, 4]) })
@@ -53,7 +53,7 @@ import Optim
             }
             network = gru
         }
-        let readout = Readout(hidden, symbols)
+        let readout = Linear(hidden, symbols)
         func logits(_ x: Tensor) -> Tensor {
             let output: Tensor
             switch network {
@@ -66,10 +66,10 @@ import Optim
         }
         let optimizer = Adam(network.parameters() + readout.parameters(), options: .init(learningRate: 0.005))
         var generator = RandomGenerator(seed: 101)
-        for _ in 0..<200 {
+        for _ in 0..<300 {
             let (x, y) = Tasks.delayedRecall(batch: 16, lag: lag, symbols: symbols, using: &generator)
             optimizer.zeroGrad()
-            maskedCrossEntropy(logits(x), y.values).backward()
+            crossEntropy(logits: logits(x), targets: y).backward()
             _ = clipGradientNorm(network.parameters(), maxNorm: 1)
             optimizer.step()
         }

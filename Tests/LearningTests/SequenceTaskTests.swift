@@ -11,7 +11,7 @@ import Optim
         RandomGenerator.seedGlobal(2)
         let (vocabulary, hidden) = (12, 8)
         let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true, bidirectional: true)
-        let readout = Readout(2 * hidden, 2)
+        let readout = Linear(2 * hidden, 2)
         func logits(_ words: IndexTensor, _ lengths: [Int]) -> Tensor {
             let (_, state) = lstm(Tensor.oneHot(words, classCount: vocabulary), lengths: lengths)
             let finals = state[0].permuted([1, 0, 2]).reshaped(to: [lengths.count, 2 * hidden])  // [fwd, rev]
@@ -22,7 +22,7 @@ import Optim
         for _ in 0..<150 {
             let batch = Tasks.sentiment(batch: 32, lengths: 3...8, vocabulary: vocabulary, using: &generator)
             optimizer.zeroGrad()
-            maskedCrossEntropy(logits(batch.words, batch.lengths), batch.labels.values).backward()
+            crossEntropy(logits: logits(batch.words, batch.lengths), targets: batch.labels).backward()
             optimizer.step()
         }
         let test = Tasks.sentiment(batch: 300, lengths: 3...8, vocabulary: vocabulary, using: &generator)
@@ -38,7 +38,7 @@ import Optim
         let (cities, fillers, hidden, maxLength) = (5, 6, 8, 10)
         let vocabulary = 3 + cities + fillers
         let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true, bidirectional: true)
-        let readout = Readout(2 * hidden, 3)
+        let readout = Linear(2 * hidden, 3)
         func logits(_ words: IndexTensor, _ lengths: [Int]) -> Tensor {
             let output = lstm(Tensor.oneHot(words, classCount: vocabulary), lengths: lengths).output
             return readout(output).reshaped(to: [-1, 3])
@@ -49,7 +49,7 @@ import Optim
             let batch = Tasks.slotFilling(batch: 16, maxLength: maxLength, cities: cities, fillers: fillers, using: &generator)
             let tags = batch.tags.values
             optimizer.zeroGrad()
-            maskedCrossEntropy(logits(batch.words, batch.lengths), tags, valid: tags.map { $0 >= 0 }).backward()
+            crossEntropy(logits: logits(batch.words, batch.lengths), targets: batch.tags, ignoreIndex: -1).backward()
             optimizer.step()
         }
         let test = Tasks.slotFilling(batch: 200, maxLength: maxLength, cities: cities, fillers: fillers, using: &generator)
@@ -73,7 +73,7 @@ import Optim
         RandomGenerator.seedGlobal(6)
         let hidden = 8, steps = 8
         let jordanNetwork = JordanRNN(inputSize: 1, hiddenSize: hidden, outputSize: 2, outputActivation: .identity, batchFirst: true)
-        let elman = RNN(inputSize: 1, hiddenSize: hidden, batchFirst: true), readout = Readout(hidden, 2)
+        let elman = RNN(inputSize: 1, hiddenSize: hidden, batchFirst: true), readout = Linear(hidden, 2)
         func logits(_ x: Tensor) -> Tensor {
             // Jordan's outputs are the logits themselves, fed back at the next step.
             (jordan ? jordanNetwork(x).output : readout(elman(x).output)).reshaped(to: [-1, 2])
@@ -84,7 +84,7 @@ import Optim
         for _ in 0..<300 {
             let (x, targets) = Tasks.runningParity(batch: 32, steps: steps, using: &generator)
             optimizer.zeroGrad()
-            maskedCrossEntropy(logits(x), targets.flatMap { $0 }).backward()
+            crossEntropy(logits: logits(x), targets: IndexTensor(targets.flatMap { $0 })).backward()
             optimizer.step()
         }
         let (x, targets) = Tasks.runningParity(batch: 200, steps: steps, using: &generator)
