@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "Layers", dependencies: ["AutoGrad"]),
         .target(name: "Optim", dependencies: ["AutoGrad"]),
         .executableTarget(name: "charlm", dependencies: ["Layers", "Optim"]),
-        .executableTarget(name: "agbench", dependencies: ["AutoGrad"]),
+        .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),

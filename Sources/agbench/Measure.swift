@@ -15,8 +15,13 @@ func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
 /// NumPy/PyTorch figures from Benchmarks/reference.py, run now on this machine, or `nil`
 /// when python3 (or the script) is unavailable.
 func referenceFigures(threads: Int) -> [String: [String: Double]]? {
+    runReference("reference.py", threads: threads)
+}
+
+/// The JSON a script in Benchmarks/ prints when run with the thread count, or `nil`.
+func runReference<Result: Decodable>(_ name: String, threads: Int) -> Result? {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Benchmarks/reference.py").standardized
+        .appendingPathComponent("../../Benchmarks/\(name)").standardized
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", script.path, String(threads)]
@@ -27,7 +32,7 @@ func referenceFigures(threads: Int) -> [String: [String: Double]]? {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { return nil }
-    return try? JSONDecoder().decode([String: [String: Double]].self, from: data)
+    return try? JSONDecoder().decode(Result.self, from: data)
 }
 
 /// A fixed-width table row.

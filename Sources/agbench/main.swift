@@ -1,9 +1,11 @@
 import AutoGrad
 import Foundation
+import Layers
+import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [matmul] [denormal]
+// Usage: swift run -c release agbench [overhead] [matmul] [training] [denormal]
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -58,6 +60,35 @@ if wants("matmul") {
         }
     }
     ComputeThreads.maximum = cores
+    print()
+}
+
+if wants("training") {
+    // Config B: batch 32, seq 50, input 64, hidden 256; forward, mean squared output, backward, Adam.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    ComputeThreads.maximum = cores
+    func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) -> Double {
+        let optimizer = Adam(network.parameters(), options: .init())
+        let x = Tensor.randomNormal([50, 32, 64])
+        return 1e3 * medianSeconds(repeats: 15) {
+            let output = run(x)
+            optimizer.zeroGrad()
+            (output * output).mean().backward()
+            optimizer.step()
+        }
+    }
+    let lstm = LSTM(inputSize: 64, hiddenSize: 256), gru = GRU(inputSize: 64, hiddenSize: 256), rnn = RNN(inputSize: 64, hiddenSize: 256)
+    let ours = [("LSTM", milliseconds(lstm) { lstm($0).output }), ("GRU", milliseconds(gru) { gru($0).output }),
+                ("RNN", milliseconds(rnn) { rnn($0).output })]
+    let torch: [String: Double]? = runReference("reference_training.py", threads: cores)
+    print("Training step, config B (batch 32, seq 50, input 64, hidden 256), \(cores) threads, ms per step")
+    let widths = [6, 10, 14, 15, 12]
+    print(row(["", "AutoGrad", "PyTorch fused", "PyTorch custom", "fused/ours"], widths: widths))
+    for (name, milliseconds) in ours {
+        let fused = torch?["\(name) fused"], custom = torch?["\(name) custom"]
+        print(row([name, format(milliseconds), fused.map { format($0) } ?? "n/a", custom.map { format($0) } ?? "—",
+                   fused.map { format($0 / milliseconds) + "×" } ?? "n/a"], widths: widths))
+    }
     print()
 }
 
