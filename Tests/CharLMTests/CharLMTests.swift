@@ -96,6 +96,11 @@ import Layers
         #expect(try Data(contentsOf: corrupted) == good.prefix(good.count / 2))  // left as it was
         try SafeTensors.write(["x": Tensor(ones: [2])], to: folder.appendingPathComponent("foreign.safetensors"))
         #expect(throws: CheckpointError.self) { try Trainer(configuration: configuration("foreign.safetensors", steps: 9, resume: true)).run() }
+        // Other data (a character the checkpoint's vocabulary lacks) is refused too.
+        var otherData = configuration("split.safetensors", steps: 9, resume: true)
+        otherData.dataPath = folder.appendingPathComponent("other.txt").path
+        FileManager.default.createFile(atPath: otherData.dataPath!, contents: Data((text + "é\n").utf8))
+        #expect(throws: CheckpointError.self) { try Trainer(configuration: otherData).run() }
         #expect(try Data(contentsOf: folder.appendingPathComponent("split.safetensors")) == good)
     }
 
