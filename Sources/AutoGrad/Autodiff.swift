@@ -81,8 +81,8 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
             guard let (inputs, output) = node.savedTensors() else {
                 opFailure("backward", "the graph through '\(primitive.name)' was released by an earlier backward; pass retainGraph: true to the first one")
             }
-            if !createGraph, let slice = primitive as? Slice, let input = node.operands[0].node {
-                input.accumulate(gradient, through: slice)
+            if !createGraph, primitive.accumulatesInPlace, let input = node.operands[0].node {
+                input.accumulate(gradient, through: primitive as! any AccumulatingPullback)
             } else {
                 let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
                 for (operand, inputGradient) in zip(node.operands, inputGradients) {
@@ -117,11 +117,11 @@ extension Node {
 }
 
 extension Node {
-    /// A slice's gradient added into its region of this node's gradient (unrecorded only).
-    func accumulate(_ gradient: Tensor, through slice: Slice) {
+    /// A gradient added in place by an accumulating pullback (unrecorded only).
+    func accumulate(_ gradient: Tensor, through primitive: any AccumulatingPullback) {
         var sum = pending ?? Tensor(zeros: shape, dtype: dtype)
         pending = nil
-        slice.accumulate(gradient, into: &sum)
+        primitive.accumulate(gradient, into: &sum)
         pending = sum
     }
 }

@@ -22,10 +22,15 @@ public protocol Primitive: Sendable {
     /// where an input gets none. Gradients may have the output's broadcast shape: the caller
     /// sums them back to each input's shape.
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?]
+    /// Whether the primitive is an ``AccumulatingPullback`` (asked first because it is much
+    /// cheaper than a dynamic cast on every node of the backward walk).
+    var accumulatesInPlace: Bool { get }
 }
 
 extension Primitive {
     public var attributes: [(name: String, value: String)] { [] }
+
+    public var accumulatesInPlace: Bool { false }
 
     public func outputDType(_ inputs: [Tensor]) -> DType {
         let dtype = inputs[0].dtype
@@ -35,6 +40,19 @@ extension Primitive {
         }
         return dtype
     }
+}
+
+/// A single-input primitive whose pullback, when the backward pass is not recorded, can add
+/// the input's gradient straight into its running total in place (a slice adds into its
+/// region) instead of materializing a full-size gradient per use.
+public protocol AccumulatingPullback: Primitive {
+    /// Adds the gradient of the input, given the output's `gradient`, into `total` (which has
+    /// the input's shape).
+    func accumulate(_ gradient: Tensor, into total: inout Tensor)
+}
+
+extension AccumulatingPullback {
+    public var accumulatesInPlace: Bool { true }
 }
 
 /// Runs `primitive` on `inputs` and, when recording and any input requires gradients, records

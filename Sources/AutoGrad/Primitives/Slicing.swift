@@ -1,7 +1,7 @@
 // Slices along an axis and their transpose (pad), concatenation, and selection by mask.
 
 /// Elements `start, start+step, …` (below `end`) along `axis`.
-struct Slice: Primitive {
+struct Slice: AccumulatingPullback {
     let axis: Int, start: Int, end: Int, step: Int
     var name: String { "slice" }
     var attributes: [(name: String, value: String)] {
@@ -26,9 +26,8 @@ struct Slice: Primitive {
         [apply(Pad(axis: axis, start: start, step: step, size: inputs[0].shape[axis]), [gradient])]
     }
 
-    /// Adds `gradient` into its region of `total` (the input's gradient), in place: the
-    /// unrecorded form of the pullback, so slicing a long sequence step by step does not
-    /// write a full-size padded gradient per step.
+    /// Adds `gradient` into its region of `total`: slicing a long sequence step by step then
+    /// does not write a full-size padded gradient per step.
     func accumulate(_ gradient: Tensor, into total: inout Tensor) {
         total.makeStorageUnique()
         var strides = contiguousStrides(total.shape)
