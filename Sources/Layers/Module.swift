@@ -32,6 +32,9 @@ open class Module {
         reflectedMembers().compactMap { name, value in (value as? Module).map { (name, $0) } }
     }
 
+    /// The direct child modules, in declaration order.
+    public func children() -> [Module] { namedChildren().map(\.module) }
+
     /// Every parameter of this module and its descendants, with dotted names, in declaration
     /// order. Override to name parameters differently (the recurrent networks use PyTorch's
     /// flat `weight_ih_l0` names); overrides compose, since parents call this on children.

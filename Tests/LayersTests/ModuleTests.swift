@@ -17,6 +17,9 @@ private final class Stack: Module {
     @Test func parametersAreFoundByReflectionWithDottedNames() {
         let names = Stack().namedParameters().map(\.name)
         #expect(names == ["first.weight", "first.bias", "rest.0.weight", "rest.0.bias", "rest.1.weight", "rest.1.bias"])
+        let model = Stack()
+        #expect(model.namedChildren().map(\.name) == ["first", "rest.0", "rest.1"])
+        #expect(model.children().count == 3 && model.children()[0] === model.first)
     }
 
     @Test func trainEvalAndDTypeReachDescendants() {
