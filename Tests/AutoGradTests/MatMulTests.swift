@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 import AutoGrad
 
@@ -106,5 +108,25 @@ private func storedShape(_ batch: [Int], _ rows: Int, _ columns: Int, transposed
     @Test func emptyInnerDimensionGivesZeros() {
         let product = matmul(Tensor(zeros: [2, 0]), Tensor(zeros: [0, 3]))
         #expect(product.shape == [2, 3] && product.scalars == Array(repeating: 0, count: 6))
+    }
+
+    /// Two threads multiplying large matrices at once share one worker pool: whichever finds it
+    /// busy runs alone. Every product must still be exact.
+    @Test func concurrentLargeProductsFromTwoThreadsAreCorrect() {
+        var generator = RandomGenerator(seed: 44)
+        let a = randomTensor([96, 80], dtype: .float32, using: &generator), b = randomTensor([80, 120], dtype: .float32, using: &generator)
+        let expected = matmul(a, b).scalars
+        let results = Mutex<[[Double]]>([])
+        let threads = (0..<2).map { _ in
+            Thread {
+                for _ in 0..<20 {
+                    let product = matmul(a, b).scalars
+                    results.withLock { $0.append(product) }
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        while results.withLock({ $0.count }) < 40 { Thread.sleep(forTimeInterval: 0.001) }
+        #expect(results.withLock { $0.allSatisfy { $0 == expected } })
     }
 }
