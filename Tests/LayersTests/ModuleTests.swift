@@ -10,7 +10,8 @@ private final class Affine: Module {
 private final class Stack: Module {
     let first = Affine()
     let rest = [Affine(), Affine()]
-    override func forward(_ x: Tensor) -> Tensor { rest.reduce(first(x)) { $1($0) } }
+    /// Each layer applied to the input, summed (the layers all map 3 features to 2).
+    override func forward(_ x: Tensor) -> Tensor { rest.reduce(first(x)) { $0 + $1(x) } }
 }
 
 @Suite struct ModuleTests {
@@ -28,5 +29,14 @@ private final class Stack: Module {
         #expect(!model.rest[1].isTraining)
         model.to(.float64)
         #expect(model.parameters().allSatisfy { $0.value.dtype == .float64 && $0.value.requiresGrad })
+    }
+
+    /// After labelParameters(), graphs name parameters by their dotted paths.
+    @Test func labelledParametersNameTheGraphInputs() {
+        let model = Stack()
+        model.labelParameters()
+        let graph = Graph(model(Tensor(ones: [1, 3])).sum())
+        #expect(graph.inputs.map(\.name) == ["first.weight", "first.bias", "rest.0.weight", "rest.0.bias", "rest.1.weight", "rest.1.bias"])
+        #expect(graph.description.hasPrefix("graph(%first.weight: f32[2,3], %first.bias: f32[2]"))
     }
 }
