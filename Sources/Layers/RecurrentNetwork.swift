@@ -77,6 +77,12 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
             opFailure("RecurrentNetwork", "lengths \(lengths) do not fit a batch of \(batch) sequences of \(time) steps")
         }
         let initial = initialState ?? (isStateful ? carriedState : nil)
+        if let initial {
+            let expected = cells[0].zeroState(batchSize: batch, dtype: input.dtype).map { [cells.count] + $0.shape }
+            guard initial.map(\.shape) == expected else {
+                opFailure("RecurrentNetwork", "initial state of shapes \(initial.map(\.shape)) does not match [layers·directions, batch, size] = \(expected)")
+            }
+        }
         var layerInput = batchFirst ? input.transposed(0, 1) : input  // [time, batch, features]
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {

@@ -169,6 +169,17 @@ final class MinimalGatedUnit: Module, RecurrentCell {
         let final = noGrad { (0..<4).map { _ in loss().item() }.reduce(0, +) / 4 }
         #expect(final < 0.2 * initial, "loss \(initial) → \(final)")
     }
+
+    /// A wrong initial state stops with a message naming the expected layout.
+    @Test func wrongInitialStateShapeIsReported() async {
+        await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let lstm = LSTM(inputSize: 2, hiddenSize: 3, numLayers: 2)
+            _ = lstm(Tensor(zeros: [4, 1, 2]), initialState: [Tensor(zeros: [1, 1, 3]), Tensor(zeros: [1, 1, 3])])
+        }.map { result in
+            let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+            #expect(message.contains("initial state of shapes [[1, 1, 3], [1, 1, 3]]") && message.contains("[[2, 1, 3], [2, 1, 3]]"))
+        }
+    }
 }
 
 func maxDifference(_ a: Tensor, _ b: Tensor) -> Double {
