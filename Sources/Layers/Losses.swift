@@ -46,12 +46,14 @@ public func mseLoss(_ prediction: Tensor, _ target: Tensor, reduction: Reduction
 }
 
 /// Binary cross-entropy of logits against targets in [0, 1], PyTorch's
-/// `binary_cross_entropy_with_logits`, in the stable form max(x, 0) − x·t + log(1 + e^−|x|).
+/// `binary_cross_entropy_with_logits`, as (1 − t)·x + log(1 + e^−x): stable (softplus never
+/// overflows) and with the gradient σ(x) − t everywhere, including x = 0, where a form built
+/// from relu and abs would give −t.
 public func binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, reduction: Reduction = .mean) -> Tensor {
     guard logits.shape == targets.shape else {
         opFailure("binaryCrossEntropyWithLogits", "logits \(logits.shape) and targets \(targets.shape) differ")
     }
-    return reduce(logits.relu() - logits * targets + (-logits.abs()).softplus(), reduction, count: logits.count)
+    return reduce((1 - targets) * logits + (-logits).softplus(), reduction, count: logits.count)
 }
 
 /// Cross-entropy over a padded batch of sequences: logits [B, T, C], targets [B, T]; the mean

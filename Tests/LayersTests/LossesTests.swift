@@ -39,6 +39,13 @@ import Testing
         #expect(abs(bce.item() - ref("bce").item()) < 1e-12 && maxDifference(logits.grad!, ref("bce.grad")) < 1e-12)
     }
 
+    /// At a logit of exactly 0 (a zero-initialized head) the gradient is σ(0) − t = 0.5 − t.
+    @Test func binaryCrossEntropyGradientAtZeroLogit() {
+        let logits = Tensor([0, 0, 0], dtype: .float64).requiringGrad()
+        binaryCrossEntropyWithLogits(logits: logits, targets: Tensor([0, 0.25, 1], dtype: .float64), reduction: .sum).backward()
+        #expect(logits.grad?.scalars == [0.5, 0.25, -0.5])
+    }
+
     @Test func layerNormMatchesPyTorch() {
         let norm = LayerNorm([3, 4])
         norm.to(.float64)
