@@ -110,6 +110,12 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
         return (batchFirst ? layerInput.transposed(0, 1) : layerInput, state)
     }
 
+    /// The output sequence alone (zero initial state unless stateful), so `network(x)` without
+    /// destructuring works and a recurrent network can sit in a ``Sequential``.
+    open override func forward(_ input: Tensor) -> Tensor {
+        self(input, initialState: nil, lengths: nil).output
+    }
+
     /// Runs the network on the sequences `mask` marks valid; each row of the [batch, time]
     /// mask must be a prefix of `true`s (a padded batch).
     public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil, mask: Mask) -> (output: Tensor, state: [Tensor]) {

@@ -91,6 +91,17 @@ final class MinimalGatedUnit: Module, RecurrentCell {
         #expect(output.slice(1..<2, along: 0).slice(2..<4, along: 1).scalars.allSatisfy { $0 == 0 })
     }
 
+    /// `network(x)` without destructuring is the output sequence, also inside a Sequential.
+    @Test func plainCallReturnsTheOutputSequence() {
+        let lstm = LSTM(inputSize: 2, hiddenSize: 3, batchFirst: true)
+        let x = Tensor.randomNormal([2, 4, 2])
+        let output: Tensor = lstm(x)
+        #expect(output.scalars == lstm(x, initialState: nil, lengths: nil).output.scalars)
+        let model = Sequential([lstm, Linear(3, 1)])
+        #expect(model(x).shape == [2, 4, 1])
+        #expect(model.namedParameters().map(\.name).first == "0.weight_ih_l0")
+    }
+
     @Test func maskMatchesLengths() {
         let network = GRU(inputSize: 2, hiddenSize: 3, batchFirst: true, bidirectional: true)
         network.to(.float64)
