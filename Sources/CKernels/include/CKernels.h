@@ -35,6 +35,11 @@ void ag_parallel_for(int64_t count, int threads, ag_task_fn task, void *context)
 int ag_grad_mode(void);
 /// Sets this thread's grad mode and returns the previous one.
 int ag_set_grad_mode(int enabled);
+/// Whether this thread is tracing a program: every op on a traced value is recorded, also
+/// under no-grad (thread-local, default 0).
+int ag_trace_mode(void);
+/// Sets this thread's trace mode and returns the previous one.
+int ag_set_trace_mode(int enabled);
 
 /// Makes this thread flush subnormal floats to zero (FTZ and DAZ), unless disabled with
 /// ag_set_flush_denormals(0). Cheap after the first call on a thread.
