@@ -62,6 +62,7 @@ public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
     let dtype = primitive.outputDType(inputs)
     let shape = primitive.outputShape(inputs)
     var output = primitive.forward(inputs, shape: shape)
+    if ag_anomaly_scope() != nil { noteForwardAnomaly(primitive, inputs, output) }  // Anomaly.swift
     assert(output.shape == shape && output.dtype == dtype, "\(primitive.name): forward disagrees with its shape rule")
     if ag_grad_mode() != 0 && inputs.contains(where: { $0.node != nil }) {
         output.node = Node(primitive: primitive, inputs: inputs, output: output)
