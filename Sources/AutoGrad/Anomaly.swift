@@ -113,7 +113,8 @@ public struct AnomalyError: Error, Sendable, CustomStringConvertible {
         let operandList = operands.map(\.description).joined(separator: "; ")
         switch pass {
         case .forward:
-            return "forward op '\(op)' produced a non-finite output \(result); operands: \(operandList)"
+            let origin = operands.allSatisfy(\.isFinite) ? "" : " (it came in with the operands: from data, or from ops run outside anomaly mode)"
+            return "forward op '\(op)' produced a non-finite output \(result); operands: \(operandList)" + origin
         case .backward:
             let what = if let innerOp { "its op '\(innerOp)' produced a non-finite value \(result)" }
                 else if let operandIndex { "it produced a non-finite gradient for operand \(operandIndex): \(result)" }
