@@ -46,7 +46,10 @@ public var recordedAnomaly: AnomalyError? { AnomalyScope.current?.first }
 public struct AnomalyError: Error, Sendable, CustomStringConvertible {
     /// Whether the anomaly appeared in the forward or the backward pass.
     public enum Pass: String, Sendable {
-        case forward, backward
+        /// An op's output.
+        case forward
+        /// A gradient computed by a pullback, or received by one.
+        case backward
     }
 
     /// The type and value range of one tensor.

@@ -41,7 +41,9 @@
 ///
 /// The state is `[h, c]`, or `[h, c, a]` with full gate recurrence.
 open class LSTMCell: Module, InputProjectingCell {
+    /// Features of each step's input.
     public let inputSize: Int
+    /// The size of c (and of h without a projection).
     public let hiddenSize: Int
     /// P, or 0 without a projection.
     public let projectionSize: Int
@@ -55,19 +57,30 @@ open class LSTMCell: Module, InputProjectingCell {
     public let hasForgetGate: Bool
     /// Whether the cell has an output gate (else o = 1).
     public let hasOutputGate: Bool
+    /// The gates' nonlinearity (σ).
     public let gateActivation: Activation
+    /// The candidate g's nonlinearity (tanh; identity is Greff et al.'s NIAF).
     public let cellActivation: Activation
+    /// The squashing of c' before the output gate (tanh; identity is NOAF).
     public let outputActivation: Activation
     /// Where each gate's rows sit in the stacked weights.
     let blocks: LSTMBlocks
 
+    /// The input weights of the gates present, stacked in i, f, g, o order.
     public let weight_ih: Parameter
+    /// The recurrent weights, stacked like `weight_ih`.
     public let weight_hh: Parameter
+    /// The input biases, stacked like `weight_ih`.
     public let bias_ih: Parameter?
+    /// The recurrent biases, stacked like `weight_ih`.
     public let bias_hh: Parameter?
+    /// The projection W_hr.
     public let weight_hr: Parameter?
+    /// The input gate's peephole p_i.
     public let peephole_i: Parameter?
+    /// The forget gate's peephole p_f.
     public let peephole_f: Parameter?
+    /// The output gate's peephole p_o (it sees the new cell c').
     public let peephole_o: Parameter?
     /// The gate-to-gate recurrent weights of full gate recurrence.
     public let weight_gg: Parameter?
@@ -76,6 +89,8 @@ open class LSTMCell: Module, InputProjectingCell {
     /// The learned initial c, broadcast over the batch.
     public let c0: Parameter?
 
+    /// A cell with the options of the type's documentation; all defaults give PyTorch's cell.
+    ///
     /// - Parameters:
     ///   - forgetBias: if given, the forget gate's `bias_ih` entries start at this value (and
     ///     its `bias_hh` entries at 0), a common remedy for early vanishing memory.
@@ -145,6 +160,7 @@ open class LSTMCell: Module, InputProjectingCell {
     /// x W_ihᵀ + b_ih, all gates.
     open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_ih) }
 
+    /// One step from a row block of ``prepareInputs(_:)``'s result: the equations above.
     open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
         let (h, c) = (state[0], state[1])
         let chunks = (input + affine(h, weight_hh, bias_hh)).chunked(into: blocks.count, along: 1)

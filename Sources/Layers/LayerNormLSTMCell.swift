@@ -29,12 +29,18 @@
 /// b, β₁ and β₂ all add to the pre-activations, so they are redundant as the paper has
 /// them; kept for fidelity (`bias: false` drops b). The state is `[h, c]`.
 open class LayerNormLSTMCell: Module, InputProjectingCell {
+    /// Features of each step's input.
     public let inputSize: Int
+    /// The size of h and c.
     public let hiddenSize: Int
+    /// The size of h: the hidden size.
     public var outputSize: Int { hiddenSize }
 
+    /// W_x, the input weights of the four gates (i, f, g, o).
     public let weight_ih: Parameter
+    /// W_h, the recurrent weights of the four gates.
     public let weight_hh: Parameter
+    /// b, added after the two normalised pre-activations.
     public let bias: Parameter?
     /// LN on the input pre-activation x W_ihᵀ (gain α₂ `weight`, bias β₂ `bias`).
     public let ln_ih: LayerNorm
@@ -81,6 +87,7 @@ open class LayerNormLSTMCell: Module, InputProjectingCell {
         return bias.map { normalized + $0.value } ?? normalized
     }
 
+    /// One step from a row block of ``prepareInputs(_:)``'s result: the equations above.
     open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
         let (h, c) = (state[0], state[1])
         let gates = (input + ln_hh(matmul(h, weight_hh.value, transposeB: true))).chunked(into: 4, along: 1)
