@@ -84,7 +84,7 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
             if !createGraph, primitive.accumulatesInPlace, let input = node.operands[0].node, input.isDifferentiable {
                 input.accumulate(gradient, through: primitive as! any AccumulatingPullback)
             } else if node.isDifferentiable {
-                let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
+                let inputGradients = pullbackCheckingAnomalies(primitive, gradient, inputs: inputs, output: output)  // Anomaly.swift
                 for (operand, inputGradient) in zip(node.operands, inputGradients) {
                     if let input = operand.node, input.isDifferentiable, let inputGradient { input.accumulate(inputGradient) }
                 }

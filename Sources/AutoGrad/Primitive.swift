@@ -85,6 +85,7 @@ public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
         opFailure(error.op, error.message)
     }
     var output = primitive.forward(inputs, shape: type.shape)
+    if ag_anomaly_scope() != nil { noteForwardAnomaly(primitive, inputs, output) }  // Anomaly.swift
     assert(output.shape == type.shape && (type.element.floatType.map { $0 == output.dtype } ?? true),
            "\(primitive.name): forward disagrees with its type rule")
     output.elementType = type.element

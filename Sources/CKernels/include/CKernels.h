@@ -49,4 +49,10 @@ void ag_set_flush_denormals(int enabled);
 /// Whether this thread currently flushes subnormals to zero.
 int ag_flushes_denormals(void);
 
+/// This thread's innermost anomaly-detection scope (an opaque Swift object), or NULL when
+/// anomaly mode is off.
+void *ag_anomaly_scope(void);
+/// Sets this thread's anomaly-detection scope and returns the previous one.
+void *ag_set_anomaly_scope(void *scope);
+
 #endif
