@@ -37,7 +37,7 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
     let domain: Domain
     let function: @Sendable ([Tensor]) -> Tensor
 
-    init(_ name: String, _ shapes: OperandShapes, _ domain: Domain = .any,
+    init(_ name: String, _ shapes: [[Int]], _ domain: Domain = .any,
          _ function: @escaping @Sendable ([Tensor]) -> Tensor) {
         self.name = name
         self.shapes = shapes
