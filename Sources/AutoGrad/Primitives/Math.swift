@@ -12,7 +12,7 @@ struct Negate: UnaryElementwisePrimitive {
 struct Exp: UnaryElementwisePrimitive {
     var name: String { "exp" }
     func value<T: FloatElement>(_ x: T) -> T { T.exp(x) }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_expf) }
+    var float32Kernel: Float32Kernel? { ag_expf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient * output] }
 }
 
@@ -39,7 +39,7 @@ struct AbsoluteValue: UnaryElementwisePrimitive {
 struct Tanh: UnaryElementwisePrimitive {
     var name: String { "tanh" }
     func value<T: FloatElement>(_ x: T) -> T { T.tanh(x) }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_tanhf) }
+    var float32Kernel: Float32Kernel? { ag_tanhf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(SaturatingGradient(function: .tanh), [gradient, output])]
     }
@@ -51,7 +51,7 @@ struct Sigmoid: UnaryElementwisePrimitive {
         // Two branches so neither exp overflows.
         x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_sigmoidf) }
+    var float32Kernel: Float32Kernel? { ag_sigmoidf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(SaturatingGradient(function: .sigmoid), [gradient, output])]
     }

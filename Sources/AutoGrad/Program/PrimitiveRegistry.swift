@@ -66,6 +66,12 @@ public enum PrimitiveRegistry {
                 MatMul(transposeA: try a.bool("transA", default: false), transposeB: try a.bool("transB", default: false))
             },
             "stop_gradient": { _ in StopGradient() },
+            "fused": { a in
+                guard let fused = FusedElementwise(body: try Program(parsing: try a.text("body"))) else {
+                    throw PrimitiveLookupError(expected: "a body of unary and binary elementwise ops")
+                }
+                return fused
+            },
         ]
         for kind in [ReductionKind.sum, .max, .min] {
             table["reduce_\(kind.rawValue)"] = { a in
@@ -109,6 +115,12 @@ extension Attributes {
         case nil: return fallback
         default: throw PrimitiveLookupError(expected: "a true/false attribute \(name)")
         }
+    }
+
+    /// The text attribute `name`.
+    public func text(_ name: String) throws -> String {
+        if case .text(let text)? = self[name] { return text }
+        throw PrimitiveLookupError(expected: "a text attribute \(name)")
     }
 
     /// The dtype attribute `name`.
