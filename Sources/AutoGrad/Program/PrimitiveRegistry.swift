@@ -61,7 +61,9 @@ public enum PrimitiveRegistry {
             "where": { _ in Where() },
             "gather": { a in IndexSelect(axis: try a.int("axis")) },
             "scatter_add": { a in IndexAdd(axis: try a.int("axis"), size: try a.int("size")) },
-            "one_hot": { a in OneHot(classCount: try a.int("classes"), dtype: try a.dtype("dtype")) },
+            "one_hot": { a in 
+                OneHot(classCount: try a.int("classes"), dtype: try a.dtype("dtype"), ignoredIndex: a["ignoring"] == nil ? nil : try a.int("ignoring"))
+            },
             "matmul": { a in
                 MatMul(transposeA: try a.bool("transA", default: false), transposeB: try a.bool("transB", default: false))
             },
