@@ -32,6 +32,7 @@ public func nllLoss(logProbabilities: Tensor, targets: IndexTensor, ignoreIndex:
     // Ops all the way (the targets' one-hot rows, zero where ignored, and their count), so a
     // traced training step takes the targets as an input.
     let picked = Tensor.oneHot(targets, classCount: classes, dtype: logProbabilities.dtype, ignoring: ignoreIndex)
+        .reshaped(to: logProbabilities.shape)  // targets of any shape with N elements
     let losses = -(logProbabilities * picked).sum(along: [1])
     switch reduction {
     case .none: return losses
