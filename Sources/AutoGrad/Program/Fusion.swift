@@ -108,28 +108,30 @@ struct FusedElementwise: Primitive {
 
     private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int) {
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
-        let block = Swift.min(Self.blockSize, count)
+        let block = Swift.max(1, Swift.min(Self.blockSize, count))
         withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1))) { scratch in
             let scratch = scratch.baseAddress!
-            let bases = inputs.map { UnsafePointer($0.storage.pointer(T.self)) }
-            let scalars = inputs.map { $0.count == 1 && count != 1 }
-            func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
-                switch source {
-                case .input(let index): scalars[index] ? (bases[index], true) : (bases[index] + start, false)
-                case .step(let index): (UnsafePointer(scratch + index * block), false)
+            // Operand base pointers on the stack too: a kernel call allocates nothing.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count) { bases in
+                for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
+                func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
+                    switch source {
+                    case .input(let index): inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
+                    case .step(let index): (UnsafePointer(scratch + index * block), false)
+                    }
                 }
-            }
-            for start in stride(from: 0, to: count, by: block) {
-                let n = Swift.min(block, count - start)
-                for (index, step) in steps.enumerated() {
-                    // The last step writes straight into the output.
-                    let target = index == steps.count - 1 ? output + start : scratch + index * block
-                    switch step.operation {
-                    case let .unary(op, x):
-                        Self.mapBlock(op, operand(x, at: start).0, target, n)
-                    case let .binary(op, a, b):
-                        let (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
-                        Self.zipBlock(op, pa, sa, pb, sb, target, n)
+                for start in stride(from: 0, to: count, by: block) {
+                    let n = Swift.min(block, count - start)
+                    for (index, step) in steps.enumerated() {
+                        // The last step writes straight into the output.
+                        let target = index == steps.count - 1 ? output + start : scratch + index * block
+                        switch step.operation {
+                        case let .unary(op, x):
+                            Self.mapBlock(op, operand(x, at: start).0, target, n)
+                        case let .binary(op, a, b):
+                            let (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
+                            Self.zipBlock(op, pa, sa, pb, sb, target, n)
+                        }
                     }
                 }
             }
