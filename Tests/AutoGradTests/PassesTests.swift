@@ -118,3 +118,50 @@ import AutoGrad
             """)
     }
 }
+
+/// Random programs of several ops: traced, optimized, fused and compiled, each equal to eager
+/// execution, and their gradient programs equal to eager backward.
+@Suite struct RandomProgramTests {
+    /// A random composition of ops on two [3, 4] inputs, chosen by `generator`.
+    private static func randomFunction(_ seed: UInt64) -> @Sendable ([Tensor]) -> Tensor {
+        { inputs in
+            var generator = RandomGenerator(seed: seed)
+            var values = inputs
+            for _ in 0..<12 {
+                let a = values[Int(generator.next() % UInt64(values.count))]
+                let b = values[Int(generator.next() % UInt64(values.count))]
+                let result: Tensor
+                switch generator.next() % 10 {
+                case 0: result = a + b
+                case 1: result = a * b
+                case 2: result = a.tanh()
+                case 3: result = (a * 0.5).sigmoid() - b
+                case 4: result = a.sum(along: [1], keepDims: true) * b
+                case 5: result = matmul(a, b, transposeB: true).sum(along: [1], keepDims: true) + a
+                case 6: result = maximum(a, b * 0.3)
+                case 7: result = (a * a + 1).sqrt() / (b.abs() + 1)
+                case 8: result = a.transposed().transposed() - a.logSoftmax(along: 1)
+                default: result = Tensor.where(a .> b, a.exp(), b * 2)
+                }
+                values.append(result)
+            }
+            return values.suffix(4).reduce(values[0] * 0, +).sum()
+        }
+    }
+
+    @Test(arguments: 0..<20) func tracedOptimizedCompiledEqualEager(_ seed: Int) {
+        let function = Self.randomFunction(UInt64(seed))
+        var generator = RandomGenerator(seed: UInt64(1000 + seed))
+        let inputs = [randomTensor([3, 4], using: &generator), randomTensor([3, 4], using: &generator)]
+        let program = Program.trace(inputs) { [function([$0.tensor(0), $0.tensor(1)])] }.program
+        let leaves = inputs.map { $0.requiringGrad() }
+        let eager = function(leaves)
+        let eagerGradients = AutoGrad.gradients(of: eager, withRespectTo: leaves)
+        expectClose(program.run(inputs)[0].scalars, eager.scalars)
+        expectClose(program.optimized().fusingElementwise().run(inputs)[0].scalars, eager.scalars)
+        let compiled = Executable(program.gradient(withRespectTo: [0, 1]).program)
+        let results = compiled(inputs + [Tensor(1.0, dtype: .float64)])
+        expectClose(results[0].scalars, eager.scalars)
+        for (computed, expected) in zip(results.dropFirst(), eagerGradients) { expectClose(computed.scalars, expected.scalars) }
+    }
+}
