@@ -5,6 +5,7 @@
 struct IndexSelect: Primitive {
     let axis: Int
     var name: String { "gather" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [1]) }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
@@ -38,6 +39,7 @@ struct IndexAdd: Primitive {
     let axis: Int
     let size: Int
     var name: String { "scatter_add" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [1]) }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis)), ("size", .int(size))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
@@ -78,6 +80,7 @@ struct OneHot: Primitive {
     /// An index that gives a row of zeros (a loss's ignore index).
     let ignoredIndex: Int?
     var name: String { "one_hot" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] {
         [("classes", .int(classCount)), ("dtype", .dtype(dtype))] + (ignoredIndex.map { [("ignoring", .int($0))] } ?? [])
     }

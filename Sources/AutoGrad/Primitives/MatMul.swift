@@ -7,6 +7,7 @@ import Synchronization
 struct MatMul: Primitive {
     let transposeA: Bool, transposeB: Bool
     var name: String { "matmul" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
     var attributes: [(name: String, value: Attribute)] {
         (transposeA ? [("transA", .bool(true))] : []) + (transposeB ? [("transB", .bool(true))] : [])
     }

@@ -69,6 +69,8 @@ struct FusedElementwise: Primitive {
     }
 
     var name: String { "fused" }
+    /// The pullback recomputes the body from the operands; it never reads the output.
+    var pullbackReads: PullbackReads { PullbackReads(operands: Array(body.inputs.indices)) }
     var attributes: [(name: String, value: Attribute)] {
         [("body", .text(body.description.split(separator: "\n").map { $0.trimmingPrefix(while: \.isWhitespace) }.joined(separator: " ")))]
     }
