@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "charlm", targets: ["charlm"]),
         .executable(name: "agbench", targets: ["agbench"]),
         .executable(name: "seq2seq", targets: ["seq2seq"]),
+        .executable(name: "ctcdigits", targets: ["ctcdigits"]),
     ],
     targets: [
         // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
@@ -21,11 +22,13 @@ let package = Package(
         .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),
         // Runnable examples of the classic recurrent applications (issue 11).
         .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim"]),
+        .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LearningTests", dependencies: ["Layers", "Optim"]),
         .testTarget(name: "CharLMTests", dependencies: ["charlm"]),
         .testTarget(name: "Seq2SeqTests", dependencies: ["seq2seq"]),
+        .testTarget(name: "CTCDigitsTests", dependencies: ["ctcdigits"]),
     ]
 )
