@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "agbench", targets: ["agbench"]),
         .executable(name: "seq2seq", targets: ["seq2seq"]),
         .executable(name: "ctcdigits", targets: ["ctcdigits"]),
+        .executable(name: "slots", targets: ["slots"]),
     ],
     targets: [
         // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
@@ -23,6 +24,7 @@ let package = Package(
         // Runnable examples of the classic recurrent applications (issue 11).
         .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim"]),
+        .executableTarget(name: "slots", dependencies: ["Layers", "Optim"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
@@ -30,5 +32,6 @@ let package = Package(
         .testTarget(name: "CharLMTests", dependencies: ["charlm"]),
         .testTarget(name: "Seq2SeqTests", dependencies: ["seq2seq"]),
         .testTarget(name: "CTCDigitsTests", dependencies: ["ctcdigits"]),
+        .testTarget(name: "SlotsTests", dependencies: ["slots"]),
     ]
 )
