@@ -22,9 +22,10 @@ let package = Package(
         .executableTarget(name: "charlm", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),
         // Runnable examples of the classic recurrent applications (issue 11).
-        .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim"]),
-        .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim"]),
-        .executableTarget(name: "slots", dependencies: ["Layers", "Optim"]),
+        .target(name: "ExampleSupport"),
+        .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "slots", dependencies: ["Layers", "Optim", "ExampleSupport"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),

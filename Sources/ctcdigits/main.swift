@@ -1,24 +1,18 @@
 import Foundation
+import ExampleSupport
 import Layers
 
 // ctcdigits: a bidirectional GRU learns to read digit sequences from unsegmented, noisy
 // feature frames of varying duration with CTC; reports the greedy (and prefix-beam) label
 // error rate on held-out utterances.
 
-/// Prints a line at once, also into a pipe or log file.
-func say(_ line: String) {
-    print(line)
-    fflush(nil)
-}
-
 let configuration = CTCDigitsConfiguration.standard
 let data = configuration.data
 say("ctcdigits: \(data.digitRange.lowerBound)–\(data.digitRange.upperBound) digits per utterance, each a \(data.templates[0].count)-part template held 1–3 frames, \(data.featureSize) features, noise σ \(data.noise); bidirectional GRU \(configuration.layers)×\(configuration.hidden), CTC loss")
-let clock = ContinuousClock(), started = clock.now
+let stopwatch = Stopwatch()
 let (model, test, steps) = train(configuration, log: say)
 let greedy = labelErrorRate(model, data, test)
 let beam = labelErrorRate(model, data, test, beamWidth: 8)
-let seconds = Double((clock.now - started).components.seconds)
 var generator = RandomGenerator(seed: 7)
 let example = data.utterance(using: &generator)
 let decoded = noGrad { () -> [Int] in
@@ -27,4 +21,4 @@ let decoded = noGrad { () -> [Int] in
 }
 say("example: \(example.frames.count) frames, digits \(example.labels.map { String($0 - 1) }.joined()) → decoded \(decoded.map { String($0 - 1) }.joined())")
 say(String(format: "result: held-out label error rate %.4f greedy, %.4f prefix beam (width 8), on %d utterances after %d steps (%.0f s)",
-           greedy, beam, test.count, steps, seconds))
+           greedy, beam, test.count, steps, stopwatch.seconds))

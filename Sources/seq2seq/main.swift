@@ -1,23 +1,17 @@
 import Foundation
+import ExampleSupport
 import Layers
 
 // seq2seq: an attention encoder-decoder learns to reverse letter strings of 4–12 letters,
 // reports greedy exact match on held-out strings and writes the attention of one example as
 // an SVG heat map (seq2seq-attention.svg).
 
-/// Prints a line at once, also into a pipe or log file.
-func say(_ line: String) {
-    print(line)
-    fflush(nil)
-}
-
 let configuration = Seq2SeqConfiguration.standard
 let task = configuration.task
 say("seq2seq: reversing strings of \(task.lengths.lowerBound)–\(task.lengths.upperBound) letters from \(task.letterCount); bidirectional GRU encoder, GRU decoder with additive attention, hidden \(configuration.hidden)")
-let clock = ContinuousClock(), started = clock.now
+let stopwatch = Stopwatch()
 let (model, test, steps) = train(configuration, log: say)
 let match = exactMatch(model, test, task: task)
-let seconds = Double((clock.now - started).components.seconds)
 
 let source = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map { $0 % task.letterCount }
 let (output, weights) = model.attentionMap(source, maxLength: task.lengths.upperBound + 2)
@@ -31,4 +25,4 @@ do {
     FileHandle.standardError.write(Data("seq2seq: error: cannot write seq2seq-attention.svg: \(error)\n".utf8))
     exit(1)
 }
-say(String(format: "result: held-out exact match %.3f on %d strings after %d steps (%.0f s)", match, test.references.count, steps, seconds))
+say(String(format: "result: held-out exact match %.3f on %d strings after %d steps (%.0f s)", match, test.references.count, steps, stopwatch.seconds))

@@ -1,22 +1,17 @@
 import Foundation
+import ExampleSupport
 import Layers
 
 // slots: slot filling on synthetic flight queries with a bidirectional LSTM; words enter as
 // 1-of-N codes with an "other" entry plus hashed letter trigrams, and the tagger is scored
 // (per-slot F1) on held-out sentences whose city and airline names never occur in training.
 
-/// Prints a line at once, also into a pipe or log file.
-func say(_ line: String) {
-    print(line)
-    fflush(nil)
-}
-
 let configuration = SlotsConfiguration.standard
 say("slots: flight queries, \(FlightQueries.tags.count) BIO tags; bidirectional LSTM \(configuration.hidden), words as 1-of-N + other + \(configuration.trigramBuckets) trigram buckets; held out: \(FlightQueries.heldOutCities.count) cities and \(FlightQueries.heldOutAirlines.count) airlines never seen in training")
-let clock = ContinuousClock(), started = clock.now
+let stopwatch = Stopwatch()
 let (tagger, features, heldOut, steps) = train(configuration, log: say)
 let scores = evaluate(tagger, features, heldOut)
-let seconds = Double((clock.now - started).components.seconds)
+let seconds = stopwatch.seconds  // the ablation below is not part of the run's time
 for slot in FlightQueries.slots {
     say(String(format: "  %@ F1 %.3f", slot.padding(toLength: 12, withPad: " ", startingAt: 0), scores.f1(slot)))
 }

@@ -5,11 +5,8 @@ import Testing
 /// Attention modules: multi-head against PyTorch (Fixtures/make_attention_fixtures.py),
 /// additive and multiplicative against the test's own loops, masks, and gradient checks.
 @Suite struct AttentionTests {
-    static let reference: [String: Tensor] = {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("attention_references.safetensors")
-        return (try? SafeTensors.read(from: url).tensors) ?? [:]
-    }()
-    private func ref(_ name: String) -> Tensor { Self.reference[name]! }
+    static let reference = Fixture("attention_references.safetensors")
+    private func ref(_ name: String) -> Tensor { Self.reference[name] }
 
     @Test(arguments: ["same", "sizes"]) func multiHeadMatchesPyTorch(_ name: String) {
         let (keySize, valueSize) = name == "same" ? (8, 8) : (6, 7)
@@ -28,7 +25,7 @@ import Testing
         for (parameterName, parameter) in attention.namedParameters() {
             #expect(maxDifference(parameter.grad!, ref("\(name).grad.\(parameterName)")) < 1e-12, "\(parameterName)")
         }
-        #expect(Set(attention.namedParameters().map(\.name)) == Set(Self.reference.keys.filter {
+        #expect(Set(attention.namedParameters().map(\.name)) == Set(Self.reference.tensors.keys.filter {
             $0.hasPrefix("\(name).grad.") && !["query", "key", "value"].contains($0.components(separatedBy: ".")[2])
         }.map { String($0.dropFirst("\(name).grad.".count)) }))
     }

@@ -5,11 +5,8 @@ import Testing
 /// CTC loss against PyTorch (Fixtures/make_ctc_fixtures.py), by hand and by the gradient
 /// checker; greedy and prefix-beam decoding against brute force.
 @Suite struct CTCTests {
-    static let reference: [String: Tensor] = {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("ctc_references.safetensors")
-        return (try? SafeTensors.read(from: url).tensors) ?? [:]
-    }()
-    private func ref(_ name: String) -> Tensor { Self.reference[name]! }
+    static let reference = Fixture("ctc_references.safetensors")
+    private func ref(_ name: String) -> Tensor { Self.reference[name] }
     private func integers(_ name: String) -> [Int] { ref(name).scalars.map { Int($0) } }
 
     /// Values and gradients with respect to the unnormalized logits (through logSoftmax), every
