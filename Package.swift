@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "seq2seq", targets: ["seq2seq"]),
         .executable(name: "ctcdigits", targets: ["ctcdigits"]),
         .executable(name: "slots", targets: ["slots"]),
+        .executable(name: "sentiment", targets: ["sentiment"]),
     ],
     targets: [
         // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
@@ -26,6 +27,7 @@ let package = Package(
         .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim", "ExampleSupport"]),
         .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim", "ExampleSupport"]),
         .executableTarget(name: "slots", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "sentiment", dependencies: ["Layers", "Optim", "ExampleSupport"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
@@ -34,5 +36,6 @@ let package = Package(
         .testTarget(name: "Seq2SeqTests", dependencies: ["seq2seq"]),
         .testTarget(name: "CTCDigitsTests", dependencies: ["ctcdigits"]),
         .testTarget(name: "SlotsTests", dependencies: ["slots"]),
+        .testTarget(name: "SentimentTests", dependencies: ["sentiment"]),
     ]
 )

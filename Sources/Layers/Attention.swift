@@ -4,7 +4,7 @@ import AutoGrad
 /// every query (an attention decoder asks once per step): keys [batch, time, ·] and values
 /// [batch, time, ·] (or [batch, heads, time, ·] once split into heads), and an optional key
 /// mask [batch, time], `true` at valid (not padded) steps.
-public struct AttentionMemory: @unchecked Sendable {
+public struct AttentionMemory: Sendable {
     /// The keys, as the attention prepared them (e.g. projected).
     public let keys: Tensor
     /// The values, as the attention prepared them.
