@@ -36,6 +36,17 @@ final class ClockCell: Module, ContextualRecurrentCell {
         }
     }
 
+    /// `network(x)` (what `Sequential` calls) cannot supply a context: it stops naming the type.
+    @Test func forwardWithoutContextIsReported() async {
+        await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let network = RecurrentNetwork(inputSize: 1) { _, _ in ClockCell() }
+            _ = network(Tensor(zeros: [2, 1, 1]))
+        }.map { result in
+            let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+            #expect(message.contains("RecurrentNetwork: ClockCell needs a context of type Tensor"), "\(message)")
+        }
+    }
+
     private static func makeDecoder() -> RecurrentNetwork<AttentionDecoderCell<GRUCell, AdditiveAttention>> {
         RecurrentNetwork(inputSize: 3, batchFirst: true) { _, size in
             AttentionDecoderCell(cell: GRUCell(inputSize: size + 4, hiddenSize: 5),
