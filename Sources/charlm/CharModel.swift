@@ -5,7 +5,7 @@ protocol SequenceEncoder: Module {
     func callAsFunction(_ input: Tensor, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor])
 }
 
-extension RecurrentNetwork: SequenceEncoder {}
+extension RecurrentNetwork: SequenceEncoder where Cell.Context == Void {}
 
 /// A character-level language model: one-hot characters → recurrent layers → logits over the
 /// vocabulary for the next character.

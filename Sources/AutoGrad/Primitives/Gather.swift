@@ -100,7 +100,7 @@ struct OneHot: Primitive {
 }
 
 /// The element rule of ops indexed by an `i64` operand: a float source and indices.
-private func indexedElement(_ elements: OperandElements, op: String) throws(ShapeError) -> ElementType {
+func indexedElement(_ elements: OperandElements, op: String) throws(ShapeError) -> ElementType {
     guard elements[0].floatType != nil, elements[1] == .int64 else {
         throw ShapeError(op, "expects a float tensor and i64 indices, got \(elements[0]) and \(elements[1])")
     }
