@@ -1,6 +1,7 @@
-/// A read-only view of the recorded graph (the tape) behind some outputs: its nodes in the
-/// order they were recorded (every node after its operands), ready to print, export, walk
-/// or replay. No second structure is built: this is the tape itself.
+/// A view of the recorded graph (the tape) behind some outputs: its nodes in the order they
+/// were recorded (every node after its operands), ready to walk, print and export. Printing,
+/// Graphviz export and replay go through ``program``, the tape as a ``Program`` (its inputs are
+/// the leaves), so there is one printer for the eager and the traced IR.
 ///
 ///     let loss = (matmul(x, w, transposeB: true).tanh() * 2).sum()
 ///     print(Graph(loss))
@@ -12,6 +13,8 @@ public struct Graph: Sendable {
     public let nodes: [Node]
     /// The nodes of the outputs, in the order given.
     public let outputs: [Node]
+    /// For each node, the nodes that use it as an operand, in recording order.
+    private let userLists: [ObjectIdentifier: [Node]]
 
     /// The graph behind `outputs`, which must require gradients.
     public init(_ outputs: [Tensor]) {
@@ -22,6 +25,13 @@ public struct Graph: Sendable {
             return node
         }
         nodes = topologicalOrder(from: self.outputs)
+        var users: [ObjectIdentifier: [Node]] = [:]
+        for user in nodes {
+            for operand in Set(user.operands.compactMap { $0.node.map(ObjectIdentifier.init) }) {
+                users[operand, default: []].append(user)
+            }
+        }
+        userLists = users
     }
 
     /// The graph behind one output.
@@ -33,36 +43,34 @@ public struct Graph: Sendable {
     /// The op nodes (not leaves), in recording order.
     public var operations: [Node] { nodes.filter { !$0.isLeaf } }
 
-    /// The nodes that use `node` as an operand, in recording order.
-    public func users(of node: Node) -> [Node] {
-        nodes.filter { user in user.operands.contains { $0.node === node } }
+    /// The nodes that use `node` as an operand, in recording order (each once).
+    public func users(of node: Node) -> [Node] { userLists[ObjectIdentifier(node)] ?? [] }
+
+    /// The tape as a program: the leaves are its inputs (named by their labels), constants
+    /// keep their recorded values (backward keeps them too), and the outputs are returned.
+    public var program: Program {
+        Program(recordedNodes: outputs, inputs: inputs.map { ($0, $0.name ?? "") })
     }
 
     /// Runs the recorded primitives again on new values for ``inputs`` (same order, shapes
     /// and dtypes); constants keep their recorded values. The replay is recorded like any
     /// computation, so it can be differentiated. Returns the outputs' new values.
     public func replay(_ newInputs: [Tensor]) -> [Tensor] {
-        let leaves = inputs
-        guard newInputs.count == leaves.count else {
-            opFailure("replay", "\(newInputs.count) inputs for a graph with \(leaves.count)")
+        let program = program
+        guard newInputs.count == program.inputs.count else {
+            opFailure("replay", "\(newInputs.count) inputs for a graph with \(program.inputs.count)")
         }
-        var values: [ObjectIdentifier: Tensor] = [:]
-        for (leaf, value) in zip(leaves, newInputs) {
-            guard value.shape == leaf.shape && value.dtype == leaf.dtype else {
-                opFailure("replay", "input \(leaf.name ?? "") expects \(describe(leaf.dtype, leaf.shape)), got \(describe(value.dtype, value.shape))")
-            }
-            values[ObjectIdentifier(leaf)] = value
+        for (input, value) in zip(program.inputs, newInputs) where value.valueType != input.type {
+            opFailure("replay", "input \(input.name) expects \(input.type), got \(value.valueType)")
         }
-        for node in nodes {
-            guard let primitive = node.primitive else { continue }
-            guard let saved = node.savedInputs else {
-                opFailure("replay", "the graph was released by backward; call backward with retainGraph: true to replay it")
-            }
-            let operands = zip(node.operands, saved).map { operand, value in
-                operand.node.flatMap { values[ObjectIdentifier($0)] } ?? Tensor(storage: value, shape: operand.shape)
-            }
-            values[ObjectIdentifier(node)] = apply(primitive, operands)
-        }
-        return outputs.map { values[ObjectIdentifier($0)]! }
+        return program.evaluate(on: newInputs)
     }
+}
+
+extension Graph: CustomStringConvertible {
+    /// The IR text of ``program``.
+    public var description: String { program.description }
+
+    /// The graph in Graphviz DOT (see ``Program/dot(name:)``).
+    public func dot(name: String = "autograd") -> String { program.dot(name: name) }
 }

@@ -34,9 +34,10 @@ public final class Node: @unchecked Sendable {
     /// A label for the IR, e.g. a parameter's dotted path (`encoder.weight_ih_l0`).
     public internal(set) var name: String?
 
-    /// Operand values at record time and the output value, kept for the pullback (and for
-    /// replaying constants); dropped when backward releases the graph.
-    var savedInputs: [TensorStorage]?
+    /// Operand values at record time as far as the pullback reads them, and always constants
+    /// (the graph's ``Graph/program`` owns them); backward releases the others.
+    var savedInputs: [TensorStorage]
+    /// The output value if the pullback reads it; `nil` once backward released the node.
     var savedOutput: TensorStorage?
     /// The accumulated gradient of a leaf, what `Tensor.grad` reads.
     var grad: Tensor?
@@ -46,6 +47,7 @@ public final class Node: @unchecked Sendable {
     init(leafShape shape: [Int], dtype: DType, name: String?, elementType: ElementType? = nil) {
         primitive = nil
         operands = []
+        savedInputs = []
         self.shape = shape
         self.dtype = dtype
         self.elementType = elementType ?? ElementType(dtype)
@@ -60,11 +62,12 @@ public final class Node: @unchecked Sendable {
         dtype = output.dtype
         elementType = output.elementType
         self.isDifferentiable = isDifferentiable
-        // Only what the pullback reads is kept (constants always: the IR reads them); the rest
+        // Only what the pullback reads is kept, and constants and leaves (a program built from
+        // the tape reads them; a leaf's buffer is its parameter's, alive anyway); the rest
         // becomes an empty placeholder of the right dtype.
         let reads = primitive.pullbackReads
         savedInputs = inputs.enumerated().map { position, input in
-            input.node == nil || reads.reads(operand: position) ? input.storage : TensorStorage.placeholder(input.dtype)
+            input.node?.isLeaf ?? true || reads.reads(operand: position) ? input.storage : TensorStorage.placeholder(input.dtype)
         }
         savedOutput = reads.output ? output.storage : TensorStorage.placeholder(output.dtype)
     }
@@ -81,7 +84,7 @@ public final class Node: @unchecked Sendable {
     /// The operands as tensors (values at record time, still linked to their nodes), and the
     /// output linked to this node, so a pullback recorded under `createGraph` differentiates.
     func savedTensors() -> (inputs: [Tensor], output: Tensor)? {
-        guard let savedInputs, let savedOutput else { return nil }
+        guard let savedOutput else { return nil }
         let inputs = zip(operands, savedInputs).map {
             Tensor(storage: $1, shape: $0.shape, node: $0.node, elementType: $0.elementType)
         }
@@ -101,8 +104,11 @@ public final class Node: @unchecked Sendable {
         }
     }
 
+    /// Drops the values kept for the pullback; constants stay (they are part of the program).
     func release() {
-        savedInputs = nil
+        for (position, operand) in operands.enumerated() where operand.node.map({ !$0.isLeaf }) ?? false {
+            savedInputs[position] = TensorStorage.placeholder(operand.dtype)
+        }
         savedOutput = nil
     }
 }

@@ -39,8 +39,7 @@ private struct NaNPullback: Primitive {
             }
         }
         expectStandardError(result, contains: ["anomaly: backward: in the pullback of 'sqrt'", "its op 'div'", "1 +inf",
-                                               "operands: f64[2] (not kept: the pullback does not read it)",
-                                               "output gradient: f64[2] in [1.0, 1.0]"])
+                                               "operands: f64[2] in [0.0, 4.0]", "output gradient: f64[2] in [1.0, 1.0]"])
     }
 
     /// The innermost scope decides: a trapping scope inside a recording one traps.
@@ -68,13 +67,25 @@ private struct NaNPullback: Primitive {
         #expect(error.result.positiveInfinityCount == 0 && error.result.finiteRange == 0...0)
     }
 
+    /// sqrt's pullback reads its output only: an operand computed by another op is not kept by
+    /// the tape, and the report says so instead of inventing a range.
+    @Test func backwardReportsOperandsTheTapeDidNotKeep() throws {
+        let error = try #require(throws: AnomalyError.self) {
+            try detectingAnomalies {
+                let x = Tensor([0, 4], dtype: .float64).requiringGrad()
+                (x * 1).sqrt().sum().backward()
+            }
+        }
+        #expect(error.op == "sqrt" && !error.operands[0].isKept)
+        #expect(error.description.contains("operands: f64[2] (not kept: the pullback does not read it)"))
+    }
+
     @Test func throwingFormReportsTheFirstBackwardAnomaly() throws {
         let error = try #require(throws: AnomalyError.self) {
             try detectingAnomalies { sqrtAtZero().loss.backward() }
         }
         #expect(error.pass == .backward && error.op == "sqrt" && error.innerOp == "div" && error.operandIndex == nil)
-        // sqrt's pullback reads its output only, so the tape kept no operand values to report.
-        #expect(!error.operands[0].isKept && error.outputGradient?.finiteRange == 1...1)
+        #expect(error.operands[0].finiteRange == 0...4 && error.outputGradient?.finiteRange == 1...1)
         #expect(error.result.positiveInfinityCount == 1)
     }
 

@@ -51,7 +51,7 @@ import Foundation
         let x = Tensor([0.5, -1], dtype: .float64).requiringGrad()
         let y = (x * 2).tanh()
         let node = y.graphNode!
-        #expect(node.savedInputs![0].count == 0)
+        #expect(node.savedInputs[0].count == 0)
         #expect(node.savedOutput!.count == 2)
         y.sum().backward()
         let expected = [0.5, -1.0].map { (value: Double) -> Double in

@@ -33,6 +33,41 @@ extension Program: CustomStringConvertible {
         return lines.joined(separator: "\n")
     }
 
+    /// The program in Graphviz DOT: inputs as ellipses, equations as boxes labelled like the
+    /// text, constants as grey text, outputs with a double border; edges run from operand to
+    /// user. `dot -Tsvg program.dot > program.svg` draws it.
+    public func dot(name: String = "autograd") -> String {
+        let names = valueNames(), inlined = inlinedConstants()
+        func quoted(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        var lines = ["digraph \(quoted(name)) {", "  rankdir=TB;", "  node [fontname=\"Menlo\", fontsize=10];"]
+        for (index, input) in inputs.enumerated() {
+            let id = names[.input(index)]!
+            lines.append("  \(quoted(id)) [shape=ellipse, label=\(quoted("%\(id): \(input.type)"))];")
+        }
+        for (index, constant) in constants.enumerated() where !inlined.contains(index) {
+            let id = names[.constant(index)]!
+            lines.append("  \(quoted(id)) [shape=plaintext, fontcolor=gray40, label=\(quoted("%\(id): \(constant.valueType)"))];")
+        }
+        for (position, equation) in equations.enumerated() {
+            let id = names[.result(position)]!
+            lines.append("  \(quoted(id)) [shape=box, label=\(quoted("%\(id) = \(Program.label(equation.primitive)) : \(equation.type)"))];")
+            for (operandPosition, operand) in equation.operands.enumerated() {
+                if case .constant(let index) = operand, inlined.contains(index) {
+                    let literalID = "\(id).c\(operandPosition)"
+                    lines.append("  \(quoted(literalID)) [shape=plaintext, fontcolor=gray40, label=\(quoted(literal(constants[index])))];")
+                    lines.append("  \(quoted(literalID)) -> \(quoted(id)) [color=gray60];")
+                } else if case .constant = operand {
+                    lines.append("  \(quoted(names[operand]!)) -> \(quoted(id)) [color=gray60];")
+                } else {
+                    lines.append("  \(quoted(names[operand]!)) -> \(quoted(id));")
+                }
+            }
+        }
+        for output in outputs { lines.append("  \(quoted(names[output]!)) [peripheries=2];") }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+
     /// `name[key=value …]`: how an equation's op prints.
     static func label(_ primitive: any Primitive) -> String {
         let attributes = primitive.attributes

@@ -99,17 +99,25 @@ extension Program {
     /// The program behind outputs recorded on the tape, with `inputs` (leaf nodes and names)
     /// as its inputs; other operands become constants with their recorded values.
     init(recorded outputs: [Tensor], inputs: [(node: Node, name: String)]) {
+        self.init(recordedNodes: outputs.map { $0.node }, constantOutputs: outputs, inputs: inputs)
+    }
+
+    /// The program behind recorded output nodes (every output recorded).
+    init(recordedNodes outputs: [Node], inputs: [(node: Node, name: String)]) {
+        self.init(recordedNodes: outputs, constantOutputs: [], inputs: inputs)
+    }
+
+    /// The shared builder: an output whose node is `nil` is the constant in `constantOutputs`
+    /// at its position.
+    private init(recordedNodes outputs: [Node?], constantOutputs: [Tensor], inputs: [(node: Node, name: String)]) {
         var builder = ProgramBuilder()
         var values: [ObjectIdentifier: Program.Value] = [:]
         for (node, name) in inputs {
             values[ObjectIdentifier(node)] = builder.input(name, node.type)
         }
-        for node in topologicalOrder(from: outputs.compactMap(\.node)) {
+        for node in topologicalOrder(from: outputs.compactMap { $0 }) {
             guard let primitive = node.primitive, values[ObjectIdentifier(node)] == nil else { continue }
-            guard let saved = node.savedInputs else {
-                opFailure("Program", "the graph through '\(primitive.name)' was released by backward; build the program before backward or pass retainGraph: true")
-            }
-            let operands = zip(node.operands, saved).map { operand, storage in
+            let operands = zip(node.operands, node.savedInputs).map { operand, storage in
                 operand.node.flatMap { values[ObjectIdentifier($0)] }
                     ?? builder.constant(Tensor(storage: storage, shape: operand.shape, elementType: operand.elementType))
             }
@@ -119,8 +127,8 @@ extension Program {
                 opFailure("Program", "recorded '\(primitive.name)' does not type-check: \(error)")
             }
         }
-        let results = outputs.map { output in
-            output.node.flatMap { values[ObjectIdentifier($0)] } ?? builder.constant(output)
+        let results = outputs.enumerated().map { position, output in
+            output.flatMap { values[ObjectIdentifier($0)] } ?? builder.constant(constantOutputs[position])
         }
         do {
             self = try builder.build(outputs: results)
