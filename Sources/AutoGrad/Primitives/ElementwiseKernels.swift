@@ -106,17 +106,38 @@ extension BinaryElementwisePrimitive {
     }
 }
 
+/// A primitive that writes its result into a buffer it is given: what a compiled program runs
+/// into its planned memory. Its forward allocates a buffer and writes into it.
+protocol WritesIntoBuffer: Primitive {
+    /// Writes the result (of `shape`) into `output`, which has its size and dtype.
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int])
+}
+
+extension WritesIntoBuffer {
+    /// The result written into a fresh buffer of `dtype` (the operands' unless given).
+    func written(_ inputs: [Tensor], shape: [Int], dtype: DType? = nil) -> Tensor {
+        let output = TensorStorage.make(count: elementCount(shape), dtype: dtype ?? inputs[0].dtype)
+        write(inputs, into: output, shape: shape)
+        return Tensor(storage: output, shape: shape)
+    }
+}
+
 extension Tensor {
     /// This tensor's values laid out contiguously in `shape`, given per-axis element strides
     /// into this tensor's buffer starting at `offset` (stride 0 repeats, negative reverses).
     /// The one strided-copy kernel behind expand, permute, slice and reverse.
     func stridedValues(shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
         let result = TensorStorage.make(count: elementCount(shape), dtype: dtype)
+        copyStrided(into: result, shape: shape, strides: strides, offset: offset)
+        return Tensor(storage: result, shape: shape)
+    }
+
+    /// ``stridedValues(shape:strides:offset:)`` written into `result`.
+    func copyStrided(into result: TensorStorage, shape: [Int], strides: [Int], offset: Int = 0) {
         switch dtype {
         case .float32: stridedTransfer(storage.pointer(Float.self) + offset, strides, shape, result.pointer(Float.self))
         case .float64: stridedTransfer(storage.pointer(Double.self) + offset, strides, shape, result.pointer(Double.self))
         }
-        return Tensor(storage: result, shape: shape)
     }
 
     /// The values broadcast (repeated) to `shape`, without recording.

@@ -2,7 +2,7 @@
 
 /// Input slices at the indices (an `i64` operand) along `axis`: the axis is replaced by the
 /// indices' shape (NumPy's `take`).
-struct IndexSelect: Primitive {
+struct IndexSelect: WritesIntoBuffer {
     let axis: Int
     var name: String { "gather" }
     var pullbackReads: PullbackReads { PullbackReads(operands: [1]) }
@@ -17,15 +17,15 @@ struct IndexSelect: Primitive {
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         try indexedElement(elements, op: name)
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage.make(count: elementCount(shape), dtype: source.dtype)
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
+        let source = inputs[0]
         let indices = checkedIndices(inputs[1], size: source.shape[axis], op: name, axis: axis, shape: source.shape)
         let bytes = source.dtype.byteCount
         let (outer, inner) = runs(source.shape, axis: axis)
         forEachRun(outer: outer, inner: inner, indexedSize: source.shape[axis], indices: indices) { indexed, packed in
             (result.base + packed * bytes).copyMemory(from: source.storage.base + indexed * bytes, byteCount: inner * bytes)
         }
-        return Tensor(storage: result, shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(IndexAdd(axis: axis, size: inputs[0].shape[axis]), [gradient, inputs[1]]), nil]
@@ -35,7 +35,7 @@ struct IndexSelect: Primitive {
 /// Zeros of `size` along `axis`, with the input's slice at each position of the indices (an
 /// `i64` operand, whose shape spans axes `axis...` of the input) added at that index; repeats
 /// add up. The transpose of ``IndexSelect``.
-struct IndexAdd: Primitive {
+struct IndexAdd: WritesIntoBuffer {
     let axis: Int
     let size: Int
     var name: String { "scatter_add" }
@@ -52,14 +52,15 @@ struct IndexAdd: Primitive {
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         try indexedElement(elements, op: name)
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage.make(zeros: elementCount(shape), dtype: source.dtype)
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
+        let source = inputs[0]
+        result.base.initializeMemory(as: UInt8.self, repeating: 0, count: result.count * result.dtype.byteCount)
         let indices = checkedIndices(inputs[1], size: size, op: name, axis: axis, shape: shape)
         switch source.dtype {
         case .float32: scatterAdd(source.storage.pointer(Float.self), into: result.pointer(Float.self), shape: shape, indices)
         case .float64: scatterAdd(source.storage.pointer(Double.self), into: result.pointer(Double.self), shape: shape, indices)
         }
-        return Tensor(storage: result, shape: shape)
     }
     private func scatterAdd<T: FloatElement>(_ source: UnsafeMutablePointer<T>, into result: UnsafeMutablePointer<T>,
                                              shape: [Int], _ indices: [Int]) {

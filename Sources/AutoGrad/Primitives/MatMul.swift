@@ -4,7 +4,7 @@ import Synchronization
 
 /// Matrix product of the last two axes, batched over (broadcast) leading axes; either operand
 /// may be read transposed, so pullbacks never materialize a transpose.
-struct MatMul: Primitive {
+struct MatMul: WritesIntoBuffer {
     let transposeA: Bool, transposeB: Bool
     var name: String { "matmul" }
     var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
@@ -31,10 +31,9 @@ struct MatMul: Primitive {
         return try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
     }
 
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let result = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
-        multiply(inputs[0], inputs[1], into: result, shape: shape)
-        return Tensor(storage: result, shape: shape)
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+        multiply(inputs[0], inputs[1], into: output, shape: shape)
     }
 
     /// The product written into `result` (of the output's size): what a compiled program

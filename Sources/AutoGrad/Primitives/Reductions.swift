@@ -15,7 +15,7 @@ enum ReductionKind: String, Sendable {
     }
 }
 
-struct Reduce: Primitive {
+struct Reduce: WritesIntoBuffer {
     let kind: ReductionKind
     let axes: [Int]
     let keepDims: Bool
@@ -41,22 +41,25 @@ struct Reduce: Primitive {
                  : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
     }
 
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         var current = inputs[0]
-        // One axis at a time, innermost first, each viewed as [outer, n, inner].
-        for axis in axes.reversed() {
+        // One axis at a time, innermost first, each viewed as [outer, n, inner]; the last one
+        // writes into the output.
+        for (step, axis) in axes.reversed().enumerated() {
             let dims = current.shape
             let outer = dims[..<axis].reduce(1, *), n = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
             var reduced = dims
             reduced[axis] = 1
-            let result = TensorStorage.make(count: outer * inner, dtype: current.dtype)
+            let result = step == axes.count - 1 ? output : TensorStorage.make(count: outer * inner, dtype: current.dtype)
             switch current.dtype {
             case .float32: reduceLoop(current.storage.pointer(Float.self), result.pointer(Float.self), outer, n, inner)
             case .float64: reduceLoop(current.storage.pointer(Double.self), result.pointer(Double.self), outer, n, inner)
             }
             current = Tensor(storage: result, shape: reduced)
         }
-        return Tensor(storage: current.storage, shape: shape)
+        if axes.isEmpty { output.base.copyMemory(from: current.storage.base, byteCount: output.count * output.dtype.byteCount) }
     }
 
     private func reduceLoop<T: FloatElement>(_ x: UnsafeMutablePointer<T>, _ result: UnsafeMutablePointer<T>,

@@ -21,7 +21,7 @@ struct Reshape: Primitive {
     }
 }
 
-struct Permute: Primitive {
+struct Permute: WritesIntoBuffer {
     let permutation: [Int]
     var name: String { "transpose" }
     var pullbackReads: PullbackReads { .nothing }
@@ -33,9 +33,10 @@ struct Permute: Primitive {
         }
         return permutation.map { shape[$0] }
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         let strides = contiguousStrides(inputs[0].shape)
-        return inputs[0].stridedValues(shape: shape, strides: permutation.map { strides[$0] })
+        inputs[0].copyStrided(into: output, shape: shape, strides: permutation.map { strides[$0] })
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         var inverse = permutation
@@ -45,7 +46,7 @@ struct Permute: Primitive {
 }
 
 /// Broadcasts to a larger shape (NumPy rules); the gradient sums back.
-struct Expand: Primitive {
+struct Expand: WritesIntoBuffer {
     let shape: [Int]
     var name: String { "broadcast" }
     var pullbackReads: PullbackReads { .nothing }
@@ -56,13 +57,16 @@ struct Expand: Primitive {
         }
         return shape
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { inputs[0].broadcastValues(to: shape) }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+        inputs[0].copyStrided(into: output, shape: shape, strides: broadcastStrides(inputs[0].shape, to: shape))
+    }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient.sum(toShape: inputs[0].shape)]
     }
 }
 
-struct Reverse: Primitive {
+struct Reverse: WritesIntoBuffer {
     let axis: Int
     var name: String { "rev" }
     var pullbackReads: PullbackReads { .nothing }
@@ -73,11 +77,12 @@ struct Reverse: Primitive {
         }
         return shapes[0]
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         var strides = contiguousStrides(shape)
         let offset = shape[axis] > 0 ? (shape[axis] - 1) * strides[axis] : 0
         strides[axis] = -strides[axis]
-        return inputs[0].stridedValues(shape: shape, strides: strides, offset: offset)
+        inputs[0].copyStrided(into: output, shape: shape, strides: strides, offset: offset)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient.reversed(along: axis)]

@@ -1,7 +1,7 @@
 // Slices along an axis and their transpose (pad), concatenation, and selection by mask.
 
 /// Elements `start, start+step, …` (below `end`) along `axis`.
-struct Slice: AccumulatingPullback {
+struct Slice: AccumulatingPullback, WritesIntoBuffer {
     let axis: Int, start: Int, end: Int, step: Int
     var name: String { "slice" }
     var pullbackReads: PullbackReads { .nothing }
@@ -17,11 +17,12 @@ struct Slice: AccumulatingPullback {
         result[axis] = (end - start + step - 1) / step
         return result
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         var strides = contiguousStrides(inputs[0].shape)
         let offset = start * strides[axis]
         strides[axis] *= step
-        return inputs[0].stridedValues(shape: shape, strides: strides, offset: offset)
+        inputs[0].copyStrided(into: output, shape: shape, strides: strides, offset: offset)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(Pad(axis: axis, start: start, step: step, size: inputs[0].shape[axis]), [gradient])]
@@ -43,7 +44,7 @@ struct Slice: AccumulatingPullback {
 
 /// The transpose of `Slice`: zeros of `size` along `axis`, with the input placed at
 /// `start, start+step, …`.
-struct Pad: Primitive {
+struct Pad: WritesIntoBuffer {
     let axis: Int, start: Int, step: Int, size: Int
     var name: String { "pad" }
     var pullbackReads: PullbackReads { .nothing }
@@ -59,8 +60,10 @@ struct Pad: Primitive {
         shape[axis] = size
         return shape
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let source = inputs[0], result = TensorStorage.make(zeros: elementCount(shape), dtype: source.dtype)
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
+        let source = inputs[0]
+        result.base.initializeMemory(as: UInt8.self, repeating: 0, count: result.count * result.dtype.byteCount)
         var strides = contiguousStrides(shape)
         let offset = start * strides[axis]
         strides[axis] *= step
@@ -68,14 +71,13 @@ struct Pad: Primitive {
         case .float32: stridedTransfer(result.pointer(Float.self) + offset, strides, source.shape, source.storage.pointer(Float.self), .scatter)
         case .float64: stridedTransfer(result.pointer(Double.self) + offset, strides, source.shape, source.storage.pointer(Double.self), .scatter)
         }
-        return Tensor(storage: result, shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(Slice(axis: axis, start: start, end: start + (inputs[0].shape[axis] - 1) * step + 1, step: step), [gradient])]
     }
 }
 
-struct Concat: Primitive {
+struct Concat: WritesIntoBuffer {
     let axis: Int
     var name: String { "concatenate" }
     var pullbackReads: PullbackReads { .nothing }
@@ -96,8 +98,8 @@ struct Concat: Primitive {
         }
         return shape
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let result = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let rowBytes = shape[axis] * inner * result.dtype.byteCount
         var position = 0
@@ -108,7 +110,6 @@ struct Concat: Primitive {
             }
             position += chunkBytes
         }
-        return Tensor(storage: result, shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         var start = 0
@@ -121,7 +122,7 @@ struct Concat: Primitive {
 
 /// `a` where the boolean `condition` holds, else `b` (all three broadcast together); the
 /// condition is an operand, so a traced program takes masks as data.
-struct Where: Primitive {
+struct Where: WritesIntoBuffer {
     var name: String { "where" }
     var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
@@ -131,15 +132,14 @@ struct Where: Primitive {
         guard elements[0] == .bool else { throw ShapeError(name, "the condition must be bool, got \(elements[0])") }
         return try sameFloatElement(elements.dropFirst())
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape, dtype: inputs[1].dtype) }
+    func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
         let a = inputs[1].broadcastIfNeeded(to: shape), b = inputs[2].broadcastIfNeeded(to: shape)
         let condition = inputs[0].broadcastIfNeeded(to: shape).converted(to: a.dtype)
-        let result = TensorStorage.make(count: elementCount(shape), dtype: a.dtype)
         switch a.dtype {
         case .float32: pick(condition, a, b, result.pointer(Float.self))
         case .float64: pick(condition, a, b, result.pointer(Double.self))
         }
-        return Tensor(storage: result, shape: shape)
     }
     private func pick<T: FloatElement>(_ condition: Tensor, _ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>) {
         let chosen = condition.storage.pointer(T.self), pa = a.storage.pointer(T.self), pb = b.storage.pointer(T.self)

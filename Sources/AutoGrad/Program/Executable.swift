@@ -3,8 +3,9 @@ import Synchronization
 
 /// A program compiled for repeated runs: optimized (``Program/optimized()``), fused
 /// (``Program/fusingElementwise()``), and given a memory plan, so a run writes each result
-/// into a buffer planned by liveness — no tape, no per-op allocation for fused kernels,
-/// elementwise ops and matrix products (other ops allocate their result, as in eager mode).
+/// into a buffer planned by liveness — no tape, and no per-op allocation for the built-in ops
+/// (fused and elementwise kernels, matrix products, reductions, shape ops, slices, gathers,
+/// `where`); a user-defined primitive allocates its result, as in eager mode.
 ///
 ///     let step = Executable(program.gradient(withRespectTo: parameterPositions).program)
 ///     let results = step(inputs)          // outputs, then gradients
@@ -37,15 +38,13 @@ public final class Executable: @unchecked Sendable {
 
     /// A write-into-buffer kernel, resolved once at compile time (no casts per run).
     private enum Kernel {
-        case fused(FusedElementwise)
-        case matmul(MatMul)
+        case buffered(any WritesIntoBuffer)
         case unary(any UnaryElementwisePrimitive)
         case binary(any BinaryElementwisePrimitive)
 
         init(_ primitive: any Primitive) {
             switch primitive {
-            case let fused as FusedElementwise: self = .fused(fused)
-            case let product as MatMul: self = .matmul(product)
+            case let buffered as WritesIntoBuffer: self = .buffered(buffered)
             case let unary as UnaryElementwisePrimitive: self = .unary(unary)
             case let binary as BinaryElementwisePrimitive: self = .binary(binary)
             default: opFailure("Executable", "\(primitive.name) has no write-into-buffer kernel")
@@ -115,7 +114,7 @@ public final class Executable: @unchecked Sendable {
             case .allocating:
                 output = step.primitive.forward(operands, shape: type.shape)
             case let .planned(slot, kernel):
-                let storage = claim(slot, &slots, dtype: operands[0].dtype)
+                let storage = claim(slot, &slots, dtype: type.element.floatType!)
                 Executable.write(kernel, type, operands, into: storage)
                 output = Tensor(storage: storage, shape: type.shape)
             }
@@ -154,7 +153,7 @@ public final class Executable: @unchecked Sendable {
     static func writesIntoBuffer(_ equation: Program.Equation, operandCounts: [Int]) -> Bool {
         guard equation.type.element.floatType != nil else { return false }
         switch equation.primitive {
-        case is FusedElementwise, is MatMul, is UnaryElementwisePrimitive: return true
+        case is WritesIntoBuffer, is UnaryElementwisePrimitive: return true
         case is BinaryElementwisePrimitive:
             return operandCounts.allSatisfy { $0 == equation.type.count || $0 == 1 }
         default: return false
@@ -164,10 +163,8 @@ public final class Executable: @unchecked Sendable {
     private static func write(_ kernel: Kernel, _ type: ValueType, _ operands: [Tensor], into storage: TensorStorage) {
         let count = type.count
         switch kernel {
-        case .fused(let fused):
-            fused.run(operands, into: storage, shape: type.shape)
-        case .matmul(let product):
-            product.multiply(operands[0], operands[1], into: storage, shape: type.shape)
+        case .buffered(let primitive):
+            primitive.write(operands, into: storage, shape: type.shape)
         case .unary(let unary):
             switch storage.dtype {
             case .float32: unary.map(operands[0].storage.pointer(Float.self), storage.pointer(Float.self), count: count)

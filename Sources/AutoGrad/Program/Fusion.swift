@@ -7,7 +7,7 @@ import CKernels
 /// once per call.
 ///
 /// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
-struct FusedElementwise: Primitive {
+struct FusedElementwise: WritesIntoBuffer {
     /// One member op and where its operands come from (a class, so the per-block loop
     /// borrows steps instead of copying their existentials).
     final class Step: Sendable {
@@ -90,14 +90,10 @@ struct FusedElementwise: Primitive {
         return body.equations.last!.type.element
     }
 
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let output = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
-        run(inputs, into: output, shape: shape)
-        return Tensor(storage: output, shape: shape)
-    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
 
     /// Evaluates the body block by block into `output` (which has the result's size).
-    func run(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+    func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         let count = elementCount(shape)
         // Operands that are neither full-size nor scalars are broadcast once.
         let operands = inputs.allSatisfy { $0.count == count || $0.count == 1 } ? inputs
