@@ -5,7 +5,7 @@
 /// |---|---|---|
 /// | `weight` | out × in | U(−1/√in, 1/√in) |
 /// | `bias` | out | U(−1/√in, 1/√in) |
-open class Linear: Module {
+open class Linear: Module, UnaryLayer {
     public let weight: Parameter
     public let bias: Parameter?
 
@@ -16,7 +16,8 @@ open class Linear: Module {
         super.init()
     }
 
-    open override func forward(_ input: Tensor) -> Tensor {
+    /// y = x Wᵀ + b over the last axis.
+    open func forward(_ input: Tensor) -> Tensor {
         guard input.rank >= 1, input.shape.last == weight.value.shape[1] else {
             opFailure("Linear", "input of shape \(input.shape) does not end in \(weight.value.shape[1]) features")
         }

@@ -1,31 +1,26 @@
 @_exported import AutoGrad
 
-/// The base class of every layer. Subclass it, declare parameters and child modules as stored
-/// properties (also in arrays or optionals), and override ``forward(_:)``; parameters are then
-/// found by reflection and named by their dotted property path (`encoder.weight`,
-/// `layers.0.bias`), as in PyTorch's `state_dict`.
+/// The base class of every layer. Subclass it and declare parameters and child modules as
+/// stored properties (also in arrays or optionals); parameters are then found by reflection
+/// and named by their dotted property path (`encoder.weight`, `layers.0.bias`), as in
+/// PyTorch's `state_dict`. A layer that maps one tensor to one tensor also adopts
+/// ``UnaryLayer`` and writes `forward(_:)`; that is what makes it callable on a tensor and
+/// accepted by ``Sequential``:
 ///
-///     final class TwoLayer: Module {
+///     final class TwoLayer: Module, UnaryLayer {
 ///         let hidden = Linear(4, 8), output = Linear(8, 2)
-///         override func forward(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
+///         func forward(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
 ///     }
 ///
-/// Layers with another signature (recurrent networks take and return states) add their own
-/// call methods; `forward(_:)` is the one `Sequential` composes.
+/// Layers with another signature add their own call methods: ``Embedding`` takes indices,
+/// recurrent networks take and return states (``SequenceLayer``), cells take one step.
+/// Module itself has no `forward`, so calling a layer on what it does not take is a compile
+/// error, not a trap.
 open class Module {
     /// Whether the module is in training mode (dropout active); see ``train(_:)`` and ``eval()``.
     public private(set) var isTraining = true
 
     public init() {}
-
-    /// The module's computation for one input tensor. Subclasses that are used as plain
-    /// tensor-to-tensor layers override it.
-    open func forward(_ input: Tensor) -> Tensor {
-        fatalError("\(type(of: self)) must override forward(_:) to be called on a single tensor")
-    }
-
-    /// Calls ``forward(_:)``.
-    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
 
     /// The direct child modules with their property names, found by reflection.
     open func namedChildren() -> [(name: String, module: Module)] {

@@ -112,7 +112,7 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
 
     /// The output sequence alone (zero initial state unless stateful), so `network(x)` without
     /// destructuring works and a recurrent network can sit in a ``Sequential``.
-    open override func forward(_ input: Tensor) -> Tensor {
+    open func forward(_ input: Tensor) -> Tensor {
         self(input, initialState: nil, lengths: nil).output
     }
 

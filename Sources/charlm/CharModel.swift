@@ -1,17 +1,10 @@
 import Layers
 
-/// What the model needs of a recurrent network, whatever its cell.
-protocol SequenceEncoder: Module {
-    func callAsFunction(_ input: Tensor, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor])
-}
-
-extension RecurrentNetwork: SequenceEncoder {}
-
 /// A character-level language model: one-hot characters → recurrent layers → logits over the
 /// vocabulary for the next character.
 final class CharModel: Module {
     let vocabularySize: Int
-    let encoder: any SequenceEncoder
+    let encoder: any SequenceLayer
     let head: Linear
 
     init(cell: CellKind, vocabularySize: Int, hidden: Int, layers: Int) {
