@@ -1,6 +1,7 @@
 /// Inverted dropout, PyTorch's `nn.Dropout`: in training each element is zeroed with
 /// probability p and the rest are scaled by 1/(1 − p), so evaluation (identity) needs no
-/// rescaling. The mask comes from the process-wide seeded generator.
+/// rescaling. The mask comes from the calling thread's generator (see
+/// `RandomGenerator.seedThread(_:)`).
 open class Dropout: Module, UnaryLayer {
     public let probability: Double
 

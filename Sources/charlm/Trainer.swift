@@ -36,7 +36,7 @@ struct Trainer {
                                        needed: (configuration.batch + 1) * (configuration.sequenceLength + 1) * 10 / 9 + 1)
         }
 
-        RandomGenerator.seedGlobal(configuration.seed)
+        RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(cell: configuration.cell, vocabularySize: vocabulary.count, hidden: configuration.hidden, layers: configuration.layers)
         let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
         // Cosine decay to a tenth of the rate over the run: late steps refine instead of bouncing.

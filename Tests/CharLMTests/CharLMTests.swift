@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 @testable import charlm
 import Layers
@@ -102,6 +104,40 @@ import Layers
         FileManager.default.createFile(atPath: otherData.dataPath!, contents: Data((text + "é\n").utf8))
         #expect(throws: CheckpointError.self) { try Trainer(configuration: otherData).run() }
         #expect(try Data(contentsOf: folder.appendingPathComponent("split.safetensors")) == good)
+    }
+
+    /// Two runs with one seed, on two threads at once, write byte-identical checkpoints: the
+    /// model's initialization draws from the training thread's own seeded generator.
+    @Test func runsWithTheSameSeedWriteIdenticalCheckpoints() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        let text = (0..<300).map { "item \($0 % 11) = g(\($0 % 5));\n" }.joined()
+        FileManager.default.createFile(atPath: data, contents: Data(text.utf8))
+        func configuration(_ name: String, seed: UInt64) -> TrainingConfiguration {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.seed) = (data, .lstm, 8, seed)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (2, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent(name).path
+            return configuration
+        }
+        let runs = [configuration("a.safetensors", seed: 5), configuration("b.safetensors", seed: 5)]
+        let failures = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for run in runs {
+            done.enter()
+            Thread {
+                do { try Trainer(configuration: run).run() } catch { failures.withLock { $0.append("\(error)") } }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        #expect(failures.withLock { $0 }.isEmpty)
+        let first = try Data(contentsOf: folder.appendingPathComponent("a.safetensors"))
+        #expect(try Data(contentsOf: folder.appendingPathComponent("b.safetensors")) == first)
+        try Trainer(configuration: configuration("c.safetensors", seed: 6)).run()
+        #expect(try Data(contentsOf: folder.appendingPathComponent("c.safetensors")) != first)  // the seed matters
     }
 
     @Test func aNewRunNeverReplacesACheckpoint() throws {

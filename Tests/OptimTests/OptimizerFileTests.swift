@@ -9,7 +9,7 @@ import Layers
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("optimizer-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         func makeModel() -> GRU {
-            RandomGenerator.seedGlobal(3)
+            RandomGenerator.seedThread(3)
             return GRU(inputSize: 2, hiddenSize: 3)
         }
         func train(_ model: GRU, _ optimizer: Adam, steps: Range<Int>) {
