@@ -43,6 +43,15 @@ open class Module {
         }
     }
 
+    /// Every buffer (a non-learned tensor, see ``Buffer``) of this module and its descendants,
+    /// with dotted names: this module's own first, then each child's under the child's name.
+    open func namedBuffers() -> [(name: String, buffer: Buffer)] {
+        let own = reflectedMembers().compactMap { name, value in (value as? Buffer).map { (name, $0) } }
+        return own + namedChildren().flatMap { child in
+            child.module.namedBuffers().map { (child.name + "." + $0.name, $0.buffer) }
+        }
+    }
+
     /// Every parameter, in the order of ``namedParameters()``.
     public func parameters() -> [Parameter] { namedParameters().map(\.parameter) }
 
@@ -70,16 +79,17 @@ open class Module {
     /// Sets evaluation mode (dropout off) here and in every descendant.
     public func eval() { train(false) }
 
-    /// Converts every parameter to `dtype` (e.g. `.float64` to check gradients). Gradients are
-    /// dropped, since they belong to the old values.
+    /// Converts every parameter and buffer to `dtype` (e.g. `.float64` to check gradients).
+    /// Gradients are dropped, since they belong to the old values.
     public func to(_ dtype: DType) {
         for parameter in parameters() where parameter.value.dtype != dtype {
             parameter.value = parameter.value.detached().to(dtype)
             parameter.zeroGrad()
         }
+        for (_, buffer) in namedBuffers() where buffer.value.dtype != dtype { buffer.value = buffer.value.to(dtype) }
     }
 
-    /// Stored properties of this object and its superclasses holding parameters or modules,
+    /// Stored properties of this object and its superclasses holding parameters, buffers or modules,
     /// flattening arrays (`name.0`, `name.1`, …) and optionals.
     private func reflectedMembers() -> [(String, Any)] {
         var members: [(String, Any)] = []
@@ -101,7 +111,7 @@ open class Module {
 
     private func flatten(_ value: Any, name: String) -> [(String, Any)] {
         switch value {
-        case is Parameter, is Module:
+        case is Parameter, is Module, is Buffer:
             return [(name, value)]
         case let array as [Any]:
             return array.enumerated().flatMap { flatten($0.element, name: "\(name).\($0.offset)") }

@@ -30,7 +30,7 @@ struct Checkpoint {
     /// Writes model, optimizer and carried state atomically (never a half-written file).
     func write(model: CharModel, optimizer: any OptimizerProtocol, state: [Tensor]?) throws {
         var tensors: [String: Tensor] = [:]
-        for (name, tensor) in model.parameterTensors() { tensors["model." + name] = tensor }
+        for (name, tensor) in model.stateDictionary() { tensors["model." + name] = tensor }
         for (name, tensor) in optimizer.stateDictionary() { tensors["optimizer." + name] = tensor }
         for (index, tensor) in (state ?? []).enumerated() { tensors["state.\(index)"] = tensor.detached() }
         let metadata = [
