@@ -35,7 +35,7 @@ struct Checkpoint {
         for (index, tensor) in (state ?? []).enumerated() { tensors["state.\(index)"] = tensor.detached() }
         let metadata = [
             "format": Self.format, "cell": configuration.cell.rawValue, "hidden": "\(configuration.hidden)",
-            "layers": "\(configuration.layers)", "vocabulary": vocabulary.serialized, "step": "\(step)",
+            "layers": "\(configuration.layers)", "embedding": "\(configuration.embedding)", "vocabulary": vocabulary.serialized, "step": "\(step)",
             "seq_len": "\(configuration.sequenceLength)", "batch": "\(configuration.batch)",
             "lr": "\(configuration.learningRate)", "clip": "\(configuration.clip)", "seed": "\(configuration.seed)",
             "history": curve.serialized,
@@ -59,6 +59,8 @@ struct Checkpoint {
         configuration.cell = cell
         configuration.hidden = hidden
         configuration.layers = layers
+        // Checkpoints from before --embedding worked are one-hot models.
+        configuration.embedding = metadata["embedding"].flatMap(Int.init) ?? 0
         configuration.checkpointPath = path
         configuration.sequenceLength = metadata["seq_len"].flatMap(Int.init) ?? configuration.sequenceLength
         configuration.batch = metadata["batch"].flatMap(Int.init) ?? configuration.batch

@@ -8,7 +8,8 @@ struct TrainingConfiguration {
     var cell = CellKind.lstm
     var hidden = 256
     var layers = 1
-    var embedding = 64
+    /// Character embedding size; 0: one-hot characters, the default (what the README measures).
+    var embedding = 0
     var sequenceLength = 64
     var batch = 32
     var learningRate = 3e-3
@@ -40,7 +41,7 @@ struct TrainingConfiguration {
         cell = try flags.choice("--cell", default: cell)
         hidden = try flags.int("--hidden", default: hidden, range: 1...8192)
         layers = try flags.int("--layers", default: layers, range: 1...16)
-        embedding = try flags.int("--embedding", default: embedding, range: 1...8192)
+        embedding = try flags.int("--embedding", default: embedding, range: 0...8192)
         sequenceLength = try flags.int("--seq-len", default: sequenceLength, range: 1...100_000)
         batch = try flags.int("--batch", default: batch, range: 1...100_000)
         learningRate = try flags.double("--lr", default: learningRate, range: 1e-8...10)
@@ -95,7 +96,7 @@ let helpText = """
       --cell lstm|gru|rnn|jordan   recurrent cell (lstm)
       --hidden N                   hidden size (256)
       --layers N                   stacked layers (1)
-      --embedding N                character embedding size (64)
+      --embedding N                learned character embedding size, 0 = one-hot (0)
       --seq-len N                  truncated-BPTT window (64)
       --batch N                    parallel streams (32)
       --lr X                       Adam learning rate, cosine-decayed to a tenth (0.003)

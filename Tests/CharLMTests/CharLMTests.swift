@@ -140,6 +140,43 @@ import Layers
         #expect(try Data(contentsOf: folder.appendingPathComponent("c.safetensors")) != first)  // the seed matters
     }
 
+    /// `--embedding N` puts a learned N-wide embedding in front of the encoder; 0 (the
+    /// default) keeps one-hot inputs. The size is part of the checkpoint: resuming adopts it
+    /// and refuses a contradicting flag.
+    @Test func embeddingFlagBuildsAnEmbeddingLayer() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x\($0 % 6) = y;\n" }.joined().utf8))
+        func configuration(_ name: String, embedding: Int, resume: Bool = false) -> TrainingConfiguration {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.embedding) = (data, .lstm, 8, embedding)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent(name).path
+            configuration.resume = resume
+            return configuration
+        }
+        var first = configuration("e.safetensors", embedding: 5)
+        first.stopAfter = 2
+        try Trainer(configuration: first).run()
+        var resumed = configuration("e.safetensors", embedding: 0, resume: true)  // not given: adopted
+        try Trainer(configuration: resumed).run()
+        let tensors = try SafeTensors.read(from: URL(fileURLWithPath: first.checkpointPath)).tensors
+        let vocabulary = tensors["model.head.weight"]!.shape[0]
+        #expect(tensors["model.embedding.weight"]?.shape == [vocabulary, 5])
+        #expect(tensors["model.encoder.weight_ih_l0"]?.shape == [32, 5])
+        #expect(try Checkpoint.read(path: first.checkpointPath).checkpoint.step == 4)
+        resumed.embedding = 3
+        resumed.givenFlags = ["--embedding"]
+        #expect(throws: CheckpointError.self) { try Trainer(configuration: resumed).run() }
+        try Trainer(configuration: configuration("o.safetensors", embedding: 0)).run()
+        let oneHot = try SafeTensors.read(from: folder.appendingPathComponent("o.safetensors")).tensors
+        #expect(oneHot["model.embedding.weight"] == nil && oneHot["model.encoder.weight_ih_l0"]?.shape == [32, vocabulary])
+        #expect(try TrainingConfiguration(arguments: ["--embedding", "16"]).embedding == 16)
+        #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--embedding", "-1"]) }
+    }
+
     @Test func aNewRunNeverReplacesACheckpoint() throws {
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
