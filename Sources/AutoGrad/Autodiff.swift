@@ -87,15 +87,15 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
             guard let (inputs, output) = node.savedTensors() else {
                 opFailure("backward", "the graph through '\(primitive.name)' was released by an earlier backward; pass retainGraph: true to the first one")
             }
-            if !createGraph, primitive.accumulatesInPlace, let input = node.operands[0].node {
+            if !createGraph, primitive.accumulatesInPlace, let input = node.operands[0].node, input.isDifferentiable {
                 input.accumulate(gradient, through: primitive as! any AccumulatingPullback)
-            } else {
-                let inputGradients = primitive.pullback(gradient, inputs: inputs, output: output)
+            } else if node.isDifferentiable {
+                let inputGradients = pullbackCheckingAnomalies(primitive, gradient, inputs: inputs, output: output)  // Anomaly.swift
                 guard inputGradients.count == node.operands.count else {
                     opFailure(primitive.name, "pullback returned \(inputGradients.count) gradients for \(node.operands.count) inputs")
                 }
                 for (operand, inputGradient) in zip(node.operands, inputGradients) {
-                    if let input = operand.node, let inputGradient { input.accumulate(inputGradient, from: node) }
+                    if let input = operand.node, input.isDifferentiable, let inputGradient { input.accumulate(inputGradient, from: node) }
                 }
             }
         }

@@ -16,13 +16,13 @@ import Foundation
 extension Graph: CustomStringConvertible {
     public var description: String {
         let names = ssaNames()
-        let header = inputs.map { "%\(names[ObjectIdentifier($0)]!): \(describe($0.dtype, $0.shape))" }
+        let header = inputs.map { "%\(names[ObjectIdentifier($0)]!): \($0.type)" }
         var lines = ["graph(" + header.joined(separator: ", ") + ") {"]
         for node in operations {
             let operands = operandLabels(node, names)
             lines.append("  %\(names[ObjectIdentifier(node)]!) = \(opLabel(node))"
                          + (operands.isEmpty ? "" : " " + operands.joined(separator: ", "))
-                         + " : \(describe(node.dtype, node.shape))")
+                         + " : \(node.type)")
         }
         lines.append("  return " + outputs.map { "%" + names[ObjectIdentifier($0)]! }.joined(separator: ", "))
         lines.append("}")
@@ -77,9 +77,7 @@ extension Graph: CustomStringConvertible {
     }
 
     private func opLabel(_ node: Node) -> String {
-        guard let primitive = node.primitive else { return "" }
-        let attributes = primitive.attributes
-        return primitive.name + (attributes.isEmpty ? "" : "[" + attributes.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "]")
+        node.primitive.map(Program.label) ?? ""
     }
 
     private func operandLabels(_ node: Node, _ names: [ObjectIdentifier: String]) -> [String] {
@@ -94,7 +92,7 @@ extension Graph: CustomStringConvertible {
             let value = saved[double: 0]
             return value == value.rounded() && Swift.abs(value) < 1e15 ? String(Int(value)) : "\(value)"
         }
-        return "const(\(describe(operand.dtype, operand.shape)))"
+        return "const(\(operand.type))"
     }
 
     private func escape(_ text: String) -> String {

@@ -5,6 +5,9 @@ public struct Mask: Sendable, Equatable, CustomStringConvertible {
     public let shape: [Int]
     /// The elements in row-major order.
     public let values: [Bool]
+    /// The traced value this mask is, while tracing a ``Program`` (a `bool` input or a
+    /// comparison's result), so ops that take it record it as an operand.
+    var traced: Tensor?
 
     /// A mask of `shape` holding `values` (row-major).
     public init(_ values: [Bool], shape: [Int]? = nil) {
@@ -37,8 +40,19 @@ public struct Mask: Sendable, Equatable, CustomStringConvertible {
 
     /// 1 where `true`, 0 where `false`.
     public func asTensor(_ dtype: DType = .float32) -> Tensor {
-        Tensor(values.map { $0 ? 1 : 0 }, shape: shape, dtype: dtype)
+        traced.map { $0.to(dtype) } ?? Tensor(values.map { $0 ? 1 : 0 }, shape: shape, dtype: dtype)
     }
+
+    /// The mask as an operand of ops: a `bool` value in `dtype` storage (the traced one while
+    /// tracing).
+    func tensor(dtype: DType) -> Tensor {
+        if let traced { return traced }
+        var result = Tensor(values.map { $0 ? 1 : 0 }, shape: shape, dtype: dtype)
+        result.elementType = .bool
+        return result
+    }
+
+    public static func == (lhs: Mask, rhs: Mask) -> Bool { lhs.shape == rhs.shape && lhs.values == rhs.values }
 
     public var description: String { "mask(\(asTensor().description.dropFirst("tensor(".count))" }
 }
@@ -50,6 +64,21 @@ public struct IndexTensor: Sendable, Equatable {
     public let shape: [Int]
     /// The indices in row-major order.
     public let values: [Int]
+    /// The traced `i64` value these indices are, while tracing a ``Program``.
+    var traced: Tensor?
+
+    /// The indices as an operand of ops: an `i64` value in float64 storage (exact below 2⁵³),
+    /// the traced one while tracing.
+    var tensor: Tensor {
+        if let traced { return traced }
+        var result = Tensor(values.map(Double.init), shape: shape, dtype: .float64)
+        result.elementType = .int64
+        return result
+    }
+
+    public static func == (lhs: IndexTensor, rhs: IndexTensor) -> Bool {
+        lhs.shape == rhs.shape && lhs.values == rhs.values
+    }
 
     /// Indices of `shape` (default `[values.count]`), row-major.
     public init(_ values: [Int], shape: [Int]? = nil) {
@@ -71,7 +100,8 @@ public struct IndexTensor: Sendable, Equatable {
     }
 }
 
-/// Elementwise comparison producing 1 or 0 (the kernel behind masks).
+/// Elementwise comparison of two floats of one dtype producing a `bool` (held as 1 or 0): the
+/// kernel behind masks.
 struct Comparison: BinaryElementwisePrimitive {
     enum Relation: String, Sendable { case less, lessEqual, greater, greaterEqual, equal, notEqual }
     let relation: Relation
@@ -88,22 +118,24 @@ struct Comparison: BinaryElementwisePrimitive {
         }
         return holds ? 1 : 0
     }
-    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil, nil] }
-
-    /// The comparison as a 0/1 tensor, never recorded.
-    func evaluate(_ a: Tensor, _ b: Tensor) -> Tensor {
-        _ = outputDType([a, b])
-        return forward([a, b], shape: outputShape([a, b]))
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        _ = try sameFloatElement(elements)
+        return .bool
     }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil, nil] }
 }
 
 extension Tensor {
-    /// 1 where equal to `other` (broadcast), else 0; a constant.
-    func elementsEqual(_ other: Tensor) -> Tensor { Comparison(relation: .equal).evaluate(self, other) }
+    /// 1 where equal to `other` (broadcast), else 0, in this tensor's dtype; not differentiable.
+    func elementsEqual(_ other: Tensor) -> Tensor {
+        apply(Comparison(relation: .equal), [self.detached(), other.detached()]).to(dtype)
+    }
 
     private func compare(_ relation: Comparison.Relation, _ other: Tensor) -> Mask {
-        let result = Comparison(relation: relation).evaluate(self, other)
-        return Mask(result.scalars.map { $0 != 0 }, shape: result.shape)
+        let result = apply(Comparison(relation: relation), [self.detached(), other.detached()])
+        var mask = Mask(result.scalars.map { $0 != 0 }, shape: result.shape)
+        if result.node != nil { mask.traced = result }
+        return mask
     }
 
     /// Elementwise `<` with broadcasting.

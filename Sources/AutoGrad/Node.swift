@@ -8,8 +8,13 @@ public final class Node: @unchecked Sendable {
         public let node: Node?
         /// The operand's shape.
         public let shape: [Int]
-        /// The operand's dtype.
+        /// The operand's storage dtype.
         public let dtype: DType
+        /// The operand's element type in the IR (indices and masks are held in float storage).
+        public let elementType: ElementType
+
+        /// The operand's type in the IR.
+        public var type: ValueType { ValueType(elementType, shape) }
     }
 
     /// The primitive this node applies, or `nil` for a leaf.
@@ -18,8 +23,14 @@ public final class Node: @unchecked Sendable {
     public private(set) var operands: [Operand]
     /// The output shape.
     public let shape: [Int]
-    /// The output dtype.
+    /// The output's storage dtype.
     public let dtype: DType
+    /// The output's element type in the IR (``ElementType/int64`` or ``ElementType/bool`` for
+    /// traced indices and masks, held in float storage).
+    public let elementType: ElementType
+    /// Whether gradients flow through this node: false for traced data (indices, masks) and
+    /// for values a trace computed under no-grad (behind a `stop_gradient`).
+    public let isDifferentiable: Bool
     /// A label for the IR, e.g. a parameter's dotted path (`encoder.weight_ih_l0`).
     public internal(set) var name: String?
 
@@ -32,22 +43,29 @@ public final class Node: @unchecked Sendable {
     /// The gradient being summed during one backward walk.
     var pending: Tensor?
 
-    init(leafShape shape: [Int], dtype: DType, name: String?) {
+    init(leafShape shape: [Int], dtype: DType, name: String?, elementType: ElementType? = nil) {
         primitive = nil
         operands = []
         self.shape = shape
         self.dtype = dtype
+        self.elementType = elementType ?? ElementType(dtype)
+        isDifferentiable = self.elementType.floatType != nil
         self.name = name
     }
 
-    init(primitive: any Primitive, inputs: [Tensor], output: Tensor) {
+    init(primitive: any Primitive, inputs: [Tensor], output: Tensor, isDifferentiable: Bool = true) {
         self.primitive = primitive
-        operands = inputs.map { Operand(node: $0.node, shape: $0.shape, dtype: $0.dtype) }
+        operands = inputs.map { Operand(node: $0.node, shape: $0.shape, dtype: $0.dtype, elementType: $0.elementType) }
         shape = output.shape
         dtype = output.dtype
+        elementType = output.elementType
+        self.isDifferentiable = isDifferentiable
         savedInputs = inputs.map(\.storage)
         savedOutput = output.storage
     }
+
+    /// The output's type in the IR.
+    public var type: ValueType { ValueType(elementType, shape) }
 
     /// Whether this node is a leaf (no primitive produced it).
     public var isLeaf: Bool { primitive == nil }
@@ -59,8 +77,10 @@ public final class Node: @unchecked Sendable {
     /// output linked to this node, so a pullback recorded under `createGraph` differentiates.
     func savedTensors() -> (inputs: [Tensor], output: Tensor)? {
         guard let savedInputs, let savedOutput else { return nil }
-        let inputs = zip(operands, savedInputs).map { Tensor(storage: $1, shape: $0.shape, node: $0.node) }
-        return (inputs, Tensor(storage: savedOutput, shape: shape, node: self))
+        let inputs = zip(operands, savedInputs).map {
+            Tensor(storage: $1, shape: $0.shape, node: $0.node, elementType: $0.elementType)
+        }
+        return (inputs, Tensor(storage: savedOutput, shape: shape, node: self, elementType: elementType))
     }
 
     /// Frees the chain of nodes only this one kept alive iteratively: the default recursive

@@ -1,21 +1,24 @@
 import CKernels
 
-/// An operation of the graph IR: its name and attributes (what the IR prints), its shape rule,
-/// its forward computation and its pullback, side by side. Adding an op is adding one
-/// conforming type plus a public front door that calls ``apply(_:_:)``.
+/// An operation of the graph IR: its name and typed attributes (what the IR prints and passes
+/// read), its type rule, its forward computation and its pullback, side by side. Adding an op
+/// is adding one conforming type plus a public front door that calls ``apply(_:_:)`` (and,
+/// for the text IR's parser, an entry in ``PrimitiveRegistry``).
 ///
 /// Pullbacks are written with differentiable tensor ops, so when the backward pass is recorded
-/// (`createGraph: true`) the gradient is itself a graph: second derivatives come for free.
+/// (`createGraph: true`, or a ``Program``'s gradient transform) the gradient is itself a graph:
+/// second derivatives come for free.
 public protocol Primitive: Sendable {
     /// The op's name in the IR, e.g. `matmul`.
     var name: String { get }
-    /// Attributes printed in brackets after the name, in order, e.g. `[("axes", "[1]")]`.
-    var attributes: [(name: String, value: String)] { get }
-    /// The shape rule: the output shape for these inputs. Stops with a message naming the op
-    /// and the shapes when they do not fit.
-    func outputShape(_ inputs: [Tensor]) -> [Int]
-    /// The output dtype; by default all inputs must share one dtype, which the output has.
-    func outputDType(_ inputs: [Tensor]) -> DType
+    /// Attributes printed in brackets after the name, in order, e.g. `axes=[1]`.
+    var attributes: [(name: String, value: Attribute)] { get }
+    /// The shape rule: the output shape for operands of these shapes, or an error naming the
+    /// op and the shapes when they do not fit.
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int]
+    /// The element rule: by default every operand must be a float of one dtype, which the
+    /// output has.
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType
     /// Computes the output value (never recorded; inputs are plain values).
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor
     /// The gradient with respect to each input, given the gradient of the output, or `nil`
@@ -28,17 +31,32 @@ public protocol Primitive: Sendable {
 }
 
 extension Primitive {
-    public var attributes: [(name: String, value: String)] { [] }
+    public var attributes: [(name: String, value: Attribute)] { [] }
 
     public var accumulatesInPlace: Bool { false }
 
-    public func outputDType(_ inputs: [Tensor]) -> DType {
-        let dtype = inputs[0].dtype
-        for input in inputs where input.dtype != dtype {
-            opFailure(name, "dtypes differ: " + inputs.map { describe($0.dtype, $0.shape) }.joined(separator: " and ")
-                      + " (convert with .to(_:))")
+    public func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        try sameFloatElement(elements)
+    }
+
+    /// The one float element type all `elements` share, or an error naming the op.
+    public func sameFloatElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        let first = elements[0]
+        guard elements.allSatisfy({ $0.floatType != nil }) else { throw ShapeError(name, "operands must be floats") }
+        guard elements.allSatisfy({ $0 == first }) else { throw ShapeError(name, "dtypes differ (convert with .to(_:))") }
+        return first
+    }
+
+    /// The output type for operands of `types`: the element and shape rules together (an
+    /// element error names the operand types).
+    public func outputType(_ types: [ValueType]) throws(ShapeError) -> ValueType {
+        let element: ElementType
+        do {
+            element = try outputElement(types.map(\.element))
+        } catch {
+            throw ShapeError(error.op, error.message + ": " + types.map(\.description).joined(separator: " and "))
         }
-        return dtype
+        return ValueType(element, try outputShape(types.map(\.shape)))
     }
 }
 
@@ -55,16 +73,53 @@ extension AccumulatingPullback {
     public var accumulatesInPlace: Bool { true }
 }
 
-/// Runs `primitive` on `inputs` and, when recording and any input requires gradients, records
-/// a node for it on the graph: the only place ops are recorded.
+/// Runs `primitive` on `inputs` and records a node for it when recording and any input
+/// requires gradients, or, while tracing a ``Program``, when any input is traced: the only
+/// place ops are recorded.
 public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
     ag_prepare_thread()
-    let dtype = primitive.outputDType(inputs)
-    let shape = primitive.outputShape(inputs)
-    var output = primitive.forward(inputs, shape: shape)
-    assert(output.shape == shape && output.dtype == dtype, "\(primitive.name): forward disagrees with its shape rule")
-    if ag_grad_mode() != 0 && inputs.contains(where: { $0.node != nil }) {
+    let type: ValueType
+    do {
+        type = try primitive.outputType(inputs.map(\.valueType))
+    } catch {
+        opFailure(error.op, error.message)
+    }
+    var output = primitive.forward(inputs, shape: type.shape)
+    if ag_anomaly_scope() != nil { noteForwardAnomaly(primitive, inputs, output) }  // Anomaly.swift
+    assert(output.shape == type.shape && (type.element.floatType.map { $0 == output.dtype } ?? true),
+           "\(primitive.name): forward disagrees with its type rule")
+    output.elementType = type.element
+    if ag_trace_mode() != 0 {
+        recordTraced(primitive, inputs, &output)
+    } else if ag_grad_mode() != 0 && inputs.contains(where: { $0.node != nil }) {
         output.node = Node(primitive: primitive, inputs: inputs, output: output)
     }
     return output
+}
+
+/// Records an op while tracing: every op on a traced value, so data (indices, masks) and
+/// no-grad computations become equations too. An op run under no-grad on a differentiable
+/// value is followed by a `stop_gradient`, as in JAX, so its result stays a constant for
+/// differentiation.
+private func recordTraced(_ primitive: some Primitive, _ inputs: [Tensor], _ output: inout Tensor) {
+    guard inputs.contains(where: { $0.node != nil }) else { return }
+    let differentiable = output.elementType.floatType != nil
+        && inputs.contains { $0.node?.isDifferentiable == true }
+    let recording = ag_grad_mode() != 0
+    output.node = Node(primitive: primitive, inputs: inputs, output: output,
+                       isDifferentiable: differentiable && recording)
+    if differentiable && !recording {
+        let stopped = output
+        output.node = Node(primitive: StopGradient(), inputs: [stopped], output: output, isDifferentiable: false)
+    }
+}
+
+/// The identity whose gradient is zero: how a traced program marks values computed under
+/// ``noGrad(_:)`` or ``Tensor/detached()``.
+struct StopGradient: Primitive {
+    var name: String { "stop_gradient" }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { elements[0] }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { Tensor(storage: inputs[0].storage, shape: shape) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }

@@ -64,6 +64,11 @@ func normalizeAxes(_ axes: [Int]?, shape: [Int], op: String) -> [Int] {
 /// The NumPy broadcast of two shapes, or stops naming the op and both shapes.
 @usableFromInline
 func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+    do { return try broadcastShapes(a, b, op: op) } catch { opFailure(error.op, error.message) }
+}
+
+/// The NumPy broadcast of two shapes, or an error naming the op and both shapes.
+func broadcastShapes(_ a: [Int], _ b: [Int], op: String) throws(ShapeError) -> [Int] {
     if a == b { return a }
     let rank = max(a.count, b.count)
     var result = [Int](repeating: 1, count: rank)
@@ -71,7 +76,7 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
         let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
         let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
         guard da == db || da == 1 || db == 1 else {
-            opFailure(op, "shapes \(describe(a)) and \(describe(b)) cannot be broadcast together")
+            throw ShapeError(op, "shapes \(describe(a)) and \(describe(b)) cannot be broadcast together")
         }
         result[i] = da == 1 ? db : da
     }

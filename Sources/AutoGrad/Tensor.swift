@@ -1,3 +1,5 @@
+import CKernels
+
 /// An n-dimensional array of float32 or float64 values that records the operations applied
 /// to it, so gradients can flow back to it.
 ///
@@ -14,13 +16,25 @@ public struct Tensor: @unchecked Sendable {
     public private(set) var shape: [Int]
     /// The graph node this tensor is the value of, if it requires gradients.
     @usableFromInline var node: Node?
+    /// Set for indices and masks held in float storage (traced data); `nil` for float tensors.
+    @usableFromInline var dataElement: ElementType?
 
     @usableFromInline
-    init(storage: TensorStorage, shape: [Int], node: Node? = nil) {
+    init(storage: TensorStorage, shape: [Int], node: Node? = nil, elementType: ElementType? = nil) {
         self.storage = storage
         self.shape = shape
         self.node = node
+        dataElement = elementType?.floatType == nil ? elementType : nil
     }
+
+    /// The element type in the IR: the dtype's, or indices or booleans for traced data.
+    public internal(set) var elementType: ElementType {
+        get { dataElement ?? ElementType(storage.dtype) }
+        set { dataElement = newValue.floatType == nil ? newValue : nil }
+    }
+
+    /// The type in the IR: element type and shape.
+    public var valueType: ValueType { ValueType(elementType, shape) }
 
     /// The element type.
     public var dtype: DType { storage.dtype }
@@ -29,7 +43,7 @@ public struct Tensor: @unchecked Sendable {
     /// The number of elements.
     public var count: Int { storage.count }
     /// Whether operations on this tensor are recorded so gradients can reach it.
-    public var requiresGrad: Bool { node != nil }
+    public var requiresGrad: Bool { node?.isDifferentiable ?? false }
     /// Whether this tensor is a leaf: no recorded op produced it (so, as in PyTorch, every
     /// tensor that requires no gradients is one too).
     public var isLeaf: Bool { node?.primitive == nil }
@@ -52,14 +66,16 @@ public struct Tensor: @unchecked Sendable {
                node: requiresGrad ? Node(leafShape: shape, dtype: dtype, name: name) : nil)
     }
 
-    /// The same values, cut from the graph: no gradient flows through the result.
+    /// The same values, cut from the graph: no gradient flows through the result. (While
+    /// tracing a ``Program``, a traced value stays traced behind a `stop_gradient`.)
     public func detached() -> Tensor {
-        Tensor(storage: storage, shape: shape)
+        if let node, ag_trace_mode() != 0 { return node.isDifferentiable ? apply(StopGradient(), [self]) : self }
+        return Tensor(storage: storage, shape: shape, elementType: dataElement)
     }
 
     /// This tensor converted to `dtype` (differentiable; the gradient converts back).
     public func to(_ dtype: DType) -> Tensor {
-        dtype == self.dtype ? self : apply(Cast(dtype: dtype), [self])
+        dtype == self.dtype && dataElement == nil ? self : apply(Cast(dtype: dtype), [self])
     }
 }
 
@@ -92,6 +108,11 @@ extension Tensor {
     @usableFromInline
     mutating func makeStorageUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    /// The values in `dtype` storage, unrecorded (kernels use it on plain values).
+    func converted(to dtype: DType) -> Tensor {
+        dtype == self.dtype ? self : Tensor(storage: storage.converted(to: dtype), shape: shape, elementType: dataElement)
     }
 
     /// Replaces this tensor's values with `other`'s (same shape), keeping its graph node.

@@ -66,6 +66,8 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     }
 
     /// Reads element `i` as a Double, whatever the dtype.
+    ///
+    /// (Indices and masks are stored as floats too; see ``ElementType``.)
     @inlinable
     subscript(double i: Int) -> Double {
         get { dtype == .float32 ? Double(pointer(Float.self)[i]) : pointer(Double.self)[i] }

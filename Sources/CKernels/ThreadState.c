@@ -9,6 +9,7 @@
 #endif
 
 static _Thread_local int grad_mode = 1;
+static _Thread_local int trace_mode = 0;
 static _Thread_local int thread_prepared = 0;
 static atomic_int flush_default = 1;
 
@@ -17,6 +18,14 @@ int ag_grad_mode(void) { return grad_mode; }
 int ag_set_grad_mode(int enabled) {
     int previous = grad_mode;
     grad_mode = enabled;
+    return previous;
+}
+
+int ag_trace_mode(void) { return trace_mode; }
+
+int ag_set_trace_mode(int enabled) {
+    int previous = trace_mode;
+    trace_mode = enabled;
     return previous;
 }
 

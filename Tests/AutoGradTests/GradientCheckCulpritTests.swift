@@ -1,15 +1,6 @@
 import Testing
 @testable import AutoGrad
 
-/// x³ claiming d/dx = 2x² (wrong), between correct ops.
-private struct WrongCubeInside: UnaryElementwisePrimitive {
-    var name: String { "wrong_cube" }
-    func value<T: FloatElement>(_ x: T) -> T { x * x * x }
-    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [gradient * 2 * inputs[0] * inputs[0]]
-    }
-}
-
 /// A failed check names the first op whose own gradient is wrong, lists mismatches worst
 /// first, and in fast mode says what it projected (issue 13).
 @Suite struct GradientCheckCulpritTests {
@@ -19,7 +10,7 @@ private struct WrongCubeInside: UnaryElementwisePrimitive {
         var generator = RandomGenerator(seed: 8)
         let x = Tensor.randomNormal([2, 3], dtype: .float64, using: &generator)
         let w = Tensor.randomNormal([3], dtype: .float64, using: &generator)
-        let report = gradientCheck(of: { (apply(WrongCubeInside(), [$0[0].tanh()]) * $0[1]).exp().sum() }, at: [x, w])
+        let report = gradientCheck(of: { (apply(WrongCube(), [$0[0].tanh()]) * $0[1]).exp().sum() }, at: [x, w])
         #expect(!report.passed)
         let culprit = try? #require(report.culprit)
         #expect(culprit?.hasPrefix("%2 = wrong_cube %1 : f64[2,3]") == true, "\(culprit ?? "none")")
@@ -41,7 +32,7 @@ private struct WrongCubeInside: UnaryElementwisePrimitive {
 
     @Test func fastModeSaysWhatItProjected() {
         let x = Tensor([0.5, -1, 2, 3], shape: [2, 2], dtype: .float64)
-        let report = gradientCheck(of: { apply(WrongCubeInside(), [$0[0]]).sum(along: [1]) }, at: [x], fastMode: true, seed: 4)
+        let report = gradientCheck(of: { apply(WrongCube(), [$0[0]]).sum(along: [1]) }, at: [x], fastMode: true, seed: 4)
         #expect(!report.passed)
         #expect(report.projection?.contains("output [2]") == true && report.projection?.contains("seed 4") == true)
         #expect(report.description.contains("fast mode: one projection") && report.culprit?.contains("wrong_cube") == true)

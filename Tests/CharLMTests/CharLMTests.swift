@@ -7,12 +7,6 @@ import Layers
 
 /// The trainer's handling of bad input, and that --resume continues exactly.
 @Suite(.serialized) struct CharLMTests {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("charlm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func flagsAreValidated() {
         #expect(throws: UsageError.unknownFlag("--hiden", command: "train")) { try TrainingConfiguration(arguments: ["--hiden", "3"]) }
         #expect(throws: UsageError.missingValue("--steps")) { try TrainingConfiguration(arguments: ["--steps"]) }

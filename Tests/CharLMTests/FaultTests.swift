@@ -6,12 +6,6 @@ import Layers
 /// The trainer under faults: killed at any moment it leaves a checkpoint that loads and
 /// resumes; a non-finite loss stops it without overwriting the last checkpoint (issue 13).
 @Suite(.serialized) struct FaultTests {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("charlm-faults-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     private func writeCorpus(in folder: URL) -> String {
         let path = folder.appendingPathComponent("text.txt").path
         let text = (0..<300).map { "case \($0 % 9): return h(\($0 % 4))\n" }.joined()

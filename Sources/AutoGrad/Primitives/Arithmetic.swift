@@ -57,16 +57,16 @@ struct Extremum: BinaryElementwisePrimitive {
         a.isNaN || (isMaximum ? a >= b : a <= b) ? a : b
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        let share = SelectionShare(isMaximum: isMaximum).forward(inputs, shape: output.shape)
+        let share = apply(SelectionShare(isMaximum: isMaximum), inputs)
         return [inputs[0].requiresGrad ? gradient * share : nil,
                 inputs[1].requiresGrad ? gradient * (1 - share) : nil]
     }
 }
 
 /// 1 where `a` wins the max/min, 0 where `b` does, ½ at ties (a constant for the pullback).
-private struct SelectionShare: BinaryElementwisePrimitive {
+struct SelectionShare: BinaryElementwisePrimitive {
     let isMaximum: Bool
-    var name: String { "selection_share" }
+    var name: String { isMaximum ? "max_share" : "min_share" }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T {
         a == b ? 0.5 : ((a > b) == isMaximum ? 1 : 0)
     }

@@ -7,7 +7,7 @@ public protocol UnaryElementwisePrimitive: Primitive {
 }
 
 extension UnaryElementwisePrimitive {
-    public func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
+    public func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         mapElements(inputs[0], float32Kernel: nil)
@@ -41,8 +41,8 @@ public protocol BinaryElementwisePrimitive: Primitive {
 }
 
 extension BinaryElementwisePrimitive {
-    public func outputShape(_ inputs: [Tensor]) -> [Int] {
-        broadcastShape(inputs[0].shape, inputs[1].shape, op: name)
+    public func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        try broadcastShapes(shapes[0], shapes[1], op: name)
     }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {

@@ -1,19 +1,24 @@
 // Selecting slices by index (embeddings, index_select) and its transpose (scatter-add).
 
-/// Input slices at `indices` along `axis`: the axis takes the indices' count.
+/// Input slices at the indices (an `i64` operand) along `axis`: the axis is replaced by the
+/// indices' shape (NumPy's `take`).
 struct IndexSelect: Primitive {
     let axis: Int
-    let indices: [Int]
     var name: String { "gather" }
-    var attributes: [(name: String, value: String)] { [("axis", "\(axis)"), ("indices", "i64[\(indices.count)]")] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        var shape = inputs[0].shape
-        checkIndices(indices, size: shape[axis], op: name, axis: axis, shape: shape)
-        shape[axis] = indices.count
-        return shape
+    var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let (source, indices) = (shapes[0], shapes[1])
+        guard (0..<source.count).contains(axis) else {
+            throw ShapeError(name, "axis \(axis) is out of range for shape \(describe(source))")
+        }
+        return Array(source[..<axis]) + indices + Array(source[(axis + 1)...])
+    }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        try indexedElement(elements, op: name)
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let source = inputs[0], result = TensorStorage.make(count: elementCount(shape), dtype: source.dtype)
+        let indices = checkedIndices(inputs[1], size: source.shape[axis], op: name, axis: axis, shape: source.shape)
         let bytes = source.dtype.byteCount
         let (outer, inner) = runs(source.shape, axis: axis)
         forEachRun(outer: outer, inner: inner, indexedSize: source.shape[axis], indices: indices) { indexed, packed in
@@ -22,46 +27,83 @@ struct IndexSelect: Primitive {
         return Tensor(storage: result, shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [apply(IndexAdd(axis: axis, indices: indices, size: inputs[0].shape[axis]), [gradient])]
+        [apply(IndexAdd(axis: axis, size: inputs[0].shape[axis]), [gradient, inputs[1]]), nil]
     }
 }
 
-/// Zeros of `size` along `axis`, with input slice k added at `indices[k]` (repeats add up).
+/// Zeros of `size` along `axis`, with the input's slice at each position of the indices (an
+/// `i64` operand, whose shape spans axes `axis...` of the input) added at that index; repeats
+/// add up. The transpose of ``IndexSelect``.
 struct IndexAdd: Primitive {
     let axis: Int
-    let indices: [Int]
     let size: Int
     var name: String { "scatter_add" }
-    var attributes: [(name: String, value: String)] {
-        [("axis", "\(axis)"), ("indices", "i64[\(indices.count)]"), ("size", "\(size)")]
-    }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        var shape = inputs[0].shape
-        guard shape[axis] == indices.count else {
-            opFailure(name, "\(indices.count) indices for axis \(axis) of \(describe(shape))")
+    var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis)), ("size", .int(size))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let (source, indices) = (shapes[0], shapes[1])
+        guard axis >= 0, axis + indices.count <= source.count,
+              Array(source[axis..<(axis + indices.count)]) == indices else {
+            throw ShapeError(name, "indices of shape \(describe(indices)) do not match axes \(axis)... of \(describe(source))")
         }
-        checkIndices(indices, size: size, op: name, axis: axis, shape: shape)
-        shape[axis] = size
-        return shape
+        return Array(source[..<axis]) + [size] + Array(source[(axis + indices.count)...])
+    }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        try indexedElement(elements, op: name)
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let source = inputs[0], result = TensorStorage.make(zeros: elementCount(shape), dtype: source.dtype)
+        let indices = checkedIndices(inputs[1], size: size, op: name, axis: axis, shape: shape)
         switch source.dtype {
-        case .float32: scatterAdd(source.storage.pointer(Float.self), into: result.pointer(Float.self), shape: shape)
-        case .float64: scatterAdd(source.storage.pointer(Double.self), into: result.pointer(Double.self), shape: shape)
+        case .float32: scatterAdd(source.storage.pointer(Float.self), into: result.pointer(Float.self), shape: shape, indices)
+        case .float64: scatterAdd(source.storage.pointer(Double.self), into: result.pointer(Double.self), shape: shape, indices)
         }
         return Tensor(storage: result, shape: shape)
     }
     private func scatterAdd<T: FloatElement>(_ source: UnsafeMutablePointer<T>, into result: UnsafeMutablePointer<T>,
-                                             shape: [Int]) {
+                                             shape: [Int], _ indices: [Int]) {
         let (outer, inner) = runs(shape, axis: axis)
         forEachRun(outer: outer, inner: inner, indexedSize: size, indices: indices) { indexed, packed in
             for i in 0..<inner { result[indexed + i] += source[packed + i] }
         }
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [apply(IndexSelect(axis: axis, indices: indices), [gradient])]
+        [apply(IndexSelect(axis: axis), [gradient, inputs[1]]), nil]
     }
+}
+
+/// Rows of `classCount` zeros with a 1 at each index of an `i64` operand.
+struct OneHot: Primitive {
+    let classCount: Int
+    let dtype: DType
+    var name: String { "one_hot" }
+    var attributes: [(name: String, value: Attribute)] { [("classes", .int(classCount)), ("dtype", .dtype(dtype))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] + [classCount] }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        guard elements[0] == .int64 else { throw ShapeError(name, "expects i64 indices, got \(elements[0])") }
+        return ElementType(dtype)
+    }
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let indices = checkedIndices(inputs[0], size: classCount, op: name, axis: 0, shape: [classCount])
+        let result = TensorStorage.make(zeros: elementCount(shape), dtype: dtype)
+        for (row, index) in indices.enumerated() { result[double: row * classCount + index] = 1 }
+        return Tensor(storage: result, shape: shape)
+    }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
+}
+
+/// The element rule of ops indexed by an `i64` operand: a float source and indices.
+private func indexedElement(_ elements: [ElementType], op: String) throws(ShapeError) -> ElementType {
+    guard elements[0].floatType != nil, elements[1] == .int64 else {
+        throw ShapeError(op, "expects a float tensor and i64 indices, got \(elements[0]) and \(elements[1])")
+    }
+    return elements[0]
+}
+
+/// The indices held (exactly) in `tensor`'s float storage, each checked against `size`.
+private func checkedIndices(_ tensor: Tensor, size: Int, op: String, axis: Int, shape: [Int]) -> [Int] {
+    let indices = (0..<tensor.count).map { Int(tensor.storage[double: $0]) }
+    checkIndices(indices, size: size, op: op, axis: axis, shape: shape)
+    return indices
 }
 
 /// The element counts before and after `axis`.
@@ -92,15 +134,12 @@ extension Tensor {
     /// (NumPy's `take`). With `axis` 0 on a weight matrix this is an embedding lookup.
     public func gathering(_ indices: IndexTensor, along axis: Int = 0) -> Tensor {
         let axis = normalizeAxis(axis, of: shape, op: "gather")
-        let gathered = apply(IndexSelect(axis: axis, indices: indices.values), [self])
-        return gathered.reshaped(to: Array(shape[..<axis]) + indices.shape + Array(shape[(axis + 1)...]))
+        return apply(IndexSelect(axis: axis), [self, indices.tensor])
     }
 
-    /// One-hot rows: shape `indices.shape + [classCount]`, 1 at each index. A constant.
+    /// One-hot rows: shape `indices.shape + [classCount]`, 1 at each index. Not differentiable
+    /// (its input is data).
     public static func oneHot(_ indices: IndexTensor, classCount: Int, dtype: DType = .float32) -> Tensor {
-        checkIndices(indices.values, size: classCount, op: "one_hot", axis: 0, shape: [classCount])
-        let result = Tensor(zeros: indices.shape + [classCount], dtype: dtype)
-        for (row, index) in indices.values.enumerated() { result.storage[double: row * classCount + index] = 1 }
-        return result
+        apply(OneHot(classCount: classCount, dtype: dtype), [indices.tensor])
     }
 }

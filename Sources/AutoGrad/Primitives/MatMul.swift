@@ -7,8 +7,8 @@ import Synchronization
 struct MatMul: Primitive {
     let transposeA: Bool, transposeB: Bool
     var name: String { "matmul" }
-    var attributes: [(name: String, value: String)] {
-        (transposeA ? [("transA", "true")] : []) + (transposeB ? [("transB", "true")] : [])
+    var attributes: [(name: String, value: Attribute)] {
+        (transposeA ? [("transA", .bool(true))] : []) + (transposeB ? [("transB", .bool(true))] : [])
     }
 
     /// (rows, inner) of op(A) and (inner, columns) of op(B).
@@ -18,16 +18,16 @@ struct MatMul: Primitive {
                           : (ra, ca, transposeB ? cb : rb, transposeB ? rb : cb)
     }
 
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        let a = inputs[0].shape, b = inputs[1].shape
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let a = shapes[0], b = shapes[1]
         guard a.count >= 2, b.count >= 2 else {
-            opFailure(name, "operands must have rank >= 2, got \(describe(a)) and \(describe(b))")
+            throw ShapeError(name, "operands must have rank >= 2, got \(describe(a)) and \(describe(b))")
         }
         let (m, k, kB, n) = matrixDims(a, b)
         guard k == kB else {
-            opFailure(name, "inner dimensions differ: \(describe(a))\(transposeA ? "ᵀ" : "") × \(describe(b))\(transposeB ? "ᵀ" : "") (\(k) vs \(kB))")
+            throw ShapeError(name, "inner dimensions differ: \(describe(a))\(transposeA ? "ᵀ" : "") × \(describe(b))\(transposeB ? "ᵀ" : "") (\(k) vs \(kB))")
         }
-        return broadcastShape(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
+        return try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {

@@ -88,7 +88,7 @@ struct Softplus: UnaryElementwisePrimitive {
     func value<T: FloatElement>(_ x: T) -> T { x > T(Softplus.threshold) ? x : T.log1p(T.exp(x)) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let x = inputs[0]
-        return [gradient * Tensor.where(x.detached() .> Softplus.threshold, x.onesLike(), x.sigmoid())]
+        return [gradient * apply(SoftplusSlope(), [x])]
     }
 }
 
@@ -96,8 +96,8 @@ struct Softplus: UnaryElementwisePrimitive {
 struct Rectifier: UnaryElementwisePrimitive {
     let negativeSlope: Double
     var name: String { negativeSlope == 0 ? "relu" : "leaky_relu" }
-    var attributes: [(name: String, value: String)] {
-        negativeSlope == 0 ? [] : [("slope", "\(negativeSlope)")]
+    var attributes: [(name: String, value: Attribute)] {
+        negativeSlope == 0 ? [] : [("slope", .double(negativeSlope))]
     }
     func value<T: FloatElement>(_ x: T) -> T { x > 0 ? x : x * T(negativeSlope) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
@@ -108,7 +108,7 @@ struct Rectifier: UnaryElementwisePrimitive {
 struct Clamp: UnaryElementwisePrimitive {
     let lower: Double, upper: Double
     var name: String { "clamp" }
-    var attributes: [(name: String, value: String)] { [("min", "\(lower)"), ("max", "\(upper)")] }
+    var attributes: [(name: String, value: Attribute)] { [("min", .double(lower)), ("max", .double(upper))] }
     func value<T: FloatElement>(_ x: T) -> T { Swift.min(Swift.max(x, T(lower)), T(upper)) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient * constant(Indicator(lower: lower, upper: upper), of: inputs[0])]
@@ -119,44 +119,58 @@ struct Clamp: UnaryElementwisePrimitive {
 struct Cast: Primitive {
     let dtype: DType
     var name: String { "convert" }
-    var attributes: [(name: String, value: String)] { [("dtype", "\(dtype)")] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
-    func outputDType(_ inputs: [Tensor]) -> DType { dtype }
+    var attributes: [(name: String, value: Attribute)] { [("dtype", .dtype(dtype))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    /// Any element type converts, so a mask or indices become 0/1 or integer-valued floats.
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { ElementType(dtype) }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         Tensor(storage: inputs[0].storage.converted(to: dtype), shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        [gradient.to(inputs[0].dtype)]
+        [inputs[0].requiresGrad ? gradient.to(inputs[0].dtype) : nil]
     }
 }
 
-// Piecewise-constant derivatives, evaluated as constants (never recorded: their own
-// derivative is zero almost everywhere).
+// Piecewise-constant derivatives: ops like any other (so a traced gradient program computes
+// them from its inputs), whose own derivative is zero almost everywhere.
 
-private struct Sign: UnaryElementwisePrimitive {
+struct Sign: UnaryElementwisePrimitive {
     var name: String { "sign" }
     func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : 0) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }
 
-private struct RectifierSlope: UnaryElementwisePrimitive {
+struct RectifierSlope: UnaryElementwisePrimitive {
     let negativeSlope: Double
-    var name: String { "rectifier_slope" }
+    var name: String { "relu_slope" }
+    var attributes: [(name: String, value: Attribute)] { [("slope", .double(negativeSlope))] }
     func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : T(negativeSlope) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }
 
 /// 1 inside [lower, upper] (inclusive, as PyTorch's clamp passes gradients), else 0.
-private struct Indicator: UnaryElementwisePrimitive {
+struct Indicator: UnaryElementwisePrimitive {
     let lower: Double, upper: Double
     var name: String { "indicator" }
+    var attributes: [(name: String, value: Attribute)] { [("min", .double(lower)), ("max", .double(upper))] }
     func value<T: FloatElement>(_ x: T) -> T { x >= T(lower) && x <= T(upper) ? 1 : 0 }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }
 
-/// `function` evaluated on `x`'s values as a constant (not recorded).
+/// The derivative of softplus: σ(x), and 1 above the threshold where softplus is x itself.
+struct SoftplusSlope: UnaryElementwisePrimitive {
+    var name: String { "softplus_slope" }
+    func value<T: FloatElement>(_ x: T) -> T { x > T(Softplus.threshold) ? 1 : Sigmoid().value(x) }
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        // d σ(x)/dx = σ(x)(1 − σ(x)) below the threshold, 0 above: the second derivative.
+        let x = inputs[0]
+        return [gradient * output * (1 - output) * apply(Indicator(lower: -.infinity, upper: Softplus.threshold), [x])]
+    }
+}
+
+/// `function` of `x`: a derivative factor that gradients do not flow through.
 private func constant(_ function: some UnaryElementwisePrimitive, of x: Tensor) -> Tensor {
-    function.forward([x], shape: x.shape)
+    apply(function, [x.detached()])
 }
 
 extension Tensor {

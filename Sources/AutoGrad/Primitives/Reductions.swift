@@ -20,14 +20,17 @@ struct Reduce: Primitive {
     let axes: [Int]
     let keepDims: Bool
     var name: String { "reduce_\(kind.rawValue)" }
-    var attributes: [(name: String, value: String)] {
-        [("axes", describe(axes))] + (keepDims ? [("keepDims", "true")] : [])
+    var attributes: [(name: String, value: Attribute)] {
+        [("axes", .ints(axes))] + (keepDims ? [("keepDims", .bool(true))] : [])
     }
 
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        let shape = inputs[0].shape
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let shape = shapes[0]
+        guard axes.allSatisfy({ (0..<shape.count).contains($0) }), axes == Array(Set(axes)).sorted() else {
+            throw ShapeError(name, "axes \(describe(axes)) are not sorted distinct axes of \(describe(shape))")
+        }
         if kind != .sum, axes.contains(where: { shape[$0] == 0 }) {
-            opFailure(name, "cannot reduce an empty axis of \(describe(shape))")
+            throw ShapeError(name, "cannot reduce an empty axis of \(describe(shape))")
         }
         return reducedShape(shape, keepDims: keepDims)
     }
@@ -97,8 +100,7 @@ struct Reduce: Primitive {
         guard kind != .sum else { return [spread] }
         // The gradient goes to the elements equal to the extremum, split evenly among ties.
         let winners = input.detached().elementsEqual(output.detached().reshaped(to: kept))
-        let ties = noGrad { winners.sum(along: axes, keepDims: true) }
-        return [spread * (winners / ties)]
+        return [spread * (winners / winners.sum(along: axes, keepDims: true))]
     }
 }
 

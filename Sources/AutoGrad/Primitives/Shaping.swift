@@ -3,13 +3,15 @@
 struct Reshape: Primitive {
     let shape: [Int]
     var name: String { "reshape" }
-    var attributes: [(name: String, value: String)] { [("shape", describe(shape))] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        guard elementCount(shape) == inputs[0].count, shape.allSatisfy({ $0 >= 0 }) else {
-            opFailure(name, "cannot reshape \(describe(inputs[0].shape)) (\(inputs[0].count) elements) to \(describe(shape))")
+    var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let count = elementCount(shapes[0])
+        guard elementCount(shape) == count, shape.allSatisfy({ $0 >= 0 }) else {
+            throw ShapeError(name, "cannot reshape \(describe(shapes[0])) (\(count) elements) to \(describe(shape))")
         }
         return shape
     }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { elements[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         Tensor(storage: inputs[0].storage, shape: shape)  // contiguous: shares the buffer
     }
@@ -21,11 +23,11 @@ struct Reshape: Primitive {
 struct Permute: Primitive {
     let permutation: [Int]
     var name: String { "transpose" }
-    var attributes: [(name: String, value: String)] { [("perm", describe(permutation))] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        let shape = inputs[0].shape
+    var attributes: [(name: String, value: Attribute)] { [("perm", .ints(permutation))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let shape = shapes[0]
         guard permutation.sorted() == Array(0..<shape.count) else {
-            opFailure(name, "\(describe(permutation)) is not a permutation of the axes of \(describe(shape))")
+            throw ShapeError(name, "\(describe(permutation)) is not a permutation of the axes of \(describe(shape))")
         }
         return permutation.map { shape[$0] }
     }
@@ -44,10 +46,10 @@ struct Permute: Primitive {
 struct Expand: Primitive {
     let shape: [Int]
     var name: String { "broadcast" }
-    var attributes: [(name: String, value: String)] { [("shape", describe(shape))] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        guard broadcastShape(inputs[0].shape, shape, op: name) == shape else {
-            opFailure(name, "cannot broadcast \(describe(inputs[0].shape)) to \(describe(shape))")
+    var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        guard (try? broadcastShapes(shapes[0], shape, op: name)) == shape else {
+            throw ShapeError(name, "cannot broadcast \(describe(shapes[0])) to \(describe(shape))")
         }
         return shape
     }
@@ -60,8 +62,13 @@ struct Expand: Primitive {
 struct Reverse: Primitive {
     let axis: Int
     var name: String { "rev" }
-    var attributes: [(name: String, value: String)] { [("axis", "\(axis)")] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] { inputs[0].shape }
+    var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        guard (0..<shapes[0].count).contains(axis) else {
+            throw ShapeError(name, "axis \(axis) is out of range for shape \(describe(shapes[0]))")
+        }
+        return shapes[0]
+    }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         var strides = contiguousStrides(shape)
         let offset = shape[axis] > 0 ? (shape[axis] - 1) * strides[axis] : 0

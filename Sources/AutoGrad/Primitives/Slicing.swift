@@ -4,13 +4,13 @@
 struct Slice: AccumulatingPullback {
     let axis: Int, start: Int, end: Int, step: Int
     var name: String { "slice" }
-    var attributes: [(name: String, value: String)] {
-        [("axis", "\(axis)"), ("start", "\(start)"), ("end", "\(end)")] + (step == 1 ? [] : [("step", "\(step)")])
+    var attributes: [(name: String, value: Attribute)] {
+        [("axis", .int(axis)), ("start", .int(start)), ("end", .int(end))] + (step == 1 ? [] : [("step", .int(step))])
     }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        let shape = inputs[0].shape
-        guard step > 0, start >= 0, start <= end, end <= shape[axis] else {
-            opFailure(name, "range \(start)..<\(end) (step \(step)) is out of bounds for axis \(axis) of \(describe(shape))")
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        let shape = shapes[0]
+        guard (0..<shape.count).contains(axis), step > 0, start >= 0, start <= end, end <= shape[axis] else {
+            throw ShapeError(name, "range \(start)..<\(end) (step \(step)) is out of bounds for axis \(axis) of \(describe(shape))")
         }
         var result = shape
         result[axis] = (end - start + step - 1) / step
@@ -45,13 +45,14 @@ struct Slice: AccumulatingPullback {
 struct Pad: Primitive {
     let axis: Int, start: Int, step: Int, size: Int
     var name: String { "pad" }
-    var attributes: [(name: String, value: String)] {
-        [("axis", "\(axis)"), ("start", "\(start)"), ("size", "\(size)")] + (step == 1 ? [] : [("step", "\(step)")])
+    var attributes: [(name: String, value: Attribute)] {
+        [("axis", .int(axis)), ("start", .int(start)), ("size", .int(size))] + (step == 1 ? [] : [("step", .int(step))])
     }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        var shape = inputs[0].shape
-        guard start + (shape[axis] - 1) * step < size || shape[axis] == 0 else {
-            opFailure(name, "\(describe(shape)) does not fit in size \(size) at \(start) step \(step) along axis \(axis)")
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        var shape = shapes[0]
+        guard (0..<shape.count).contains(axis), step > 0, start >= 0,
+              start + (shape[axis] - 1) * step < size || shape[axis] == 0 else {
+            throw ShapeError(name, "\(describe(shape)) does not fit in size \(size) at \(start) step \(step) along axis \(axis)")
         }
         shape[axis] = size
         return shape
@@ -75,20 +76,20 @@ struct Pad: Primitive {
 struct Concat: Primitive {
     let axis: Int
     var name: String { "concatenate" }
-    var attributes: [(name: String, value: String)] { [("axis", "\(axis)")] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        var shape = inputs[0].shape
-        for input in inputs.dropFirst() {
-            var other = input.shape, mine = shape
-            guard other.count == mine.count else {
-                opFailure(name, "ranks differ: " + inputs.map { describe($0.shape) }.joined(separator: ", "))
-            }
+    var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        var shape = shapes[0]
+        let all = shapes.map(describe).joined(separator: ", ")
+        guard (0..<shape.count).contains(axis) else {
+            throw ShapeError(name, "axis \(axis) is out of range for shapes \(all)")
+        }
+        for input in shapes.dropFirst() {
+            var other = input, mine = shape
+            guard other.count == mine.count else { throw ShapeError(name, "ranks differ: " + all) }
             other[axis] = 0
             mine[axis] = 0
-            guard other == mine else {
-                opFailure(name, "shapes differ off axis \(axis): " + inputs.map { describe($0.shape) }.joined(separator: ", "))
-            }
-            shape[axis] += input.shape[axis]
+            guard other == mine else { throw ShapeError(name, "shapes differ off axis \(axis): " + all) }
+            shape[axis] += input[axis]
         }
         return shape
     }
@@ -115,33 +116,36 @@ struct Concat: Primitive {
     }
 }
 
-/// `a` where `condition` holds, else `b` (all three broadcast together).
+/// `a` where the boolean `condition` holds, else `b` (all three broadcast together); the
+/// condition is an operand, so a traced program takes masks as data.
 struct Where: Primitive {
-    let condition: Mask
     var name: String { "where" }
-    var attributes: [(name: String, value: String)] { [("mask", "bool\(describe(condition.shape))")] }
-    func outputShape(_ inputs: [Tensor]) -> [Int] {
-        broadcastShape(broadcastShape(condition.shape, inputs[0].shape, op: name), inputs[1].shape, op: name)
+    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+        try broadcastShapes(try broadcastShapes(shapes[0], shapes[1], op: name), shapes[2], op: name)
+    }
+    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+        guard elements[0] == .bool else { throw ShapeError(name, "the condition must be bool, got \(elements[0])") }
+        return try sameFloatElement(Array(elements.dropFirst()))
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let chosen = condition.shape == shape
-            ? condition.values : Mask(condition.asTensor().broadcastValues(to: shape)).values
-        let a = inputs[0].broadcastIfNeeded(to: shape), b = inputs[1].broadcastIfNeeded(to: shape)
-        let result = TensorStorage.make(count: chosen.count, dtype: a.dtype)
+        let a = inputs[1].broadcastIfNeeded(to: shape), b = inputs[2].broadcastIfNeeded(to: shape)
+        let condition = inputs[0].broadcastIfNeeded(to: shape).converted(to: a.dtype)
+        let result = TensorStorage.make(count: elementCount(shape), dtype: a.dtype)
         switch a.dtype {
-        case .float32: pick(chosen, a.storage.pointer(Float.self), b.storage.pointer(Float.self), result.pointer(Float.self))
-        case .float64: pick(chosen, a.storage.pointer(Double.self), b.storage.pointer(Double.self), result.pointer(Double.self))
+        case .float32: pick(condition, a, b, result.pointer(Float.self))
+        case .float64: pick(condition, a, b, result.pointer(Double.self))
         }
         return Tensor(storage: result, shape: shape)
     }
-    private func pick<T: FloatElement>(_ chosen: [Bool], _ a: UnsafeMutablePointer<T>,
-                                       _ b: UnsafeMutablePointer<T>, _ result: UnsafeMutablePointer<T>) {
-        for (i, useA) in chosen.enumerated() { result[i] = useA ? a[i] : b[i] }
+    private func pick<T: FloatElement>(_ condition: Tensor, _ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>) {
+        let chosen = condition.storage.pointer(T.self), pa = a.storage.pointer(T.self), pb = b.storage.pointer(T.self)
+        for i in 0..<condition.count { result[i] = chosen[i] != 0 ? pa[i] : pb[i] }
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        let zero = gradient.scalar(0)
-        return [inputs[0].requiresGrad ? Tensor.where(condition, gradient, zero) : nil,
-                inputs[1].requiresGrad ? Tensor.where(condition, zero, gradient) : nil]
+        let zero = gradient.scalar(0), condition = inputs[0]
+        return [nil,
+                inputs[1].requiresGrad ? apply(Where(), [condition, gradient, zero]) : nil,
+                inputs[2].requiresGrad ? apply(Where(), [condition, zero, gradient]) : nil]
     }
 }
 
@@ -187,7 +191,7 @@ extension Tensor {
 
     /// `a` where `condition` holds, else `b`, with broadcasting (PyTorch's `torch.where`).
     public static func `where`(_ condition: Mask, _ a: Tensor, _ b: Tensor) -> Tensor {
-        apply(Where(condition: condition), [a, b])
+        apply(Where(), [condition.tensor(dtype: a.dtype), a, b])
     }
 }
 

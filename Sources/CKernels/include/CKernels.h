@@ -35,6 +35,11 @@ void ag_parallel_for(int64_t count, int threads, ag_task_fn task, void *context)
 int ag_grad_mode(void);
 /// Sets this thread's grad mode and returns the previous one.
 int ag_set_grad_mode(int enabled);
+/// Whether this thread is tracing a program: every op on a traced value is recorded, also
+/// under no-grad (thread-local, default 0).
+int ag_trace_mode(void);
+/// Sets this thread's trace mode and returns the previous one.
+int ag_set_trace_mode(int enabled);
 
 /// Makes this thread flush subnormal floats to zero (FTZ and DAZ), unless disabled with
 /// ag_set_flush_denormals(0). Cheap after the first call on a thread.
@@ -43,5 +48,11 @@ void ag_prepare_thread(void);
 void ag_set_flush_denormals(int enabled);
 /// Whether this thread currently flushes subnormals to zero.
 int ag_flushes_denormals(void);
+
+/// This thread's innermost anomaly-detection scope (an opaque Swift object), or NULL when
+/// anomaly mode is off.
+void *ag_anomaly_scope(void);
+/// Sets this thread's anomaly-detection scope and returns the previous one.
+void *ag_set_anomaly_scope(void *scope);
 
 #endif

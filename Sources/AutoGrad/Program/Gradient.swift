@@ -1,0 +1,99 @@
+import CKernels
+
+/// A program's vector-Jacobian product as a program: inputs are the original inputs followed
+/// by one cotangent per float output (`%d<output>`); outputs are the original outputs
+/// followed by the gradient with respect to each chosen input. ``residuals`` are the forward
+/// values the backward equations read — what a training step keeps alive between its forward
+/// and backward halves.
+public struct GradientProgram: Sendable, CustomStringConvertible {
+    /// The forward and backward equations together.
+    public let program: Program
+    /// How many of the program's equations are the forward pass (they come first).
+    public let forwardCount: Int
+    /// The forward values (inputs or forward results) that backward equations read.
+    public let residuals: [Program.Value]
+
+    /// The program, then one line listing the residuals with their types.
+    public var description: String {
+        let names = program.valueNames()
+        return program.description + "\n// residuals: "
+            + residuals.map { "%\(names[$0]!): \(program.type(of: $0))" }.joined(separator: ", ")
+    }
+}
+
+extension Program {
+    /// The program computing this one's outputs and their vector-Jacobian product with
+    /// respect to the inputs at `positions` (float inputs only). Built by running the
+    /// equations and their pullbacks once on placeholder values while tracing, so the result
+    /// is made of the same primitives — and is differentiable again (second order).
+    public func gradient(withRespectTo positions: [Int]) -> GradientProgram {
+        for position in positions where !(inputs.indices.contains(position) && inputs[position].type.element.floatType != nil) {
+            opFailure("gradient", "input \(position) is not a float input of this program")
+        }
+        let previousTrace = ag_set_trace_mode(1), previousGrad = ag_set_grad_mode(1)
+        defer {
+            ag_set_trace_mode(previousTrace)
+            ag_set_grad_mode(previousGrad)
+        }
+        let arguments = inputs.map { Program.placeholder(name: $0.name, type: $0.type) }
+        let results = evaluate(on: arguments)
+        let forwardNodes = topologicalOrder(from: results.compactMap(\.node)).filter { !$0.isLeaf }.count
+        let differentiated = results.filter { $0.requiresGrad }
+        let cotangents = differentiated.enumerated().map { index, output in
+            Program.placeholder(name: "d\(index)", type: output.valueType)
+        }
+        let targets = positions.map { arguments[$0] }
+        let gradients = differentiated.isEmpty
+            ? targets.map { $0.zerosLike() }
+            : AutoGrad.gradients(of: differentiated, withRespectTo: targets, seeds: cotangents, retainGraph: true, createGraph: true)
+        let program = Program(recorded: results + gradients,
+                              inputs: (arguments + cotangents).map { ($0.node!, $0.node!.name!) })
+        return GradientProgram(program: program, forwardCount: forwardNodes,
+                               residuals: program.residuals(forwardCount: forwardNodes, forwardInputs: inputs.count))
+    }
+
+    /// The outputs of the equations applied with ``apply(_:_:)`` to `arguments` (recorded
+    /// like any computation).
+    func evaluate(on arguments: [Tensor]) -> [Tensor] {
+        var results: [Tensor] = []
+        results.reserveCapacity(equations.count)
+        func value(_ operand: Value) -> Tensor {
+            switch operand {
+            case .input(let index): arguments[index]
+            case .constant(let index): constants[index]
+            case .result(let index): results[index]
+            }
+        }
+        for equation in equations { results.append(apply(equation.primitive, equation.operands.map(value))) }
+        return outputs.map(value)
+    }
+
+    /// A traced leaf of `type` holding ones (zeros for indices: always in range).
+    static func placeholder(name: String, type: ValueType) -> Tensor {
+        let value = Program.constant(Array(repeating: type.element == .int64 ? 0 : 1, count: type.count), type)
+        return Tensor(storage: value.storage, shape: type.shape,
+                      node: Node(leafShape: type.shape, dtype: value.dtype, name: name, elementType: type.element),
+                      elementType: type.element)
+    }
+
+    /// The values defined by the first `forwardCount` equations or the first `forwardInputs`
+    /// inputs that later equations read.
+    func residuals(forwardCount: Int, forwardInputs: Int) -> [Value] {
+        var seen = Set<Value>(), residuals: [Value] = []
+        for equation in equations.dropFirst(forwardCount) {
+            for operand in equation.operands where !seen.contains(operand) {
+                let isForward: Bool
+                switch operand {
+                case .input(let index): isForward = index < forwardInputs
+                case .constant: isForward = false
+                case .result(let index): isForward = index < forwardCount
+                }
+                if isForward {
+                    seen.insert(operand)
+                    residuals.append(operand)
+                }
+            }
+        }
+        return residuals
+    }
+}

@@ -1,0 +1,136 @@
+// Optimization passes: each a function from program to program, keeping the inputs and the
+// outputs' values, written as a small rewrite over the equations in order.
+
+extension Program {
+    /// Rebuilds the program equation by equation: `rewrite` sees each equation with its
+    /// operands already rewritten and returns the value that replaces its result, or `nil`
+    /// to keep the equation as it is.
+    public func rewritten(
+        _ rewrite: (_ builder: inout ProgramBuilder, _ equation: Equation, _ operands: [Value]) throws -> Value?
+    ) throws -> Program {
+        var builder = ProgramBuilder()
+        var map: [Value: Value] = [:]
+        for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
+        func mapped(_ value: Value) -> Value {
+            if let new = map[value] { return new }
+            guard case .constant(let index) = value else { fatalError("value \(value) used before its definition") }
+            let new = builder.constant(constants[index])
+            map[value] = new
+            return new
+        }
+        for (position, equation) in equations.enumerated() {
+            let operands = equation.operands.map(mapped)
+            map[.result(position)] = try rewrite(&builder, equation, operands)
+                ?? builder.apply(equation.primitive, operands)
+        }
+        return try builder.build(outputs: outputs.map(mapped))
+    }
+
+    /// Dead-code elimination: drops equations no output depends on (and unused constants).
+    public func eliminatingDeadCode() -> Program {
+        var live = Set(outputs)
+        for (position, equation) in equations.enumerated().reversed() where live.contains(.result(position)) {
+            live.formUnion(equation.operands)
+        }
+        var builder = ProgramBuilder(), map: [Value: Value] = [:]
+        for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
+        for (index, constant) in constants.enumerated() where live.contains(.constant(index)) {
+            map[.constant(index)] = builder.constant(constant)
+        }
+        for (position, equation) in equations.enumerated() where live.contains(.result(position)) {
+            map[.result(position)] = try! builder.apply(equation.primitive, equation.operands.map { map[$0]! })
+        }
+        return try! builder.build(outputs: outputs.map { map[$0]! })
+    }
+
+    /// Common-subexpression elimination: an equation applying the same op with the same
+    /// attributes to the same operands as an earlier one reuses its result.
+    public func eliminatingCommonSubexpressions() -> Program {
+        var seen: [String: Value] = [:]
+        return try! rewritten { builder, equation, operands in
+            let key = Program.label(equation.primitive) + " " + operands.map { "\($0)" }.joined(separator: ",")
+            if let earlier = seen[key] { return earlier }
+            let result = try builder.apply(equation.primitive, operands)
+            seen[key] = result
+            return result
+        }
+    }
+
+    /// Constant folding: an equation whose operands are all constants is computed once and
+    /// becomes a constant, unless its result would be larger than its largest operand.
+    public func foldingConstants() -> Program {
+        try! rewritten { builder, equation, operands in
+            let values = operands.compactMap { operand -> Tensor? in
+                guard case .constant(let index) = operand else { return nil }
+                return builder.constantValue(index)
+            }
+            guard !operands.isEmpty, values.count == operands.count,
+                  equation.type.count <= values.map(\.count).max()! else { return nil }
+            var folded = equation.primitive.forward(values, shape: equation.type.shape)
+            folded.elementType = equation.type.element
+            return builder.constant(folded)
+        }
+    }
+
+    /// Algebraic simplification: x·1, 1·x, x/1, x+0, 0+x, x−0 become x (where no broadcast
+    /// changes the type), a reshape to the same shape disappears, reshape chains become one
+    /// reshape, transpose∘transpose composes (vanishing when it is the identity), and a
+    /// repeated stop_gradient is one.
+    public func simplifyingAlgebra() -> Program {
+        try! rewritten { builder, equation, operands in
+            let primitive = equation.primitive
+            func isScalar(_ operand: Value, _ value: Double) -> Bool {
+                guard case .constant(let index) = operand else { return false }
+                let constant = builder.constantValue(index)
+                return constant.count == 1 && constant.storage[double: 0] == value
+            }
+            func keeping(_ operand: Value) -> Value? { builder.type(of: operand) == equation.type ? operand : nil }
+            func producer(_ operand: Value) -> Equation? {
+                guard case .result(let index) = operand else { return nil }
+                return builder.equation(index)
+            }
+            switch primitive {
+            case is Multiply:
+                if isScalar(operands[1], 1) { return keeping(operands[0]) }
+                if isScalar(operands[0], 1) { return keeping(operands[1]) }
+            case is Divide:
+                if isScalar(operands[1], 1) { return keeping(operands[0]) }
+            case is Add:
+                if isScalar(operands[1], 0) { return keeping(operands[0]) }
+                if isScalar(operands[0], 0) { return keeping(operands[1]) }
+            case is Subtract:
+                if isScalar(operands[1], 0) { return keeping(operands[0]) }
+            case let reshape as Reshape:
+                if builder.type(of: operands[0]).shape == reshape.shape { return operands[0] }
+                if let inner = producer(operands[0]), inner.primitive is Reshape {
+                    return try builder.apply(reshape, inner.operands)
+                }
+            case let outer as Permute:
+                if let inner = producer(operands[0]), let first = inner.primitive as? Permute {
+                    let composed = outer.permutation.map { first.permutation[$0] }
+                    if composed == Array(composed.indices) { return inner.operands[0] }
+                    return try builder.apply(Permute(permutation: composed), inner.operands)
+                }
+            case is StopGradient:
+                if let inner = producer(operands[0]), inner.primitive is StopGradient { return operands[0] }
+            default:
+                break
+            }
+            return nil
+        }
+    }
+
+    /// The standard pipeline: simplify, fold constants, eliminate common subexpressions,
+    /// then dead code.
+    public func optimized() -> Program {
+        simplifyingAlgebra().foldingConstants().eliminatingCommonSubexpressions().eliminatingDeadCode()
+    }
+}
+
+extension ProgramBuilder {
+    /// The value of a constant added so far.
+    func constantValue(_ index: Int) -> Tensor { constants[index] }
+
+    /// An equation added so far.
+    func equation(_ index: Int) -> Program.Equation { equations[index] }
+}
