@@ -118,7 +118,7 @@ struct Comparison: BinaryElementwisePrimitive {
         }
         return holds ? 1 : 0
     }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         _ = try sameFloatElement(elements)
         return .bool
     }

@@ -15,10 +15,10 @@ public protocol Primitive: Sendable {
     var attributes: [(name: String, value: Attribute)] { get }
     /// The shape rule: the output shape for operands of these shapes, or an error naming the
     /// op and the shapes when they do not fit.
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int]
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int]
     /// The element rule: by default every operand must be a float of one dtype, which the
     /// output has.
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType
     /// Computes the output value (never recorded; inputs are plain values).
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor
     /// The gradient with respect to each input, given the gradient of the output, or `nil`
@@ -35,13 +35,13 @@ extension Primitive {
 
     public var accumulatesInPlace: Bool { false }
 
-    public func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    public func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         try sameFloatElement(elements)
     }
 
     /// The one float element type all `elements` share, or an error naming the op.
-    public func sameFloatElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
-        let first = elements[0]
+    public func sameFloatElement(_ elements: some Collection<ElementType>) throws(ShapeError) -> ElementType {
+        let first = elements.first!
         guard elements.allSatisfy({ $0.floatType != nil }) else { throw ShapeError(name, "operands must be floats") }
         guard elements.allSatisfy({ $0 == first }) else { throw ShapeError(name, "dtypes differ (convert with .to(_:))") }
         return first
@@ -50,13 +50,20 @@ extension Primitive {
     /// The output type for operands of `types`: the element and shape rules together (an
     /// element error names the operand types).
     public func outputType(_ types: [ValueType]) throws(ShapeError) -> ValueType {
+        try outputType(OperandShapes(types), OperandElements(types))
+    }
+
+    /// The output type from views of the operands' shapes and element types (no copies:
+    /// what ``apply(_:_:)`` calls on every op).
+    func outputType(_ shapes: OperandShapes, _ elements: OperandElements) throws(ShapeError) -> ValueType {
         let element: ElementType
         do {
-            element = try outputElement(types.map(\.element))
+            element = try outputElement(elements)
         } catch {
-            throw ShapeError(error.op, error.message + ": " + types.map(\.description).joined(separator: " and "))
+            let types = zip(elements, shapes).map { ValueType($0, $1).description }
+            throw ShapeError(error.op, error.message + ": " + types.joined(separator: " and "))
         }
-        return ValueType(element, try outputShape(types.map(\.shape)))
+        return ValueType(element, try outputShape(shapes))
     }
 }
 
@@ -80,7 +87,7 @@ public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
     ag_prepare_thread()
     let type: ValueType
     do {
-        type = try primitive.outputType(inputs.map(\.valueType))
+        type = try primitive.outputType(OperandShapes(inputs), OperandElements(inputs))
     } catch {
         opFailure(error.op, error.message)
     }
@@ -118,8 +125,8 @@ private func recordTraced(_ primitive: some Primitive, _ inputs: [Tensor], _ out
 /// ``noGrad(_:)`` or ``Tensor/detached()``.
 struct StopGradient: Primitive {
     var name: String { "stop_gradient" }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { elements[0] }
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType { elements[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { Tensor(storage: inputs[0].storage, shape: shape) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }

@@ -6,7 +6,7 @@ import AutoGrad
 /// would) and puts a NaN in it, so the anomaly is the pullback's own, not an inner op's.
 private struct NaNPullback: Primitive {
     var name: String { "nan_pullback" }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { inputs[0].detached() }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [Tensor([.nan] + Array(repeating: 0, count: gradient.count - 1), shape: gradient.shape, dtype: gradient.dtype)]

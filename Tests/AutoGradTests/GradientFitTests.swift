@@ -7,7 +7,7 @@ private struct FaultyPullback: Primitive {
     enum Fault { case dtype, shape, count }
     let fault: Fault
     var name: String { "faulty" }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { inputs[0].detached() }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         switch fault {

@@ -7,7 +7,7 @@ public protocol UnaryElementwisePrimitive: Primitive {
 }
 
 extension UnaryElementwisePrimitive {
-    public func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    public func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         mapElements(inputs[0], float32Kernel: nil)
@@ -41,7 +41,7 @@ public protocol BinaryElementwisePrimitive: Primitive {
 }
 
 extension BinaryElementwisePrimitive {
-    public func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    public func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         try broadcastShapes(shapes[0], shapes[1], op: name)
     }
 

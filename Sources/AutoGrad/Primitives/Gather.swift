@@ -6,14 +6,14 @@ struct IndexSelect: Primitive {
     let axis: Int
     var name: String { "gather" }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
         guard (0..<source.count).contains(axis) else {
             throw ShapeError(name, "axis \(axis) is out of range for shape \(describe(source))")
         }
         return Array(source[..<axis]) + indices + Array(source[(axis + 1)...])
     }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         try indexedElement(elements, op: name)
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
@@ -39,7 +39,7 @@ struct IndexAdd: Primitive {
     let size: Int
     var name: String { "scatter_add" }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis)), ("size", .int(size))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
         guard axis >= 0, axis + indices.count <= source.count,
               Array(source[axis..<(axis + indices.count)]) == indices else {
@@ -47,7 +47,7 @@ struct IndexAdd: Primitive {
         }
         return Array(source[..<axis]) + [size] + Array(source[(axis + indices.count)...])
     }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         try indexedElement(elements, op: name)
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
@@ -77,8 +77,8 @@ struct OneHot: Primitive {
     let dtype: DType
     var name: String { "one_hot" }
     var attributes: [(name: String, value: Attribute)] { [("classes", .int(classCount)), ("dtype", .dtype(dtype))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] + [classCount] }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] + [classCount] }
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         guard elements[0] == .int64 else { throw ShapeError(name, "expects i64 indices, got \(elements[0])") }
         return ElementType(dtype)
     }
@@ -92,7 +92,7 @@ struct OneHot: Primitive {
 }
 
 /// The element rule of ops indexed by an `i64` operand: a float source and indices.
-private func indexedElement(_ elements: [ElementType], op: String) throws(ShapeError) -> ElementType {
+private func indexedElement(_ elements: OperandElements, op: String) throws(ShapeError) -> ElementType {
     guard elements[0].floatType != nil, elements[1] == .int64 else {
         throw ShapeError(op, "expects a float tensor and i64 indices, got \(elements[0]) and \(elements[1])")
     }

@@ -18,7 +18,7 @@ struct MatMul: Primitive {
                           : (ra, ca, transposeB ? cb : rb, transposeB ? rb : cb)
     }
 
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let a = shapes[0], b = shapes[1]
         guard a.count >= 2, b.count >= 2 else {
             throw ShapeError(name, "operands must have rank >= 2, got \(describe(a)) and \(describe(b))")

@@ -120,9 +120,9 @@ struct Cast: Primitive {
     let dtype: DType
     var name: String { "convert" }
     var attributes: [(name: String, value: Attribute)] { [("dtype", .dtype(dtype))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] { shapes[0] }
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
     /// Any element type converts, so a mask or indices become 0/1 or integer-valued floats.
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { ElementType(dtype) }
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType { ElementType(dtype) }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         Tensor(storage: inputs[0].storage.converted(to: dtype), shape: shape)
     }

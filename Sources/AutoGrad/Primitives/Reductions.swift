@@ -24,7 +24,7 @@ struct Reduce: Primitive {
         [("axes", .ints(axes))] + (keepDims ? [("keepDims", .bool(true))] : [])
     }
 
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let shape = shapes[0]
         guard axes.allSatisfy({ (0..<shape.count).contains($0) }), axes == Array(Set(axes)).sorted() else {
             throw ShapeError(name, "axes \(describe(axes)) are not sorted distinct axes of \(describe(shape))")

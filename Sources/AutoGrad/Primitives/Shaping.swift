@@ -4,14 +4,14 @@ struct Reshape: Primitive {
     let shape: [Int]
     var name: String { "reshape" }
     var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let count = elementCount(shapes[0])
         guard elementCount(shape) == count, shape.allSatisfy({ $0 >= 0 }) else {
             throw ShapeError(name, "cannot reshape \(describe(shapes[0])) (\(count) elements) to \(describe(shape))")
         }
         return shape
     }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType { elements[0] }
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType { elements[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         Tensor(storage: inputs[0].storage, shape: shape)  // contiguous: shares the buffer
     }
@@ -24,7 +24,7 @@ struct Permute: Primitive {
     let permutation: [Int]
     var name: String { "transpose" }
     var attributes: [(name: String, value: Attribute)] { [("perm", .ints(permutation))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let shape = shapes[0]
         guard permutation.sorted() == Array(0..<shape.count) else {
             throw ShapeError(name, "\(describe(permutation)) is not a permutation of the axes of \(describe(shape))")
@@ -47,7 +47,7 @@ struct Expand: Primitive {
     let shape: [Int]
     var name: String { "broadcast" }
     var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         guard (try? broadcastShapes(shapes[0], shape, op: name)) == shape else {
             throw ShapeError(name, "cannot broadcast \(describe(shapes[0])) to \(describe(shape))")
         }
@@ -63,7 +63,7 @@ struct Reverse: Primitive {
     let axis: Int
     var name: String { "rev" }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         guard (0..<shapes[0].count).contains(axis) else {
             throw ShapeError(name, "axis \(axis) is out of range for shape \(describe(shapes[0]))")
         }

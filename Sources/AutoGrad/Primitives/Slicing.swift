@@ -7,7 +7,7 @@ struct Slice: AccumulatingPullback {
     var attributes: [(name: String, value: Attribute)] {
         [("axis", .int(axis)), ("start", .int(start)), ("end", .int(end))] + (step == 1 ? [] : [("step", .int(step))])
     }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let shape = shapes[0]
         guard (0..<shape.count).contains(axis), step > 0, start >= 0, start <= end, end <= shape[axis] else {
             throw ShapeError(name, "range \(start)..<\(end) (step \(step)) is out of bounds for axis \(axis) of \(describe(shape))")
@@ -48,7 +48,7 @@ struct Pad: Primitive {
     var attributes: [(name: String, value: Attribute)] {
         [("axis", .int(axis)), ("start", .int(start)), ("size", .int(size))] + (step == 1 ? [] : [("step", .int(step))])
     }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         var shape = shapes[0]
         guard (0..<shape.count).contains(axis), step > 0, start >= 0,
               start + (shape[axis] - 1) * step < size || shape[axis] == 0 else {
@@ -77,7 +77,7 @@ struct Concat: Primitive {
     let axis: Int
     var name: String { "concatenate" }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         var shape = shapes[0]
         let all = shapes.map(describe).joined(separator: ", ")
         guard (0..<shape.count).contains(axis) else {
@@ -120,12 +120,12 @@ struct Concat: Primitive {
 /// condition is an operand, so a traced program takes masks as data.
 struct Where: Primitive {
     var name: String { "where" }
-    func outputShape(_ shapes: [[Int]]) throws(ShapeError) -> [Int] {
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         try broadcastShapes(try broadcastShapes(shapes[0], shapes[1], op: name), shapes[2], op: name)
     }
-    func outputElement(_ elements: [ElementType]) throws(ShapeError) -> ElementType {
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         guard elements[0] == .bool else { throw ShapeError(name, "the condition must be bool, got \(elements[0])") }
-        return try sameFloatElement(Array(elements.dropFirst()))
+        return try sameFloatElement(elements.dropFirst())
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let a = inputs[1].broadcastIfNeeded(to: shape), b = inputs[2].broadcastIfNeeded(to: shape)

@@ -103,3 +103,49 @@ public struct Attributes: Sendable {
     /// The attribute called `name`, if present.
     public subscript(name: String) -> Attribute? { list.first { $0.name == name }?.value }
 }
+
+/// The shapes of an op's operands, as its shape rule reads them: a view of the operand
+/// tensors (when an op runs) or of their types (when a program is checked), never a copy.
+public struct OperandShapes: RandomAccessCollection, Sendable {
+    private let tensors: [Tensor]?
+    private let types: [ValueType]
+
+    /// The shapes of `tensors`.
+    public init(_ tensors: [Tensor]) {
+        self.tensors = tensors
+        types = []
+    }
+
+    /// The shapes of values of `types`.
+    public init(_ types: [ValueType]) {
+        tensors = nil
+        self.types = types
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { tensors?.count ?? types.count }
+    public subscript(position: Int) -> [Int] { tensors?[position].shape ?? types[position].shape }
+}
+
+/// The element types of an op's operands, as its element rule reads them (a view, like
+/// ``OperandShapes``).
+public struct OperandElements: RandomAccessCollection, Sendable {
+    private let tensors: [Tensor]?
+    private let types: [ValueType]
+
+    /// The element types of `tensors`.
+    public init(_ tensors: [Tensor]) {
+        self.tensors = tensors
+        types = []
+    }
+
+    /// The element types of values of `types`.
+    public init(_ types: [ValueType]) {
+        tensors = nil
+        self.types = types
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { tensors?.count ?? types.count }
+    public subscript(position: Int) -> ElementType { tensors?[position].elementType ?? types[position].element }
+}
