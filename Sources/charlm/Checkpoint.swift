@@ -37,7 +37,7 @@ struct Checkpoint {
             "format": Self.format, "cell": configuration.cell.rawValue, "hidden": "\(configuration.hidden)",
             "layers": "\(configuration.layers)", "embedding": "\(configuration.embedding)", "vocabulary": vocabulary.serialized, "step": "\(step)",
             "seq_len": "\(configuration.sequenceLength)", "batch": "\(configuration.batch)",
-            "lr": "\(configuration.learningRate)", "clip": "\(configuration.clip)", "seed": "\(configuration.seed)",
+            "lr": "\(configuration.learningRate)", "schedule": configuration.schedule.rawValue, "clip": "\(configuration.clip)", "seed": "\(configuration.seed)",
             "history": curve.serialized,
         ]
         try SafeTensors.write(tensors, metadata: metadata, to: URL(fileURLWithPath: configuration.checkpointPath))
@@ -65,6 +65,7 @@ struct Checkpoint {
         configuration.sequenceLength = metadata["seq_len"].flatMap(Int.init) ?? configuration.sequenceLength
         configuration.batch = metadata["batch"].flatMap(Int.init) ?? configuration.batch
         configuration.learningRate = metadata["lr"].flatMap(Double.init) ?? configuration.learningRate
+        configuration.schedule = metadata["schedule"].flatMap(ScheduleKind.init(rawValue:)) ?? configuration.schedule
         configuration.clip = metadata["clip"].flatMap(Double.init) ?? configuration.clip
         configuration.seed = metadata["seed"].flatMap(UInt64.init) ?? configuration.seed
         let vocabulary = Vocabulary(symbols: Array(symbols.unicodeScalars))

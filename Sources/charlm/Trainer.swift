@@ -40,7 +40,8 @@ struct Trainer {
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
         let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
         // Cosine decay to a tenth of the rate over the run: late steps refine instead of bouncing.
-        let schedule = LearningRateSchedule.cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
+        let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
+            : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
         var checkpoint = Checkpoint(configuration: configuration, vocabulary: vocabulary, step: 0,
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
@@ -132,6 +133,7 @@ struct Trainer {
         if !given.contains("--seq-len") { configuration.sequenceLength = saved.sequenceLength }
         if !given.contains("--batch") { configuration.batch = saved.batch }
         if !given.contains("--lr") { configuration.learningRate = saved.learningRate }
+        if !given.contains("--schedule") { configuration.schedule = saved.schedule }
         if !given.contains("--clip") { configuration.clip = saved.clip }
         if !given.contains("--seed") { configuration.seed = saved.seed }
     }

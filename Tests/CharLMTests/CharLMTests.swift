@@ -15,6 +15,11 @@ import Layers
         }
         #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--lr", "fast"]) }
         #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--batch", "0"]) }
+        #expect(throws: UsageError.malformedValue(flag: "--schedule", value: "linear", expected: "one of constant, cosine")) {
+            try TrainingConfiguration(arguments: ["--schedule", "linear"])
+        }
+        #expect((try? TrainingConfiguration(arguments: ["--schedule", "constant"]))?.schedule == .constant)
+        #expect(TrainingConfiguration().schedule == .cosine)
         let parsed = try? TrainingConfiguration(arguments: ["--cell", "gru", "--hidden", "32", "--resume"])
         #expect(parsed?.cell == .gru && parsed?.hidden == 32 && parsed?.resume == true)
     }
@@ -169,6 +174,27 @@ import Layers
         #expect(oneHot["model.embedding.weight"] == nil && oneHot["model.encoder.weight_ih_l0"]?.shape == [32, vocabulary])
         #expect(try TrainingConfiguration(arguments: ["--embedding", "16"]).embedding == 16)
         #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--embedding", "-1"]) }
+    }
+
+    /// `--schedule constant` keeps the rate (the run ends elsewhere than the cosine one) and
+    /// is recorded in the checkpoint, so a resumed run keeps it.
+    @Test func scheduleFlagIsAppliedAndKept() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "z\($0 % 5) += 1\n" }.joined().utf8))
+        var weights: [ScheduleKind: [Double]] = [:]
+        for schedule in ScheduleKind.allCases {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.schedule) = (data, .rnn, 8, schedule)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent("\(schedule).safetensors").path
+            try Trainer(configuration: configuration).run()
+            #expect(try Checkpoint.read(path: configuration.checkpointPath).checkpoint.configuration.schedule == schedule)
+            weights[schedule] = try SafeTensors.read(from: URL(fileURLWithPath: configuration.checkpointPath)).tensors["model.head.weight"]!.scalars
+        }
+        #expect(weights[.constant] != weights[.cosine])
     }
 
     @Test func aNewRunNeverReplacesACheckpoint() throws {
