@@ -65,7 +65,8 @@ struct Checkpoint {
         configuration.sequenceLength = metadata["seq_len"].flatMap(Int.init) ?? configuration.sequenceLength
         configuration.batch = metadata["batch"].flatMap(Int.init) ?? configuration.batch
         configuration.learningRate = metadata["lr"].flatMap(Double.init) ?? configuration.learningRate
-        configuration.schedule = metadata["schedule"].flatMap(ScheduleKind.init(rawValue:)) ?? configuration.schedule
+        // Checkpoints from before --schedule were trained with cosine decay.
+        configuration.schedule = metadata["schedule"].flatMap(ScheduleKind.init(rawValue:)) ?? .cosine
         configuration.clip = metadata["clip"].flatMap(Double.init) ?? configuration.clip
         configuration.seed = metadata["seed"].flatMap(UInt64.init) ?? configuration.seed
         let vocabulary = Vocabulary(symbols: Array(symbols.unicodeScalars))

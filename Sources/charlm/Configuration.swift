@@ -21,7 +21,9 @@ struct TrainingConfiguration {
     var sequenceLength = 64
     var batch = 32
     var learningRate = 3e-3
-    var schedule = ScheduleKind.cosine
+    /// Constant by measurement: on this package's sources a constant rate ends 0.11 bits/char
+    /// (2,500 steps) and 0.40 (1,000 steps) below cosine decay (README, "Learning-rate schedule").
+    var schedule = ScheduleKind.constant
     var steps = 2500
     var clip = 1.0
     var seed: UInt64 = 1
@@ -110,7 +112,7 @@ let helpText = """
       --seq-len N                  truncated-BPTT window (64)
       --batch N                    parallel streams (32)
       --lr X                       Adam learning rate (0.003)
-      --schedule constant|cosine   learning rate over the run: constant, or cosine-decayed to a tenth (cosine)
+      --schedule constant|cosine   learning rate over the run: constant, or cosine-decayed to a tenth (constant)
       --steps N                    training steps (2500)
       --clip X                     gradient-norm clipping, 0 = off (1.0)
       --seed N                     random seed (1)

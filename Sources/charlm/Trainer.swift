@@ -39,7 +39,6 @@ struct Trainer {
         RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
         let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
-        // Cosine decay to a tenth of the rate over the run: late steps refine instead of bouncing.
         let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
             : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?

@@ -19,7 +19,7 @@ import Layers
             try TrainingConfiguration(arguments: ["--schedule", "linear"])
         }
         #expect((try? TrainingConfiguration(arguments: ["--schedule", "constant"]))?.schedule == .constant)
-        #expect(TrainingConfiguration().schedule == .cosine)
+        #expect(TrainingConfiguration().schedule == .constant)
         let parsed = try? TrainingConfiguration(arguments: ["--cell", "gru", "--hidden", "32", "--resume"])
         #expect(parsed?.cell == .gru && parsed?.hidden == 32 && parsed?.resume == true)
     }
