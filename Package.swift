@@ -9,6 +9,10 @@ let package = Package(
         .library(name: "Optim", targets: ["Optim"]),
         .executable(name: "charlm", targets: ["charlm"]),
         .executable(name: "agbench", targets: ["agbench"]),
+        .executable(name: "seq2seq", targets: ["seq2seq"]),
+        .executable(name: "ctcdigits", targets: ["ctcdigits"]),
+        .executable(name: "slots", targets: ["slots"]),
+        .executable(name: "sentiment", targets: ["sentiment"]),
     ],
     targets: [
         // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
@@ -18,10 +22,20 @@ let package = Package(
         .target(name: "Optim", dependencies: ["AutoGrad"]),
         .executableTarget(name: "charlm", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),
+        // Runnable examples of the classic recurrent applications (issue 11).
+        .target(name: "ExampleSupport"),
+        .executableTarget(name: "seq2seq", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "ctcdigits", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "slots", dependencies: ["Layers", "Optim", "ExampleSupport"]),
+        .executableTarget(name: "sentiment", dependencies: ["Layers", "Optim", "ExampleSupport"]),
         .testTarget(name: "AutoGradTests", dependencies: ["AutoGrad"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LearningTests", dependencies: ["Layers", "Optim"]),
         .testTarget(name: "CharLMTests", dependencies: ["charlm"]),
+        .testTarget(name: "Seq2SeqTests", dependencies: ["seq2seq"]),
+        .testTarget(name: "CTCDigitsTests", dependencies: ["ctcdigits"]),
+        .testTarget(name: "SlotsTests", dependencies: ["slots"]),
+        .testTarget(name: "SentimentTests", dependencies: ["sentiment"]),
     ]
 )

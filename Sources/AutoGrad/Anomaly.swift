@@ -67,12 +67,17 @@ public struct AnomalyError: Error, Sendable, CustomStringConvertible {
         /// How many elements are −∞.
         public let negativeInfinityCount: Int
 
+        /// Whether the values were there to inspect: backward, an operand the op's pullback
+        /// does not read is not kept by the tape (see ``Primitive/pullbackReads``).
+        public let isKept: Bool
+
         /// Whether every element is finite.
         public var isFinite: Bool { nanCount == 0 && positiveInfinityCount == 0 && negativeInfinityCount == 0 }
 
         init(_ tensor: Tensor) {
             dtype = tensor.dtype
             shape = tensor.shape
+            isKept = tensor.storage.count == elementCount(tensor.shape)
             var range: ClosedRange<Double>?, nans = 0, positive = 0, negative = 0
             for i in 0..<tensor.count {
                 let value = tensor.storage[double: i]
@@ -86,6 +91,7 @@ public struct AnomalyError: Error, Sendable, CustomStringConvertible {
 
         /// `f32[2,3] in [-1, 2]`, then the non-finite counts if any: `, 1 NaN, 2 +inf`.
         public var description: String {
+            guard isKept else { return describe(dtype, shape) + " (not kept: the pullback does not read it)" }
             var text = describe(dtype, shape) + (finiteRange.map { " in [\($0.lowerBound), \($0.upperBound)]" } ?? " with no finite element")
             for (count, name) in [(nanCount, "NaN"), (positiveInfinityCount, "+inf"), (negativeInfinityCount, "-inf")] where count > 0 {
                 text += ", \(count) \(name)"

@@ -166,7 +166,7 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
     if !report.passed {
         let leaves = bind(points)
         report.culprit = GradientCheckReport.culprit(of: function(Array(leaves.prefix(inputs.count))).to(.float64),
-                                                     tolerance: tolerance, seed: seed)
+                                                     leaves: leaves, tolerance: tolerance, seed: seed)
     }
     return report
 }

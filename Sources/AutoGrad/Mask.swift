@@ -106,6 +106,7 @@ struct Comparison: BinaryElementwisePrimitive {
     enum Relation: String, Sendable { case less, lessEqual, greater, greaterEqual, equal, notEqual }
     let relation: Relation
     var name: String { relation.rawValue }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T {
         let holds: Bool
         switch relation {

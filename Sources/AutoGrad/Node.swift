@@ -60,8 +60,13 @@ public final class Node: @unchecked Sendable {
         dtype = output.dtype
         elementType = output.elementType
         self.isDifferentiable = isDifferentiable
-        savedInputs = inputs.map(\.storage)
-        savedOutput = output.storage
+        // Only what the pullback reads is kept (constants always: the IR reads them); the rest
+        // becomes an empty placeholder of the right dtype.
+        let reads = primitive.pullbackReads
+        savedInputs = inputs.enumerated().map { position, input in
+            input.node == nil || reads.reads(operand: position) ? input.storage : TensorStorage.placeholder(input.dtype)
+        }
+        savedOutput = reads.output ? output.storage : TensorStorage.placeholder(output.dtype)
     }
 
     /// The output's type in the IR.

@@ -28,10 +28,45 @@ public protocol Primitive: Sendable {
     /// Whether the primitive is an ``AccumulatingPullback`` (asked first because it is much
     /// cheaper than a dynamic cast on every node of the backward walk).
     var accumulatesInPlace: Bool { get }
+    /// The values the pullback reads: the tape keeps only these (and constants) for backward,
+    /// which is what sets memory under backpropagation through time. By default everything;
+    /// a test traces every primitive's pullback to check that it reads nothing else.
+    var pullbackReads: PullbackReads { get }
+}
+
+/// Which of the values an op saw its pullback reads: operands by position, and the output.
+public struct PullbackReads: Sendable, Equatable {
+    /// Bit k set: operand k is read.
+    public let operandMask: UInt64
+    /// Whether the output is read.
+    public let output: Bool
+
+    /// Operands at `positions` and, if `output`, the output.
+    public init(operands positions: [Int], output: Bool = false) {
+        operandMask = positions.reduce(0) { $0 | (1 << UInt64($1)) }
+        self.output = output
+    }
+
+    private init(operandMask: UInt64, output: Bool) {
+        self.operandMask = operandMask
+        self.output = output
+    }
+
+    /// Every operand and the output (the safe default).
+    public static let everything = PullbackReads(operandMask: ~0, output: true)
+    /// No value at all (the gradient is built from the output gradient and shapes only).
+    public static let nothing = PullbackReads(operands: [])
+    /// The output alone (tanh, sigmoid, exp, sqrt).
+    public static let outputOnly = PullbackReads(operands: [], output: true)
+
+    /// Whether operand `position` is read.
+    public func reads(operand position: Int) -> Bool { position < 64 ? operandMask & (1 << UInt64(position)) != 0 : true }
 }
 
 extension Primitive {
     public var attributes: [(name: String, value: Attribute)] { [] }
+
+    public var pullbackReads: PullbackReads { .everything }
 
     public var accumulatesInPlace: Bool { false }
 
@@ -129,4 +164,5 @@ struct StopGradient: Primitive {
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType { elements[0] }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { Tensor(storage: inputs[0].storage, shape: shape) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
+    var pullbackReads: PullbackReads { .nothing }
 }

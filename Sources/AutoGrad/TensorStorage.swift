@@ -43,6 +43,14 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
         base.assumingMemoryBound(to: T.self)
     }
 
+    /// An empty storage of `dtype`, standing in for a value a pullback does not read.
+    static func placeholder(_ dtype: DType) -> TensorStorage {
+        dtype == .float32 ? emptyFloat32 : emptyFloat64
+    }
+    // Never written: they hold no elements.
+    nonisolated(unsafe) private static let emptyFloat32 = make(count: 0, dtype: .float32)
+    nonisolated(unsafe) private static let emptyFloat64 = make(count: 0, dtype: .float64)
+
     /// An independent copy.
     func copy() -> TensorStorage {
         let result = TensorStorage.make(count: count, dtype: dtype)

@@ -29,4 +29,6 @@ public protocol SequenceLayer: Module {
     func callAsFunction(_ input: Tensor, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor])
 }
 
-extension RecurrentNetwork: UnaryLayer, SequenceLayer {}
+// Only networks of plain cells: a contextual cell (an attention decoder) needs its context.
+extension RecurrentNetwork: UnaryLayer where Cell.Context == Void {}
+extension RecurrentNetwork: SequenceLayer where Cell.Context == Void {}

@@ -26,14 +26,19 @@ public func nllLoss(logProbabilities: Tensor, targets: IndexTensor, ignoreIndex:
         opFailure("nllLoss", "log-probabilities \(logProbabilities.shape) and targets \(targets.shape) do not pair up as [N, C] and [N]")
     }
     let classes = logProbabilities.shape[1]
-    let kept = targets.values.map { $0 != ignoreIndex }
-    if let bad = zip(targets.values, kept).first(where: { target, isKept in isKept && !(0..<classes).contains(target) }) {
-        opFailure("nllLoss", "target \(bad.0) is out of range for \(classes) classes")
+    if let bad = targets.values.first(where: { $0 != ignoreIndex && !(0..<classes).contains($0) }) {
+        opFailure("nllLoss", "target \(bad) is out of range for \(classes) classes")
     }
-    let picked = Tensor.oneHot(IndexTensor(zip(targets.values, kept).map { $1 ? $0 : 0 }), classCount: classes,
-                               dtype: logProbabilities.dtype)
-    let weights = Tensor(kept.map { $0 ? 1 : 0 }, shape: [kept.count], dtype: logProbabilities.dtype)
-    return reduce(-(logProbabilities * picked).sum(along: [1]) * weights, reduction, count: kept.filter { $0 }.count)
+    // Ops all the way (the targets' one-hot rows, zero where ignored, and their count), so a
+    // traced training step takes the targets as an input.
+    let picked = Tensor.oneHot(targets, classCount: classes, dtype: logProbabilities.dtype, ignoring: ignoreIndex)
+        .reshaped(to: logProbabilities.shape)  // targets of any shape with N elements
+    let losses = -(logProbabilities * picked).sum(along: [1])
+    switch reduction {
+    case .none: return losses
+    case .sum: return losses.sum()
+    case .mean: return losses.sum() / maximum(picked.sum(), Tensor(1, dtype: picked.dtype))
+    }
 }
 
 /// Mean squared error, PyTorch's `mse_loss`.

@@ -1,4 +1,5 @@
-/// One step of a recurrent network: (input, state) → (output, new state).
+/// One step of a recurrent network: (input, state) → (output, new state), the one method a
+/// plain cell implements.
 ///
 /// Implement this to define a custom recurrent architecture; ``RecurrentNetwork`` then gives
 /// it unrolling, stacking, bidirectional runs, variable lengths and truncated BPTT, and
@@ -21,40 +22,65 @@
 ///             return (next, [next])
 ///         }
 ///     }
-public protocol RecurrentCell: Module {
+public protocol RecurrentCell: ContextualRecurrentCell where Context == Void {
+    /// One step: `input` is [batch, inputSize]; returns the output [batch, outputSize] and
+    /// the new state (same shapes as `state`). The one method a plain cell implements.
+    func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
+}
+
+extension RecurrentCell {
+    /// The plain step: a plain cell reads neither the time nor a context.
+    public func step(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> (output: Tensor, state: [Tensor]) {
+        step(input, state: state)
+    }
+}
+
+/// What ``RecurrentNetwork`` runs: a cell whose step may also read its position in the
+/// sequence and a context given once per call, the same for every step — e.g. an attention
+/// decoder reading the encoder's outputs and their mask (`AttentionDecoderCell`). Cells that
+/// need neither implement the simpler ``RecurrentCell``.
+public protocol ContextualRecurrentCell: Module {
+    /// What each call passes to every step (`Void` for a plain ``RecurrentCell``).
+    associatedtype Context
     /// Features of each step's input.
     var inputSize: Int { get }
     /// Features of each step's output.
     var outputSize: Int { get }
     /// The initial state: zeros, one tensor per state component, each [batchSize, size].
     func zeroState(batchSize: Int, dtype: DType) -> [Tensor]
-    /// One step: `input` is [batch, inputSize]; returns the output [batch, outputSize] and
-    /// the new state (same shapes as `state`).
-    func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
     /// The part of a step that depends on the input alone, for every step at once: `inputs`
     /// is [steps · batch, inputSize]. Built-in cells return x W_ihᵀ + b_ih here, so the
     /// sequence needs one large matrix product instead of one small one per step. By default
     /// the inputs themselves.
     func prepareInputs(_ inputs: Tensor) -> Tensor
-    /// One step from a row block of ``prepareInputs(_:)``'s result. By default ``step(_:state:)``.
+    /// One step: `input` is the step's [batch, ·] rows of ``prepareInputs(_:)``'s result
+    /// (the input itself unless the cell prepares inputs), `time` the step's index in the order
+    /// the cell runs (counted from each sequence's end in a reverse direction), `context`
+    /// the call's context. Returns the output [batch, outputSize] and the new state.
+    func step(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> (output: Tensor, state: [Tensor])
+}
+
+extension ContextualRecurrentCell {
+    public func prepareInputs(_ inputs: Tensor) -> Tensor { inputs }
+}
+
+/// A cell written as its two parts, ``InputProjectingCell/prepareInputs(_:)`` and
+/// ``InputProjectingCell/step(prepared:state:)``; its plain step composes them. The built-in
+/// cells are such cells.
+public protocol InputProjectingCell: RecurrentCell {
+    /// The input-only part of every step at once (see ``ContextualRecurrentCell/prepareInputs(_:)``).
+    func prepareInputs(_ inputs: Tensor) -> Tensor
+    /// One step from a row block of ``prepareInputs(_:)``'s result.
     func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
 }
-
-extension RecurrentCell {
-    public func prepareInputs(_ inputs: Tensor) -> Tensor { inputs }
-    public func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
-        step(input, state: state)
-    }
-}
-
-/// A cell written as its two parts, ``RecurrentCell/prepareInputs(_:)`` and
-/// ``RecurrentCell/step(prepared:state:)``; its plain step composes them. The built-in cells
-/// are such cells.
-public protocol InputProjectingCell: RecurrentCell {}
 
 extension InputProjectingCell {
     public func step(_ input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
         step(prepared: prepareInputs(input), state: state)
+    }
+
+    public func step(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> (output: Tensor, state: [Tensor]) {
+        step(prepared: input, state: state)
     }
 }
 

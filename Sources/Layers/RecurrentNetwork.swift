@@ -12,7 +12,11 @@
 /// With lengths, each sequence is processed only up to its length: its state stops changing
 /// there, the reverse direction reads it reversed within its length, and outputs past it are
 /// zero — so padding changes neither results nor gradients.
-open class RecurrentNetwork<Cell: RecurrentCell>: Module {
+///
+/// A ``ContextualRecurrentCell`` (e.g. an attention decoder) gets the call's `context` and the
+/// step's index at every step: `network(targets, context: memory, lengths: lengths)` runs a
+/// decoder with teacher forcing over a padded batch.
+open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The cells, layer-major and direction-minor: `cells[layer * directions + direction]`.
     public let cells: [Cell]
     public let numLayers: Int
@@ -64,9 +68,10 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
         }
     }
 
-    /// Runs the network. `lengths` (one per batch entry, each ≤ time) marks the valid prefix
-    /// of each sequence; `initialState` has the layout of the returned state.
-    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil,
+    /// Runs the network, passing `context` to every step of every cell. `lengths` (one per
+    /// batch entry, each ≤ time) marks the valid prefix of each sequence; `initialState` has
+    /// the layout of the returned state.
+    public func callAsFunction(_ input: Tensor, context: Cell.Context, initialState: [Tensor]? = nil,
                                lengths: [Int]? = nil) -> (output: Tensor, state: [Tensor]) {
         guard input.rank == 3, input.shape[2] == cells[0].inputSize else {
             opFailure("RecurrentNetwork", "input of shape \(input.shape) does not match [\(batchFirst ? "batch, time" : "time, batch"), \(cells[0].inputSize)]")
@@ -98,7 +103,7 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
                 let reverse = direction == 1
                 let steps = (0..<time).map { prepared.select($0, along: 0) }
                 let (stepOutputs, final) = unroll(cell, reverse ? reversedWithinLengths(steps, lengths) : steps,
-                                                  from: start, lengths: lengths)
+                                                  from: start, lengths: lengths, context: context)
                 outputs.append(stack(reverse ? reversedWithinLengths(stepOutputs, lengths) : stepOutputs, along: 0))
                 finalStates.append(final)
             }
@@ -111,17 +116,27 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
     }
 
     /// The output sequence alone (zero initial state unless stateful), so `network(x)` without
-    /// destructuring works and a recurrent network can sit in a ``Sequential``.
+    /// destructuring works and a recurrent network can sit in a ``Sequential``. Only for cells
+    /// without a context.
     open func forward(_ input: Tensor) -> Tensor {
-        self(input, initialState: nil, lengths: nil).output
+        guard let none = () as? Cell.Context else {
+            opFailure("RecurrentNetwork", "\(Cell.self) needs a context of type \(Cell.Context.self); call network(_:context:…)")
+        }
+        return self(input, context: none, initialState: nil, lengths: nil).output
     }
 
-    /// Runs the network on the sequences `mask` marks valid; each row of the [batch, time]
-    /// mask must be a prefix of `true`s (a padded batch).
-    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil, mask: Mask) -> (output: Tensor, state: [Tensor]) {
+    /// Runs the network on the sequences `mask` marks valid, passing `context` to every step;
+    /// each row of the [batch, time] mask must be a prefix of `true`s (a padded batch).
+    public func callAsFunction(_ input: Tensor, context: Cell.Context, initialState: [Tensor]? = nil,
+                               mask: Mask) -> (output: Tensor, state: [Tensor]) {
+        self(input, context: context, initialState: initialState, lengths: Self.lengths(of: mask))
+    }
+
+    /// The valid-prefix length of each row of a [batch, time] mask.
+    private static func lengths(of mask: Mask) -> [Int] {
         guard mask.shape.count == 2 else { opFailure("RecurrentNetwork", "mask of shape \(mask.shape) is not [batch, time]") }
         let (rows, columns) = (mask.shape[0], mask.shape[1])
-        let lengths = (0..<rows).map { row -> Int in
+        return (0..<rows).map { row -> Int in
             let values = mask.values[(row * columns)..<((row + 1) * columns)]
             let length = values.prefix { $0 }.count
             guard !values.dropFirst(length).contains(true) else {
@@ -129,7 +144,6 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
             }
             return length
         }
-        return self(input, initialState: initialState, lengths: lengths)
     }
 
     /// Forgets the carried state (the next stateful call starts from zeros).
@@ -137,13 +151,13 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
 
     /// The cell applied step by step; past a sequence's length its state is held and its
     /// output is zero (a `where`, so no gradient flows through padding).
-    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?)
+    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?, context: Cell.Context)
         -> (outputs: [Tensor], state: [Tensor]) {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let (output, next) = cell.step(prepared: input, state: state)
+            let (output, next) = cell.step(prepared: input, state: state, time: t, context: context)
             if t < shortest {
                 outputs.append(output)
                 state = next
@@ -173,5 +187,20 @@ open class RecurrentNetwork<Cell: RecurrentCell>: Module {
         let keep = Tensor.randomUniform(x.shape, dtype: x.dtype)
         let scale = 1 / (1 - dropout)
         return x * Tensor.where(keep .>= dropout, keep.onesLike() * scale, keep.zerosLike())
+    }
+}
+
+extension RecurrentNetwork where Cell.Context == Void {
+    /// Runs the network. `lengths` (one per batch entry, each ≤ time) marks the valid prefix
+    /// of each sequence; `initialState` has the layout of the returned state.
+    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil,
+                               lengths: [Int]? = nil) -> (output: Tensor, state: [Tensor]) {
+        self(input, context: (), initialState: initialState, lengths: lengths)
+    }
+
+    /// Runs the network on the sequences `mask` marks valid; each row of the [batch, time]
+    /// mask must be a prefix of `true`s (a padded batch).
+    public func callAsFunction(_ input: Tensor, initialState: [Tensor]? = nil, mask: Mask) -> (output: Tensor, state: [Tensor]) {
+        self(input, context: (), initialState: initialState, mask: mask)
     }
 }

@@ -5,7 +5,7 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [matmul] [training] [denormal] [memory]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory]
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -38,6 +38,8 @@ if wants("overhead") {
     }
     print()
 }
+
+if wants("compiled") { compiledSection(chain: chain) }
 
 if wants("matmul") {
     let cores = ProcessInfo.processInfo.activeProcessorCount

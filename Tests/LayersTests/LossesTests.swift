@@ -5,11 +5,8 @@ import Testing
 /// Losses and LayerNorm against PyTorch (Fixtures/make_loss_fixtures.py), by hand, and by the
 /// gradient checker.
 @Suite struct LossesTests {
-    static let reference: [String: Tensor] = {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("loss_references.safetensors")
-        return (try? SafeTensors.read(from: url).tensors) ?? [:]
-    }()
-    private func ref(_ name: String) -> Tensor { Self.reference[name]! }
+    static let reference = Fixture("loss_references.safetensors")
+    private func ref(_ name: String) -> Tensor { Self.reference[name] }
 
     @Test func crossEntropyAndNLLMatchPyTorchWithIgnoreIndex() {
         let targets = IndexTensor(ref("targets").scalars.map { Int($0) })

@@ -3,6 +3,7 @@
 
 struct Add: BinaryElementwisePrimitive {
     var name: String { "add" }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a + b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient, gradient]
@@ -11,6 +12,7 @@ struct Add: BinaryElementwisePrimitive {
 
 struct Subtract: BinaryElementwisePrimitive {
     var name: String { "sub" }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a - b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient, inputs[1].requiresGrad ? -gradient : nil]
@@ -19,6 +21,7 @@ struct Subtract: BinaryElementwisePrimitive {
 
 struct Multiply: BinaryElementwisePrimitive {
     var name: String { "mul" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a * b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [inputs[0].requiresGrad ? gradient * inputs[1] : nil,
@@ -28,6 +31,7 @@ struct Multiply: BinaryElementwisePrimitive {
 
 struct Divide: BinaryElementwisePrimitive {
     var name: String { "div" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [1], output: true) }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a / b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         // d(a/b)/db = -(a/b)/b: reuses the output instead of squaring b.
@@ -38,6 +42,7 @@ struct Divide: BinaryElementwisePrimitive {
 
 struct Power: BinaryElementwisePrimitive {
     var name: String { "pow" }
+    var pullbackReads: PullbackReads { .everything }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { T.pow(a, b) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let (a, b) = (inputs[0], inputs[1])
@@ -52,6 +57,7 @@ struct Power: BinaryElementwisePrimitive {
 struct Extremum: BinaryElementwisePrimitive {
     let isMaximum: Bool
     var name: String { isMaximum ? "maximum" : "minimum" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T {
         // A NaN on either side wins, as in PyTorch (a comparison with NaN alone would pick b).
         a.isNaN || (isMaximum ? a >= b : a <= b) ? a : b
@@ -67,6 +73,7 @@ struct Extremum: BinaryElementwisePrimitive {
 struct SelectionShare: BinaryElementwisePrimitive {
     let isMaximum: Bool
     var name: String { isMaximum ? "max_share" : "min_share" }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T {
         a == b ? 0.5 : ((a > b) == isMaximum ? 1 : 0)
     }

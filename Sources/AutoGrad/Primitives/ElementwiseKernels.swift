@@ -4,40 +4,54 @@
 public protocol UnaryElementwisePrimitive: Primitive {
     /// The function of one element.
     func value<T: FloatElement>(_ x: T) -> T
+    /// A vectorized float32 loop computing the same function, if there is one (CKernels).
+    var float32Kernel: Float32Kernel? { get }
+    /// `y[i] = value(x[i])` for `i < count` (the loop fused kernels call per block).
+    func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    /// `y[i] = value(x[i])` for `i < count`, in float64.
+    func map(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int)
 }
 
 extension UnaryElementwisePrimitive {
+    public var float32Kernel: Float32Kernel? { nil }
+
     public func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        mapElements(inputs[0], float32Kernel: nil)
-    }
-
-    /// `value` applied to every element of `x`, or `float32Kernel` (a vectorized C loop) for
-    /// float32 when given.
-    func mapElements(_ x: Tensor, float32Kernel: Float32Kernel?) -> Tensor {
-        let result = TensorStorage.make(count: x.count, dtype: x.dtype)
-        switch (x.dtype, float32Kernel) {
-        case let (.float32, kernel?): kernel(x.storage.pointer(Float.self), result.pointer(Float.self), Int64(x.count))
-        case (.float32, nil): mapLoop(x.storage.pointer(Float.self), result.pointer(Float.self), x.count)
-        case (.float64, _): mapLoop(x.storage.pointer(Double.self), result.pointer(Double.self), x.count)
+        let x = inputs[0], result = TensorStorage.make(count: x.count, dtype: x.dtype)
+        switch x.dtype {
+        case .float32: map(x.storage.pointer(Float.self), result.pointer(Float.self), count: x.count)
+        case .float64: map(x.storage.pointer(Double.self), result.pointer(Double.self), count: x.count)
         }
         return Tensor(storage: result, shape: x.shape)
     }
 
+    public func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        if let kernel = float32Kernel { kernel(x, y, Int64(count)) } else { mapLoop(x, y, count) }
+    }
+
+    public func map(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) { mapLoop(x, y, count) }
+
     @inline(__always)
-    func mapLoop<T: FloatElement>(_ x: UnsafeMutablePointer<T>, _ result: UnsafeMutablePointer<T>, _ count: Int) {
+    func mapLoop<T: FloatElement>(_ x: UnsafePointer<T>, _ result: UnsafeMutablePointer<T>, _ count: Int) {
         for i in 0..<count { result[i] = value(x[i]) }
     }
 }
 
-/// A vectorized float32 loop `y[i] = f(x[i])` from CKernels.
-typealias Float32Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64) -> Void
+/// A vectorized float32 loop `y[i] = f(x[i])` (CKernels' tanh, sigmoid, exp).
+public typealias Float32Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64) -> Void
 
 /// A primitive that combines two tensors element by element with NumPy broadcasting.
 public protocol BinaryElementwisePrimitive: Primitive {
     /// The function of one pair of elements.
     func value<T: FloatElement>(_ a: T, _ b: T) -> T
+    /// `y[i] = value(a[i], b[i])` for `i < count`, where an operand flagged as a scalar is
+    /// read at index 0 only (the loop fused kernels call per block).
+    func zip(_ a: UnsafePointer<Float>, scalarA: Bool, _ b: UnsafePointer<Float>, scalarB: Bool,
+             _ y: UnsafeMutablePointer<Float>, count: Int)
+    /// The same loop in float64.
+    func zip(_ a: UnsafePointer<Double>, scalarA: Bool, _ b: UnsafePointer<Double>, scalarB: Bool,
+             _ y: UnsafeMutablePointer<Double>, count: Int)
 }
 
 extension BinaryElementwisePrimitive {
@@ -58,15 +72,31 @@ extension BinaryElementwisePrimitive {
         return Tensor(storage: result, shape: shape)
     }
 
+    public func zip(_ a: UnsafePointer<Float>, scalarA: Bool, _ b: UnsafePointer<Float>, scalarB: Bool,
+                    _ y: UnsafeMutablePointer<Float>, count: Int) {
+        zipPointers(a, scalarA, b, scalarB, y, count)
+    }
+
+    public func zip(_ a: UnsafePointer<Double>, scalarA: Bool, _ b: UnsafePointer<Double>, scalarB: Bool,
+                    _ y: UnsafeMutablePointer<Double>, count: Int) {
+        zipPointers(a, scalarA, b, scalarB, y, count)
+    }
+
     @inline(__always)
     func zipLoop<T: FloatElement>(_ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>, _ count: Int) {
-        let pa = a.storage.pointer(T.self), pb = b.storage.pointer(T.self)
-        if a.count == count && b.count == count {
+        zipPointers(a.storage.pointer(T.self), a.count != count, b.storage.pointer(T.self), b.count != count, result, count)
+    }
+
+    /// The loop over operands that are full-length or (flagged) scalars.
+    @inline(__always)
+    func zipPointers<T: FloatElement>(_ pa: UnsafePointer<T>, _ scalarA: Bool, _ pb: UnsafePointer<T>, _ scalarB: Bool,
+                                      _ result: UnsafeMutablePointer<T>, _ count: Int) {
+        if !scalarA && !scalarB {
             for i in 0..<count { result[i] = value(pa[i], pb[i]) }
-        } else if a.count == count {
+        } else if !scalarA {
             let scalar = pb[0]
             for i in 0..<count { result[i] = value(pa[i], scalar) }
-        } else if b.count == count {
+        } else if !scalarB {
             let scalar = pa[0]
             for i in 0..<count { result[i] = value(scalar, pb[i]) }
         } else {

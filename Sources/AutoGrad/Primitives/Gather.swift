@@ -5,6 +5,7 @@
 struct IndexSelect: Primitive {
     let axis: Int
     var name: String { "gather" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [1]) }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
@@ -38,6 +39,7 @@ struct IndexAdd: Primitive {
     let axis: Int
     let size: Int
     var name: String { "scatter_add" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [1]) }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis)), ("size", .int(size))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (source, indices) = (shapes[0], shapes[1])
@@ -75,24 +77,30 @@ struct IndexAdd: Primitive {
 struct OneHot: Primitive {
     let classCount: Int
     let dtype: DType
+    /// An index that gives a row of zeros (a loss's ignore index).
+    let ignoredIndex: Int?
     var name: String { "one_hot" }
-    var attributes: [(name: String, value: Attribute)] { [("classes", .int(classCount)), ("dtype", .dtype(dtype))] }
+    var pullbackReads: PullbackReads { .nothing }
+    var attributes: [(name: String, value: Attribute)] {
+        [("classes", .int(classCount)), ("dtype", .dtype(dtype))] + (ignoredIndex.map { [("ignoring", .int($0))] } ?? [])
+    }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] + [classCount] }
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
         guard elements[0] == .int64 else { throw ShapeError(name, "expects i64 indices, got \(elements[0])") }
         return ElementType(dtype)
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let indices = checkedIndices(inputs[0], size: classCount, op: name, axis: 0, shape: [classCount])
+        let all = (0..<inputs[0].count).map { Int(inputs[0].storage[double: $0]) }
+        checkIndices(all.filter { $0 != ignoredIndex }, size: classCount, op: name, axis: 0, shape: [classCount])
         let result = TensorStorage.make(zeros: elementCount(shape), dtype: dtype)
-        for (row, index) in indices.enumerated() { result[double: row * classCount + index] = 1 }
+        for (row, index) in all.enumerated() where index != ignoredIndex { result[double: row * classCount + index] = 1 }
         return Tensor(storage: result, shape: shape)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }
 
 /// The element rule of ops indexed by an `i64` operand: a float source and indices.
-private func indexedElement(_ elements: OperandElements, op: String) throws(ShapeError) -> ElementType {
+func indexedElement(_ elements: OperandElements, op: String) throws(ShapeError) -> ElementType {
     guard elements[0].floatType != nil, elements[1] == .int64 else {
         throw ShapeError(op, "expects a float tensor and i64 indices, got \(elements[0]) and \(elements[1])")
     }
@@ -139,7 +147,9 @@ extension Tensor {
 
     /// One-hot rows: shape `indices.shape + [classCount]`, 1 at each index. Not differentiable
     /// (its input is data).
-    public static func oneHot(_ indices: IndexTensor, classCount: Int, dtype: DType = .float32) -> Tensor {
-        apply(OneHot(classCount: classCount, dtype: dtype), [indices.tensor])
+    /// Indices equal to `ignoredIndex` give rows of zeros.
+    public static func oneHot(_ indices: IndexTensor, classCount: Int, dtype: DType = .float32,
+                              ignoring ignoredIndex: Int? = nil) -> Tensor {
+        apply(OneHot(classCount: classCount, dtype: dtype, ignoredIndex: ignoredIndex), [indices.tensor])
     }
 }

@@ -7,6 +7,7 @@ import Synchronization
 struct MatMul: Primitive {
     let transposeA: Bool, transposeB: Bool
     var name: String { "matmul" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
     var attributes: [(name: String, value: Attribute)] {
         (transposeA ? [("transA", .bool(true))] : []) + (transposeB ? [("transB", .bool(true))] : [])
     }
@@ -31,13 +32,19 @@ struct MatMul: Primitive {
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let a = inputs[0], b = inputs[1]
+        let result = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
+        multiply(inputs[0], inputs[1], into: result, shape: shape)
+        return Tensor(storage: result, shape: shape)
+    }
+
+    /// The product written into `result` (of the output's size): what a compiled program
+    /// runs into its planned buffer.
+    func multiply(_ a: Tensor, _ b: Tensor, into result: TensorStorage, shape: [Int]) {
         let (m, k, _, n) = matrixDims(a.shape, b.shape)
         let batchShape = Array(shape.dropLast(2))
         let aStrides = broadcastStrides(Array(a.shape.dropLast(2)), to: batchShape)
         let bStrides = broadcastStrides(Array(b.shape.dropLast(2)), to: batchShape)
         let batch = elementCount(batchShape)
-        let result = TensorStorage.make(count: batch * m * n, dtype: a.dtype)
         var aOffsets = [Int](), bOffsets = [Int]()
         for flat in 0..<batch {
             var rest = flat, aOffset = 0, bOffset = 0
@@ -53,7 +60,6 @@ struct MatMul: Primitive {
         let gemm = GEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                         a: a.storage, b: b.storage, c: result)
         gemm.run(aOffsets: aOffsets, bOffsets: bOffsets)
-        return Tensor(storage: result, shape: shape)
     }
 
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {

@@ -5,31 +5,36 @@ import CKernels
 
 struct Negate: UnaryElementwisePrimitive {
     var name: String { "neg" }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ x: T) -> T { -x }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [-gradient] }
 }
 
 struct Exp: UnaryElementwisePrimitive {
     var name: String { "exp" }
+    var pullbackReads: PullbackReads { .outputOnly }
     func value<T: FloatElement>(_ x: T) -> T { T.exp(x) }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_expf) }
+    var float32Kernel: Float32Kernel? { ag_expf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient * output] }
 }
 
 struct Log: UnaryElementwisePrimitive {
     var name: String { "log" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     func value<T: FloatElement>(_ x: T) -> T { T.log(x) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient / inputs[0]] }
 }
 
 struct SquareRoot: UnaryElementwisePrimitive {
     var name: String { "sqrt" }
+    var pullbackReads: PullbackReads { .outputOnly }
     func value<T: FloatElement>(_ x: T) -> T { x.squareRoot() }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [gradient * 0.5 / output] }
 }
 
 struct AbsoluteValue: UnaryElementwisePrimitive {
     var name: String { "abs" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     func value<T: FloatElement>(_ x: T) -> T { Swift.abs(x) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient * constant(Sign(), of: inputs[0])]
@@ -38,8 +43,9 @@ struct AbsoluteValue: UnaryElementwisePrimitive {
 
 struct Tanh: UnaryElementwisePrimitive {
     var name: String { "tanh" }
+    var pullbackReads: PullbackReads { .outputOnly }
     func value<T: FloatElement>(_ x: T) -> T { T.tanh(x) }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_tanhf) }
+    var float32Kernel: Float32Kernel? { ag_tanhf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(SaturatingGradient(function: .tanh), [gradient, output])]
     }
@@ -47,11 +53,12 @@ struct Tanh: UnaryElementwisePrimitive {
 
 struct Sigmoid: UnaryElementwisePrimitive {
     var name: String { "sigmoid" }
+    var pullbackReads: PullbackReads { .outputOnly }
     func value<T: FloatElement>(_ x: T) -> T {
         // Two branches so neither exp overflows.
         x >= 0 ? 1 / (1 + T.exp(-x)) : T.exp(x) / (1 + T.exp(x))
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { mapElements(inputs[0], float32Kernel: ag_sigmoidf) }
+    var float32Kernel: Float32Kernel? { ag_sigmoidf }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [apply(SaturatingGradient(function: .sigmoid), [gradient, output])]
     }
@@ -64,6 +71,7 @@ struct SaturatingGradient: BinaryElementwisePrimitive {
     enum Function: String, Sendable { case tanh, sigmoid }
     let function: Function
     var name: String { "\(function.rawValue)_grad" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
     func value<T: FloatElement>(_ g: T, _ y: T) -> T {
         function == .tanh ? g * (1 - y * y) : g * y * (1 - y)
     }
@@ -85,6 +93,7 @@ struct SaturatingGradient: BinaryElementwisePrimitive {
 struct Softplus: UnaryElementwisePrimitive {
     static let threshold = 20.0
     var name: String { "softplus" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     func value<T: FloatElement>(_ x: T) -> T { x > T(Softplus.threshold) ? x : T.log1p(T.exp(x)) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let x = inputs[0]
@@ -96,6 +105,7 @@ struct Softplus: UnaryElementwisePrimitive {
 struct Rectifier: UnaryElementwisePrimitive {
     let negativeSlope: Double
     var name: String { negativeSlope == 0 ? "relu" : "leaky_relu" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     var attributes: [(name: String, value: Attribute)] {
         negativeSlope == 0 ? [] : [("slope", .double(negativeSlope))]
     }
@@ -108,6 +118,7 @@ struct Rectifier: UnaryElementwisePrimitive {
 struct Clamp: UnaryElementwisePrimitive {
     let lower: Double, upper: Double
     var name: String { "clamp" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     var attributes: [(name: String, value: Attribute)] { [("min", .double(lower)), ("max", .double(upper))] }
     func value<T: FloatElement>(_ x: T) -> T { Swift.min(Swift.max(x, T(lower)), T(upper)) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
@@ -119,6 +130,7 @@ struct Clamp: UnaryElementwisePrimitive {
 struct Cast: Primitive {
     let dtype: DType
     var name: String { "convert" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("dtype", .dtype(dtype))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] { shapes[0] }
     /// Any element type converts, so a mask or indices become 0/1 or integer-valued floats.
@@ -136,6 +148,7 @@ struct Cast: Primitive {
 
 struct Sign: UnaryElementwisePrimitive {
     var name: String { "sign" }
+    var pullbackReads: PullbackReads { .nothing }
     func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : 0) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
 }
@@ -143,6 +156,7 @@ struct Sign: UnaryElementwisePrimitive {
 struct RectifierSlope: UnaryElementwisePrimitive {
     let negativeSlope: Double
     var name: String { "relu_slope" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("slope", .double(negativeSlope))] }
     func value<T: FloatElement>(_ x: T) -> T { x > 0 ? 1 : T(negativeSlope) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
@@ -152,6 +166,7 @@ struct RectifierSlope: UnaryElementwisePrimitive {
 struct Indicator: UnaryElementwisePrimitive {
     let lower: Double, upper: Double
     var name: String { "indicator" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("min", .double(lower)), ("max", .double(upper))] }
     func value<T: FloatElement>(_ x: T) -> T { x >= T(lower) && x <= T(upper) ? 1 : 0 }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil] }
@@ -160,6 +175,7 @@ struct Indicator: UnaryElementwisePrimitive {
 /// The derivative of softplus: σ(x), and 1 above the threshold where softplus is x itself.
 struct SoftplusSlope: UnaryElementwisePrimitive {
     var name: String { "softplus_slope" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0], output: true) }
     func value<T: FloatElement>(_ x: T) -> T { x > T(Softplus.threshold) ? 1 : Sigmoid().value(x) }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         // d σ(x)/dx = σ(x)(1 − σ(x)) below the threshold, 0 above: the second derivative.

@@ -20,6 +20,7 @@ struct Reduce: Primitive {
     let axes: [Int]
     let keepDims: Bool
     var name: String { "reduce_\(kind.rawValue)" }
+    var pullbackReads: PullbackReads { kind == .sum ? .nothing : PullbackReads(operands: [0], output: true) }
     var attributes: [(name: String, value: Attribute)] {
         [("axes", .ints(axes))] + (keepDims ? [("keepDims", .bool(true))] : [])
     }

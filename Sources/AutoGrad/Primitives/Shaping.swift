@@ -3,6 +3,7 @@
 struct Reshape: Primitive {
     let shape: [Int]
     var name: String { "reshape" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let count = elementCount(shapes[0])
@@ -23,6 +24,7 @@ struct Reshape: Primitive {
 struct Permute: Primitive {
     let permutation: [Int]
     var name: String { "transpose" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("perm", .ints(permutation))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let shape = shapes[0]
@@ -46,6 +48,7 @@ struct Permute: Primitive {
 struct Expand: Primitive {
     let shape: [Int]
     var name: String { "broadcast" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("shape", .ints(shape))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         guard (try? broadcastShapes(shapes[0], shape, op: name)) == shape else {
@@ -62,6 +65,7 @@ struct Expand: Primitive {
 struct Reverse: Primitive {
     let axis: Int
     var name: String { "rev" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         guard (0..<shapes[0].count).contains(axis) else {

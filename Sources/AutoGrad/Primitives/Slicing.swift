@@ -4,6 +4,7 @@
 struct Slice: AccumulatingPullback {
     let axis: Int, start: Int, end: Int, step: Int
     var name: String { "slice" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] {
         [("axis", .int(axis)), ("start", .int(start)), ("end", .int(end))] + (step == 1 ? [] : [("step", .int(step))])
     }
@@ -45,6 +46,7 @@ struct Slice: AccumulatingPullback {
 struct Pad: Primitive {
     let axis: Int, start: Int, step: Int, size: Int
     var name: String { "pad" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] {
         [("axis", .int(axis)), ("start", .int(start)), ("size", .int(size))] + (step == 1 ? [] : [("step", .int(step))])
     }
@@ -76,6 +78,7 @@ struct Pad: Primitive {
 struct Concat: Primitive {
     let axis: Int
     var name: String { "concatenate" }
+    var pullbackReads: PullbackReads { .nothing }
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         var shape = shapes[0]
@@ -120,6 +123,7 @@ struct Concat: Primitive {
 /// condition is an operand, so a traced program takes masks as data.
 struct Where: Primitive {
     var name: String { "where" }
+    var pullbackReads: PullbackReads { PullbackReads(operands: [0]) }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         try broadcastShapes(try broadcastShapes(shapes[0], shapes[1], op: name), shapes[2], op: name)
     }

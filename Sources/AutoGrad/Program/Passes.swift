@@ -74,8 +74,9 @@ extension Program {
 
     /// Algebraic simplification: x·1, 1·x, x/1, x+0, 0+x, x−0 become x (where no broadcast
     /// changes the type), a reshape to the same shape disappears, reshape chains become one
-    /// reshape, transpose∘transpose composes (vanishing when it is the identity), and a
-    /// repeated stop_gradient is one.
+    /// reshape, transpose∘transpose composes (vanishing when it is the identity), a repeated
+    /// stop_gradient is one, and a binary elementwise op reads an explicitly broadcast operand
+    /// unexpanded (it broadcasts by itself, and the expansion can then be dropped).
     public func simplifyingAlgebra() -> Program {
         try! rewritten { builder, equation, operands in
             let primitive = equation.primitive
@@ -115,6 +116,16 @@ extension Program {
                 if let inner = producer(operands[0]), inner.primitive is StopGradient { return operands[0] }
             default:
                 break
+            }
+            // A binary op broadcasts by itself: it reads an explicitly broadcast operand unexpanded.
+            if let binary = primitive as? BinaryElementwisePrimitive {
+                let unexpanded = operands.map { operand in
+                    producer(operand).flatMap { $0.primitive is Expand ? $0.operands[0] : nil } ?? operand
+                }
+                let types = unexpanded.map { builder.type(of: $0) }
+                if unexpanded != operands, (try? binary.outputType(types)) == equation.type {
+                    return try builder.apply(binary, unexpanded)
+                }
             }
             return nil
         }

@@ -61,11 +61,19 @@ public enum PrimitiveRegistry {
             "where": { _ in Where() },
             "gather": { a in IndexSelect(axis: try a.int("axis")) },
             "scatter_add": { a in IndexAdd(axis: try a.int("axis"), size: try a.int("size")) },
-            "one_hot": { a in OneHot(classCount: try a.int("classes"), dtype: try a.dtype("dtype")) },
+            "one_hot": { a in 
+                OneHot(classCount: try a.int("classes"), dtype: try a.dtype("dtype"), ignoredIndex: a["ignoring"] == nil ? nil : try a.int("ignoring"))
+            },
             "matmul": { a in
                 MatMul(transposeA: try a.bool("transA", default: false), transposeB: try a.bool("transB", default: false))
             },
             "stop_gradient": { _ in StopGradient() },
+            "fused": { a in
+                guard let fused = FusedElementwise(body: try Program(parsing: try a.text("body"))) else {
+                    throw PrimitiveLookupError(expected: "a body of unary and binary elementwise ops")
+                }
+                return fused
+            },
         ]
         for kind in [ReductionKind.sum, .max, .min] {
             table["reduce_\(kind.rawValue)"] = { a in
@@ -109,6 +117,12 @@ extension Attributes {
         case nil: return fallback
         default: throw PrimitiveLookupError(expected: "a true/false attribute \(name)")
         }
+    }
+
+    /// The text attribute `name`.
+    public func text(_ name: String) throws -> String {
+        if case .text(let text)? = self[name] { return text }
+        throw PrimitiveLookupError(expected: "a text attribute \(name)")
     }
 
     /// The dtype attribute `name`.

@@ -137,6 +137,20 @@ private struct ProgramParser {
     }
 
     private mutating func attribute() throws -> Attribute {
+        if try optional("\"") {
+            var text = ""
+            while let next = characters[safe: position], next != "\"" {
+                advance()
+                if next == "\\", let escaped = characters[safe: position] {
+                    text.append(escaped)
+                    advance()
+                } else {
+                    text.append(next)
+                }
+            }
+            try symbol("\"")
+            return .text(text)
+        }
         if try optional("[") {
             var values: [Int] = []
             if !peek("]") {

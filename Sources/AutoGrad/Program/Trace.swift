@@ -129,3 +129,41 @@ extension Program {
         }
     }
 }
+
+extension TracedFunction {
+    /// The traced function's first output (a scalar loss) and its gradient with respect to
+    /// every parameter, differentiated once and compiled: calling the result on a batch
+    /// returns the loss and adds each parameter's gradient into its `grad`, as `backward()`
+    /// does — a training step's forward and backward without a tape.
+    public func compiledGradient() -> CompiledGradient {
+        let argumentCount = program.inputs.count - parameters.count
+        let gradient = program.gradient(withRespectTo: Array(argumentCount..<program.inputs.count))
+        return CompiledGradient(executable: Executable(gradient.program), parameters: parameters,
+                                outputCount: program.outputs.count)
+    }
+}
+
+/// A compiled loss-and-gradient step (see ``TracedFunction/compiledGradient()``).
+public struct CompiledGradient: Sendable {
+    /// The compiled gradient program.
+    public let executable: Executable
+    /// The parameters whose gradients it computes.
+    public let parameters: [Parameter]
+    fileprivate let outputCount: Int
+
+    /// Runs forward and backward on `arguments` (the traced function's arguments), adds
+    /// the gradients into the parameters' `grad` and returns the loss.
+    public func callAsFunction(_ arguments: [any ProgramArgument]) -> Tensor {
+        let inputs = arguments.map(\.programValue) + parameters.map(\.value)
+        let seeds = executable.program.inputs.dropFirst(inputs.count).map { input in
+            Tensor(repeating: 0, shape: input.type.shape, dtype: input.type.element.floatType ?? .float32)
+        }
+        var ones = seeds
+        ones[0] = Tensor(repeating: 1, shape: seeds[0].shape, dtype: seeds[0].dtype)
+        let results = executable(inputs + ones)
+        for (parameter, gradient) in zip(parameters, results.dropFirst(outputCount)) {
+            parameter.grad = parameter.grad.map { $0 + gradient } ?? gradient
+        }
+        return results[0]
+    }
+}

@@ -80,6 +80,8 @@ public enum Attribute: Sendable, Hashable, CustomStringConvertible {
     case double(Double)
     /// A float dtype, printed `f32` or `f64`.
     case dtype(DType)
+    /// Text (a fused kernel's body), printed in double quotes with `\"` and `\\` escaped.
+    case text(String)
 
     public var description: String {
         switch self {
@@ -88,6 +90,7 @@ public enum Attribute: Sendable, Hashable, CustomStringConvertible {
         case .bool(let value): "\(value)"
         case .double(let value): "\(value)"  // Swift prints the shortest text that parses back exactly
         case .dtype(let dtype): "\(dtype)"
+        case .text(let text): "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
     }
 }

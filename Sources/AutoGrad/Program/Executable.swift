@@ -1,0 +1,252 @@
+import CKernels
+import Synchronization
+
+/// A program compiled for repeated runs: optimized (``Program/optimized()``), fused
+/// (``Program/fusingElementwise()``), and given a memory plan, so a run writes each result
+/// into a buffer planned by liveness — no tape, no per-op allocation for fused kernels,
+/// elementwise ops and matrix products (other ops allocate their result, as in eager mode).
+///
+///     let step = Executable(program.gradient(withRespectTo: parameterPositions).program)
+///     let results = step(inputs)          // outputs, then gradients
+///
+/// Results equal the program's interpreted run (bit for bit where the same kernels run;
+/// fused kernels may round differently only where the C float32 kernels would). A returned
+/// tensor is never overwritten by a later run: a buffer still referenced is replaced.
+/// Runs are serialized (one at a time per executable).
+public final class Executable: @unchecked Sendable {
+    /// The program as compiled (after the passes).
+    public let program: Program
+    /// Where each result lives and the planned peak.
+    public let plan: MemoryPlan
+    /// How many equations run as fused elementwise kernels.
+    public var fusedKernelCount: Int { program.equations.count { $0.primitive is FusedElementwise } }
+
+    private let steps: [Step]
+    private let lastUse: [Int]
+    private let slots: Mutex<[TensorStorage?]>
+
+    /// How one equation runs.
+    private enum Kind {
+        /// Shares its operand's buffer (reshape, stop_gradient).
+        case alias
+        /// Writes into planned slot `slot` with `kernel`.
+        case planned(slot: Int, kernel: Kernel)
+        /// Allocates its result (ops without a write-into-buffer kernel).
+        case allocating
+    }
+
+    /// A write-into-buffer kernel, resolved once at compile time (no casts per run).
+    private enum Kernel {
+        case fused(FusedElementwise)
+        case matmul(MatMul)
+        case unary(any UnaryElementwisePrimitive)
+        case binary(any BinaryElementwisePrimitive)
+
+        init(_ primitive: any Primitive) {
+            switch primitive {
+            case let fused as FusedElementwise: self = .fused(fused)
+            case let product as MatMul: self = .matmul(product)
+            case let unary as UnaryElementwisePrimitive: self = .unary(unary)
+            case let binary as BinaryElementwisePrimitive: self = .binary(binary)
+            default: opFailure("Executable", "\(primitive.name) has no write-into-buffer kernel")
+            }
+        }
+    }
+
+    /// A class, so the run loop borrows each step instead of copying its existentials.
+    private final class Step {
+        let primitive: any Primitive
+        let operands: [Program.Value]
+        let type: ValueType
+        let kind: Kind
+        init(equation: Program.Equation, kind: Kind) {
+            primitive = equation.primitive
+            operands = equation.operands
+            type = equation.type
+            self.kind = kind
+        }
+    }
+
+    /// Compiles `program`, running the optimization and fusion passes first unless
+    /// `optimizing` is false.
+    public init(_ program: Program, optimizing: Bool = true) {
+        let compiled = optimizing ? program.optimized().fusingElementwise() : program
+        self.program = compiled
+        lastUse = compiled.lastUses()
+        let plan = MemoryPlan(compiled, writesIntoBuffer: Executable.writesIntoBuffer)
+        self.plan = plan
+        steps = compiled.equations.enumerated().map { position, equation in
+            let kind: Kind = Executable.isAlias(equation) ? .alias
+                : plan.slots[position].map { .planned(slot: $0, kernel: Kernel(equation.primitive)) } ?? .allocating
+            return Step(equation: equation, kind: kind)
+        }
+        slots = Mutex(Array(repeating: nil, count: plan.slotSizes.count))
+    }
+
+    /// Runs the compiled program on values for its inputs (as ``Program/run(_:)``).
+    public func callAsFunction(_ arguments: [Tensor]) -> [Tensor] {
+        ag_prepare_thread()
+        guard arguments.count == program.inputs.count else {
+            opFailure("Executable", "\(arguments.count) arguments for a program with \(program.inputs.count) inputs")
+        }
+        for (input, argument) in zip(program.inputs, arguments) where argument.valueType != input.type {
+            opFailure("Executable", "input %\(input.name) expects \(input.type), got \(argument.valueType)")
+        }
+        return slots.withLock { slots in run(arguments, &slots) }
+    }
+
+    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?]) -> [Tensor] {
+        var results = [Tensor?](repeating: nil, count: steps.count)
+        var operands: [Tensor] = []
+        operands.reserveCapacity(8)
+        for (position, step) in steps.enumerated() {
+            for operand in step.operands {
+                switch operand {
+                case .input(let index): operands.append(arguments[index])
+                case .constant(let index): operands.append(program.constants[index])
+                case .result(let index): operands.append(results[index]!)
+                }
+            }
+            let type = step.type
+            var output: Tensor
+            switch step.kind {
+            case .alias:
+                output = Tensor(storage: operands[0].storage, shape: type.shape)
+            case .allocating:
+                output = step.primitive.forward(operands, shape: type.shape)
+            case let .planned(slot, kernel):
+                let storage = claim(slot, &slots, dtype: operands[0].dtype)
+                Executable.write(kernel, type, operands, into: storage)
+                output = Tensor(storage: storage, shape: type.shape)
+            }
+            output.elementType = type.element
+            results[position] = output
+            operands.removeAll(keepingCapacity: true)
+            for case .result(let index) in step.operands where lastUse[index] == position { results[index] = nil }
+        }
+        return program.outputs.map { output in
+            switch output {
+            case .input(let index): arguments[index]
+            case .constant(let index): program.constants[index]
+            case .result(let index): results[index]!
+            }
+        }
+    }
+
+    /// The buffer of `slot`, reused when nothing else holds it (a result returned by an
+    /// earlier run may), else replaced.
+    private func claim(_ slot: Int, _ slots: inout [TensorStorage?], dtype: DType) -> TensorStorage {
+        var taken = slots[slot].take()
+        if taken?.dtype == dtype && isKnownUniquelyReferenced(&taken!) {
+            slots[slot] = taken
+            return taken!
+        }
+        let storage = TensorStorage.make(count: plan.slotSizes[slot], dtype: dtype)
+        slots[slot] = storage
+        return storage
+    }
+
+    private static func isAlias(_ equation: Program.Equation) -> Bool {
+        equation.primitive is Reshape || equation.primitive is StopGradient
+    }
+
+    /// Whether the equation has a kernel that writes into a given buffer.
+    static func writesIntoBuffer(_ equation: Program.Equation, operandCounts: [Int]) -> Bool {
+        guard equation.type.element.floatType != nil else { return false }
+        switch equation.primitive {
+        case is FusedElementwise, is MatMul, is UnaryElementwisePrimitive: return true
+        case is BinaryElementwisePrimitive:
+            return operandCounts.allSatisfy { $0 == equation.type.count || $0 == 1 }
+        default: return false
+        }
+    }
+
+    private static func write(_ kernel: Kernel, _ type: ValueType, _ operands: [Tensor], into storage: TensorStorage) {
+        let count = type.count
+        switch kernel {
+        case .fused(let fused):
+            fused.run(operands, into: storage, shape: type.shape)
+        case .matmul(let product):
+            product.multiply(operands[0], operands[1], into: storage, shape: type.shape)
+        case .unary(let unary):
+            switch storage.dtype {
+            case .float32: unary.map(operands[0].storage.pointer(Float.self), storage.pointer(Float.self), count: count)
+            case .float64: unary.map(operands[0].storage.pointer(Double.self), storage.pointer(Double.self), count: count)
+            }
+        case .binary(let binary):
+            let (a, b) = (operands[0], operands[1])
+            switch storage.dtype {
+            case .float32:
+                binary.zip(a.storage.pointer(Float.self), scalarA: a.count != count, b.storage.pointer(Float.self),
+                           scalarB: b.count != count, storage.pointer(Float.self), count: count)
+            case .float64:
+                binary.zip(a.storage.pointer(Double.self), scalarA: a.count != count, b.storage.pointer(Double.self),
+                           scalarB: b.count != count, storage.pointer(Double.self), count: count)
+            }
+        }
+    }
+}
+
+/// Where a compiled program's results live: results that write into buffers get a slot,
+/// reused by a later result of the same size once every value in it is dead (liveness);
+/// aliases (reshape, stop_gradient) share their operand's slot.
+public struct MemoryPlan: Sendable, CustomStringConvertible {
+    /// The slot of each equation's result, or `nil` for results that allocate.
+    public let slots: [Int?]
+    /// Elements per slot.
+    public let slotSizes: [Int]
+    /// The largest number of bytes the planned slots hold at once during a run.
+    public let peakBytes: Int
+    /// The bytes of all results together: what a run keeping every intermediate (as the
+    /// eager tape does for backward) would hold.
+    public let unplannedBytes: Int
+
+    init(_ program: Program, writesIntoBuffer: (Program.Equation, [Int]) -> Bool) {
+        let lastUse = program.lastUses()
+        var slots = [Int?](repeating: nil, count: program.equations.count)
+        var sizes: [Int] = [], keys: [Int] = [], bytes: [Int] = [], free: [Int: [Int]] = [:], liveValues: [Int: Int] = [:]
+        var live = 0, peak = 0, total = 0
+        var dying = [[Int]](repeating: [], count: program.equations.count + 1)
+        for (position, equation) in program.equations.enumerated() {
+            let byteCount = equation.type.count * (equation.type.element == .float32 ? 4 : 8)
+            total += byteCount
+            var slot: Int?
+            if equation.primitive is Reshape || equation.primitive is StopGradient {
+                if case .result(let source) = equation.operands[0] { slot = slots[source] }
+            } else if writesIntoBuffer(equation, equation.operands.map { program.type(of: $0).count }) {
+                // Slots are shared by values of one element count and storage width.
+                let key = 2 * equation.type.count + (equation.type.element == .float32 ? 0 : 1)
+                if let reused = free[key]?.popLast() {
+                    slot = reused
+                } else {
+                    slot = sizes.count
+                    sizes.append(equation.type.count)
+                    keys.append(key)
+                    bytes.append(byteCount)
+                }
+                live += bytes[slot!]
+                peak = Swift.max(peak, live)
+            }
+            slots[position] = slot
+            if let slot { liveValues[slot, default: 0] += 1 }
+            // A slot is freed when the last value in it dies (after its last reader runs).
+            dying[Swift.min(lastUse[position], program.equations.count)].append(position)
+            for dead in dying[position] where lastUse[dead] == position {
+                guard let deadSlot = slots[dead] else { continue }
+                liveValues[deadSlot]! -= 1
+                if liveValues[deadSlot] == 0 {
+                    free[keys[deadSlot], default: []].append(deadSlot)
+                    live -= bytes[deadSlot]
+                }
+            }
+        }
+        self.slots = slots
+        slotSizes = sizes
+        peakBytes = peak
+        unplannedBytes = total
+    }
+
+    public var description: String {
+        "\(slotSizes.count) buffers, planned peak \(peakBytes) bytes (all results: \(unplannedBytes) bytes)"
+    }
+}

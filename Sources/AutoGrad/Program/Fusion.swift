@@ -1,0 +1,272 @@
+import CKernels
+
+/// A tree of elementwise ops evaluated as one kernel: its body is a small program of unary
+/// and binary elementwise equations, run block by block over the output so every
+/// intermediate stays in a cache-sized buffer and no intermediate tensor is allocated (the
+/// approach of numexpr; no code generation). Operands are full-size, scalars, or broadcast
+/// once per call.
+///
+/// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
+struct FusedElementwise: Primitive {
+    /// One member op and where its operands come from (a class, so the per-block loop
+    /// borrows steps instead of copying their existentials).
+    final class Step: Sendable {
+        enum Operation: Sendable {
+            case unary(any UnaryElementwisePrimitive, Source)
+            case binary(any BinaryElementwisePrimitive, Source, Source)
+        }
+        let operation: Operation
+        init(_ operation: Operation) { self.operation = operation }
+    }
+    /// An operand of a step: an input of the fused op, or an earlier step's block.
+    enum Source: Sendable {
+        case input(Int)
+        case step(Int)
+    }
+
+    /// The body and its steps, behind one reference so copying the op is one retain.
+    private final class Contents: Sendable {
+        let body: Program
+        let steps: [Step]
+        init(body: Program, steps: [Step]) {
+            self.body = body
+            self.steps = steps
+        }
+    }
+    private let contents: Contents
+    /// The body (its outputs: the last step's result).
+    var body: Program { contents.body }
+    private var steps: [Step] { contents.steps }
+
+    /// Elements per block: the scratch blocks of a few dozen steps stay in L1/L2.
+    static let blockSize = 512
+
+    /// Wraps `body`, whose equations must all be unary or binary elementwise ops and whose
+    /// one output is its last equation's result.
+    init?(body: Program) {
+        var steps: [Step] = []
+        func source(_ value: Program.Value) -> Source? {
+            switch value {
+            case .input(let index): .input(index)
+            case .result(let index): .step(index)
+            case .constant: nil
+            }
+        }
+        for equation in body.equations {
+            switch equation.primitive {
+            case let unary as UnaryElementwisePrimitive:
+                guard let x = source(equation.operands[0]) else { return nil }
+                steps.append(Step(.unary(unary, x)))
+            case let binary as BinaryElementwisePrimitive where !(binary is Comparison):
+                guard let a = source(equation.operands[0]), let b = source(equation.operands[1]) else { return nil }
+                steps.append(Step(.binary(binary, a, b)))
+            default:
+                return nil
+            }
+        }
+        guard !steps.isEmpty, body.outputs == [.result(steps.count - 1)] else { return nil }
+        contents = Contents(body: body, steps: steps)
+    }
+
+    var name: String { "fused" }
+    /// The pullback recomputes the body from the operands; it never reads the output.
+    var pullbackReads: PullbackReads { PullbackReads(operands: Array(body.inputs.indices)) }
+    var attributes: [(name: String, value: Attribute)] {
+        [("body", .text(body.description.split(separator: "\n").map { $0.trimmingPrefix(while: \.isWhitespace) }.joined(separator: " ")))]
+    }
+
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
+        guard shapes.count == body.inputs.count,
+              zip(shapes, body.inputs).allSatisfy({ $0 == $1.type.shape }) else {
+            throw ShapeError(name, "operands \(shapes.map(describe)) do not match the body's inputs")
+        }
+        return body.equations.last!.type.shape
+    }
+
+    func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
+        guard zip(elements, body.inputs).allSatisfy({ $0 == $1.type.element }) else {
+            throw ShapeError(name, "operand types do not match the body's inputs")
+        }
+        return body.equations.last!.type.element
+    }
+
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let output = TensorStorage.make(count: elementCount(shape), dtype: inputs[0].dtype)
+        run(inputs, into: output, shape: shape)
+        return Tensor(storage: output, shape: shape)
+    }
+
+    /// Evaluates the body block by block into `output` (which has the result's size).
+    func run(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+        let count = elementCount(shape)
+        // Operands that are neither full-size nor scalars are broadcast once.
+        let operands = inputs.allSatisfy { $0.count == count || $0.count == 1 } ? inputs
+            : inputs.map { $0.count == count || $0.count == 1 ? $0 : $0.broadcastValues(to: shape) }
+        switch output.dtype {
+        case .float32: evaluate(operands, output.pointer(Float.self), count)
+        case .float64: evaluate(operands, output.pointer(Double.self), count)
+        }
+    }
+
+    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int) {
+        // Small outputs get blocks of their own size, so the scratch fits on the stack.
+        let block = Swift.max(1, Swift.min(Self.blockSize, count))
+        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1))) { scratch in
+            let scratch = scratch.baseAddress!
+            // Operand base pointers on the stack too: a kernel call allocates nothing.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count) { bases in
+                for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
+                func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
+                    switch source {
+                    case .input(let index): inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
+                    case .step(let index): (UnsafePointer(scratch + index * block), false)
+                    }
+                }
+                for start in stride(from: 0, to: count, by: block) {
+                    let n = Swift.min(block, count - start)
+                    for (index, step) in steps.enumerated() {
+                        // The last step writes straight into the output.
+                        let target = index == steps.count - 1 ? output + start : scratch + index * block
+                        switch step.operation {
+                        case let .unary(op, x):
+                            Self.mapBlock(op, operand(x, at: start).0, target, n)
+                        case let .binary(op, a, b):
+                            let (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
+                            Self.zipBlock(op, pa, sa, pb, sb, target, n)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func mapBlock<T: FloatElement>(_ op: any UnaryElementwisePrimitive, _ x: UnsafePointer<T>,
+                                             _ y: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            op.map(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), count: n)
+        } else {
+            op.map(UnsafeRawPointer(x).assumingMemoryBound(to: Double.self), UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), count: n)
+        }
+    }
+
+    private static func zipBlock<T: FloatElement>(_ op: any BinaryElementwisePrimitive, _ a: UnsafePointer<T>, _ scalarA: Bool,
+                                             _ b: UnsafePointer<T>, _ scalarB: Bool, _ y: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            op.zip(UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), scalarA: scalarA, UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
+                   scalarB: scalarB, UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), count: n)
+        } else {
+            op.zip(UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), scalarA: scalarA, UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
+                   scalarB: scalarB, UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), count: n)
+        }
+    }
+
+    /// Gradients through the body, recomputed from the inputs. Recorded (tracing a gradient
+    /// program, or `createGraph`), the body's own pullbacks run on the recomputed values, so
+    /// the gradient is made of ops linked to the inputs and differentiates again.
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        if isRecording { return recordedPullback(gradient, inputs: inputs) }
+        let leaves = inputs.map { $0.detached().requiringGrad() }
+        let previous = ag_set_grad_mode(1)
+        let result = body.evaluate(on: leaves)[0]
+        ag_set_grad_mode(previous)
+        let gradients = AutoGrad.gradients(of: [result], withRespectTo: leaves, seeds: [gradient])
+        return zip(inputs, gradients).map { $0.requiresGrad ? $1 : nil }
+    }
+
+    /// Reverse mode over the body alone: each step's pullback, in reverse, on values recomputed
+    /// with recorded ops (the outer backward walk is not re-entered).
+    private func recordedPullback(_ gradient: Tensor, inputs: [Tensor]) -> [Tensor?] {
+        let equations = body.equations
+        var values: [Tensor] = []
+        func value(_ operand: Program.Value) -> Tensor {
+            switch operand {
+            case .input(let index): inputs[index]
+            case .result(let index): values[index]
+            case .constant(let index): body.constants[index]
+            }
+        }
+        for equation in equations { values.append(apply(equation.primitive, equation.operands.map(value))) }
+        var resultGradients = [Tensor?](repeating: nil, count: equations.count)
+        var inputGradients = [Tensor?](repeating: nil, count: inputs.count)
+        resultGradients[equations.count - 1] = gradient
+        for (position, equation) in equations.enumerated().reversed() {
+            guard let outputGradient = resultGradients[position] else { continue }
+            let operands = equation.operands.map(value)
+            let pulled = equation.primitive.pullback(outputGradient, inputs: operands, output: values[position])
+            for (operand, (operandValue, contribution)) in zip(equation.operands, zip(operands, pulled)) {
+                guard let contribution else { continue }
+                let reduced = contribution.sum(toShape: operandValue.shape)
+                switch operand {
+                case .input(let index): inputGradients[index] = inputGradients[index].map { $0 + reduced } ?? reduced
+                case .result(let index): resultGradients[index] = resultGradients[index].map { $0 + reduced } ?? reduced
+                case .constant: break
+                }
+            }
+        }
+        return zip(inputs, inputGradients).map { $0.requiresGrad ? $1 : nil }
+    }
+}
+
+extension Program {
+    /// Elementwise fusion: each tree of unary and binary elementwise equations of one type,
+    /// whose inner results are used only inside the tree, becomes one `fused` equation
+    /// evaluated block by block (see the `fused` op). Run it after ``gradient(withRespectTo:)``:
+    /// fused kernels do not differentiate twice.
+    public func fusingElementwise() -> Program {
+        func isFusible(_ equation: Equation) -> Bool {
+            equation.type.element.floatType != nil && (equation.primitive is UnaryElementwisePrimitive
+                || (equation.primitive is BinaryElementwisePrimitive && !(equation.primitive is Comparison)))
+        }
+        let users = users(), returned = Set(outputs)
+        var absorbedBy = [Int?](repeating: nil, count: equations.count)
+        for (index, equation) in equations.enumerated() where isFusible(equation) {
+            for case .result(let producer) in equation.operands
+            where isFusible(equations[producer]) && equations[producer].type == equation.type
+                && users[.result(producer)] == [index] && !returned.contains(.result(producer)) {
+                absorbedBy[producer] = index
+            }
+        }
+        var members = [[Int]](repeating: [], count: equations.count)
+        for index in equations.indices {
+            var root = index
+            while let next = absorbedBy[root] { root = next }
+            members[root].append(index)
+        }
+        var builder = ProgramBuilder(), map: [Value: Value] = [:]
+        for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
+        for (index, constant) in constants.enumerated() { map[.constant(index)] = builder.constant(constant) }
+        for (index, equation) in equations.enumerated() where absorbedBy[index] == nil {
+            let result: Value
+            if members[index].count > 1, let (fused, operands) = fuse(members[index]) {
+                result = try! builder.apply(fused, operands.map { map[$0]! })
+            } else {
+                // A lone op, or the members of a group that could not fuse, one by one.
+                for member in members[index] {
+                    map[.result(member)] = try! builder.apply(equations[member].primitive, equations[member].operands.map { map[$0]! })
+                }
+                continue
+            }
+            map[.result(index)] = result
+        }
+        return try! builder.build(outputs: outputs.map { map[$0]! })
+    }
+
+    /// The fused op of `members` (equation positions, root last) and its outer operands.
+    private func fuse(_ members: [Int]) -> (FusedElementwise, [Value])? {
+        var body = ProgramBuilder(), inner: [Value: Value] = [:], outer: [Value] = []
+        for member in members {
+            let operands = equations[member].operands.map { operand -> Value in
+                if let value = inner[operand] { return value }
+                let value = body.input("in\(outer.count)", type(of: operand))
+                outer.append(operand)
+                inner[operand] = value
+                return value
+            }
+            guard let result = try? body.apply(equations[member].primitive, operands) else { return nil }
+            inner[.result(member)] = result
+        }
+        guard let program = try? body.build(outputs: [inner[.result(members.last!)]!]),
+              let fused = FusedElementwise(body: program) else { return nil }
+        return (fused, outer)
+    }
+}
