@@ -52,6 +52,19 @@ import AutoGrad
         for (computed, expected) in zip(optimized.dropFirst(), gradients) { expectClose(computed.scalars, expected.scalars) }
     }
 
+    /// The gradient program cut at its residuals: forward then backward computes the same.
+    @Test(arguments: cases) func splitHalvesComposeToTheGradientProgram(_ row: GradientCase) {
+        let (program, inputs, output, _) = Self.traced(row)
+        let vjp = program.gradient(withRespectTo: Array(inputs.indices))
+        let (forward, backward) = vjp.split()
+        #expect(forward.inputs.count == inputs.count && backward.inputs.count == vjp.residuals.count + 1)
+        let forwardResults = forward.run(inputs)
+        let gradients = backward.run(Array(forwardResults.dropFirst(vjp.outputCount)) + [output.onesLike()])
+        let whole = vjp.program.run(inputs + [output.onesLike()])
+        #expect(forwardResults[0].scalars == whole[0].scalars)
+        for (computed, expected) in zip(gradients, whole.dropFirst()) { #expect(computed.scalars == expected.scalars) }
+    }
+
     /// Second order: the gradient program's own gradient equals eager double backward.
     @Test(arguments: HigherOrderTests.secondOrderCases) func secondOrderThroughPrograms(_ row: GradientCase) {
         let (program, inputs, output, _) = Self.traced(row)

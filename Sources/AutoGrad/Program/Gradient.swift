@@ -12,6 +12,10 @@ public struct GradientProgram: Sendable, CustomStringConvertible {
     public let forwardCount: Int
     /// The forward values (inputs or forward results) that backward equations read.
     public let residuals: [Program.Value]
+    /// How many of the program's outputs are the original program's (the gradients follow).
+    public let outputCount: Int
+    /// How many of the program's inputs are cotangents (they come last).
+    public let cotangentCount: Int
 
     /// The program, then one line listing the residuals with their types.
     public var description: String {
@@ -49,7 +53,8 @@ extension Program {
         let program = Program(recorded: results + gradients,
                               inputs: (arguments + cotangents).map { ($0.node!, $0.node!.name!) })
         return GradientProgram(program: program, forwardCount: forwardNodes,
-                               residuals: program.residuals(forwardCount: forwardNodes, forwardInputs: inputs.count))
+                               residuals: program.residuals(forwardCount: forwardNodes, forwardInputs: inputs.count),
+                               outputCount: results.count, cotangentCount: cotangents.count)
     }
 
     /// The outputs of the equations applied with ``apply(_:_:)`` to `arguments` (recorded
@@ -95,5 +100,36 @@ extension Program {
             }
         }
         return residuals
+    }
+}
+
+extension GradientProgram {
+    /// The gradient program cut at its residuals into the two halves a training step runs
+    /// apart (a recurrent engine runs them step by step): `forward` takes the original inputs
+    /// and returns the original outputs followed by the residuals; `backward` takes the
+    /// residuals followed by the cotangents and returns the gradients.
+    public func split() -> (forward: Program, backward: Program) {
+        let original = program.inputs.count - cotangentCount
+        let forward = try! Program(inputs: Array(program.inputs.prefix(original)), constants: program.constants,
+                                   equations: Array(program.equations.prefix(forwardCount)),
+                                   outputs: Array(program.outputs.prefix(outputCount)) + residuals).eliminatingDeadCode()
+        var builder = ProgramBuilder(), map: [Program.Value: Program.Value] = [:]
+        let names = program.valueNames()
+        for residual in residuals { map[residual] = builder.input("r." + names[residual]!, program.type(of: residual)) }
+        for position in original..<program.inputs.count {
+            map[.input(position)] = builder.input(program.inputs[position].name, program.inputs[position].type)
+        }
+        func mapped(_ value: Program.Value) -> Program.Value {
+            if let new = map[value] { return new }
+            guard case .constant(let index) = value else { fatalError("\(value) is neither a residual nor a backward value") }
+            let new = builder.constant(program.constants[index])
+            map[value] = new
+            return new
+        }
+        for (position, equation) in program.equations.enumerated().dropFirst(forwardCount) {
+            map[.result(position)] = try! builder.apply(equation.primitive, equation.operands.map(mapped))
+        }
+        let backward = try! builder.build(outputs: program.outputs.dropFirst(outputCount).map(mapped))
+        return (forward, backward)
     }
 }

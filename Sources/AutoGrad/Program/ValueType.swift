@@ -107,19 +107,41 @@ public struct Attributes: Sendable {
     public subscript(name: String) -> Attribute? { list.first { $0.name == name }?.value }
 }
 
-/// The shapes of an op's operands, as its shape rule reads them: a view of the operand
+/// One property of an operand (its shape, its element type), read from a tensor or a type.
+public protocol OperandProperty {
+    /// The property's type.
+    associatedtype Value
+    /// The property of an operand tensor.
+    static func of(_ tensor: Tensor) -> Value
+    /// The property of an operand of `type`.
+    static func of(_ type: ValueType) -> Value
+}
+
+/// An operand's shape.
+public enum ShapeProperty: OperandProperty {
+    public static func of(_ tensor: Tensor) -> [Int] { tensor.shape }
+    public static func of(_ type: ValueType) -> [Int] { type.shape }
+}
+
+/// An operand's element type.
+public enum ElementProperty: OperandProperty {
+    public static func of(_ tensor: Tensor) -> ElementType { tensor.elementType }
+    public static func of(_ type: ValueType) -> ElementType { type.element }
+}
+
+/// One property of an op's operands, as its type rule reads it: a view of the operand
 /// tensors (when an op runs) or of their types (when a program is checked), never a copy.
-public struct OperandShapes: RandomAccessCollection, Sendable {
+public struct OperandView<Property: OperandProperty>: RandomAccessCollection, Sendable {
     private let tensors: [Tensor]?
     private let types: [ValueType]
 
-    /// The shapes of `tensors`.
+    /// The property of `tensors`.
     public init(_ tensors: [Tensor]) {
         self.tensors = tensors
         types = []
     }
 
-    /// The shapes of values of `types`.
+    /// The property of values of `types`.
     public init(_ types: [ValueType]) {
         tensors = nil
         self.types = types
@@ -127,28 +149,12 @@ public struct OperandShapes: RandomAccessCollection, Sendable {
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { tensors?.count ?? types.count }
-    public subscript(position: Int) -> [Int] { tensors?[position].shape ?? types[position].shape }
+    public subscript(position: Int) -> Property.Value {
+        tensors.map { Property.of($0[position]) } ?? Property.of(types[position])
+    }
 }
 
-/// The element types of an op's operands, as its element rule reads them (a view, like
-/// ``OperandShapes``).
-public struct OperandElements: RandomAccessCollection, Sendable {
-    private let tensors: [Tensor]?
-    private let types: [ValueType]
-
-    /// The element types of `tensors`.
-    public init(_ tensors: [Tensor]) {
-        self.tensors = tensors
-        types = []
-    }
-
-    /// The element types of values of `types`.
-    public init(_ types: [ValueType]) {
-        tensors = nil
-        self.types = types
-    }
-
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { tensors?.count ?? types.count }
-    public subscript(position: Int) -> ElementType { tensors?[position].elementType ?? types[position].element }
-}
+/// The operands' shapes, as shape rules read them.
+public typealias OperandShapes = OperandView<ShapeProperty>
+/// The operands' element types, as element rules read them.
+public typealias OperandElements = OperandView<ElementProperty>
