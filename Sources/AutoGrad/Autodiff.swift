@@ -64,12 +64,18 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
         }
         return node
     }
+    // Seeds (hardening, issue 13): one per output, of its shape; another dtype is converted
+    // to the output's, as PyTorch does, instead of being read as the wrong type.
+    if let seeds, seeds.count != outputs.count {
+        opFailure("gradients", "\(seeds.count) seeds for \(outputs.count) outputs; pass one seed per output")
+    }
     for (index, (output, root)) in zip(outputs, roots).enumerated() {
-        let seed = seeds.map { $0[index] } ?? output.implicitSeed()
+        var seed = seeds.map { $0[index] } ?? output.implicitSeed()
         guard seed.shape == output.shape else {
             opFailure("backward", "seed of shape \(describe(seed.shape)) for an output of shape \(describe(output.shape))")
         }
-        root.accumulate(seed)
+        if seed.dtype != output.dtype { seed = seed.to(output.dtype) }
+        root.accumulate(seed, from: nil)
     }
     let order = topologicalOrder(from: roots)
     let previousMode = ag_set_grad_mode(createGraph ? 1 : 0)
@@ -85,8 +91,11 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
                 input.accumulate(gradient, through: primitive as! any AccumulatingPullback)
             } else if node.isDifferentiable {
                 let inputGradients = pullbackCheckingAnomalies(primitive, gradient, inputs: inputs, output: output)  // Anomaly.swift
+                guard inputGradients.count == node.operands.count else {
+                    opFailure(primitive.name, "pullback returned \(inputGradients.count) gradients for \(node.operands.count) inputs")
+                }
                 for (operand, inputGradient) in zip(node.operands, inputGradients) {
-                    if let input = operand.node, input.isDifferentiable, let inputGradient { input.accumulate(inputGradient) }
+                    if let input = operand.node, input.isDifferentiable, let inputGradient { input.accumulate(inputGradient, from: node) }
                 }
             }
         }
@@ -97,9 +106,10 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
 
 extension Node {
     /// The one accumulation site: sums a gradient broadcast by the op back to this node's
-    /// shape, then adds it to what other uses of the node contributed (fan-out).
-    func accumulate(_ gradient: Tensor) {
-        let reduced = gradient.shape == shape ? gradient : gradient.sum(toShape: shape)
+    /// shape, then adds it to what other uses of the node contributed (fan-out). `consumer` is
+    /// the node whose pullback produced the gradient (`nil` for a seed), named on a misfit.
+    func accumulate(_ gradient: Tensor, from consumer: Node?) {
+        let reduced = gradient.shape == shape && gradient.dtype == dtype ? gradient : fitted(gradient, from: consumer)
         guard var sum = pending else {
             pending = reduced
             return
@@ -117,6 +127,19 @@ extension Node {
 }
 
 extension Node {
+    /// `gradient` summed back to this node's shape, after checking that it fits (hardening,
+    /// issue 13): a gradient of another dtype would be added as raw memory of the wrong type,
+    /// one of a shape that is not a broadcast of this node's would be summed wrongly.
+    private func fitted(_ gradient: Tensor, from consumer: Node?) -> Tensor {
+        let op = consumer?.primitive?.name ?? "backward"
+        let misfit = "pullback returned a gradient \(describe(gradient.dtype, gradient.shape)) for an input \(describe(dtype, shape))"
+        guard gradient.dtype == dtype else { opFailure(op, misfit + ": dtypes differ") }
+        let reducible = gradient.rank >= shape.count
+            && zip(shape.reversed(), gradient.shape.reversed()).allSatisfy { $0 == $1 || $0 == 1 }
+        guard reducible else { opFailure(op, misfit + ": its shape does not sum back to the input's") }
+        return gradient.sum(toShape: shape)
+    }
+
     /// A gradient added in place by an accumulating pullback (unrecorded only).
     func accumulate(_ gradient: Tensor, through primitive: any AccumulatingPullback) {
         var sum = pending ?? Tensor(zeros: shape, dtype: dtype)

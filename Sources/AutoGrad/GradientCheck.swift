@@ -25,7 +25,7 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Every entry outside the tolerance.
+    /// Every entry outside the tolerance, worst first (by error relative to its tolerance).
     public let mismatches: [Entry]
     /// The entry with the largest error relative to its tolerance.
     public let worst: Entry?
@@ -33,12 +33,20 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
     public let comparedCount: Int
     /// Things that weaken the check (e.g. float32 outputs).
     public let warnings: [String]
+    /// When the check failed: the IR line of the first recorded op whose own pullback
+    /// disagrees with finite differences of its own forward, on the inputs it was recorded
+    /// with — the op to fix. `nil` when the check passed or every op agrees locally.
+    public var culprit: String? = nil
+    /// In fast mode, what was compared instead of the whole Jacobian.
+    public var projection: String? = nil
 
     /// Whether every entry is within tolerance.
     public var passed: Bool { mismatches.isEmpty }
 
     public var description: String {
         var lines = [passed ? "Gradient check passed: \(comparedCount) entries" : "Gradient check FAILED: \(mismatches.count) of \(comparedCount) entries outside tolerance"]
+        if let projection { lines.append("  fast mode: \(projection)") }
+        if let culprit { lines.append("  first op with a wrong local gradient: \(culprit)") }
         lines += mismatches.prefix(5).map { "  mismatch: \($0)" }
         if mismatches.count > 5 { lines.append("  … and \(mismatches.count - 5) more") }
         if let worst { lines.append("  worst: \(worst)") }
@@ -116,12 +124,13 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
     }
 
     // Numeric: central differences, compared entry by entry.
-    var mismatches: [GradientCheckReport.Entry] = [], worst: (entry: GradientCheckReport.Entry, excess: Double)?, compared = 0
+    var mismatches: [(entry: GradientCheckReport.Entry, excess: Double)] = [], worst: (entry: GradientCheckReport.Entry, excess: Double)?
+    var compared = 0
     func compare(_ entry: GradientCheckReport.Entry) {
         compared += 1
         let allowed = tolerance.absolute + tolerance.relative * Swift.abs(entry.numeric)
         let excess = entry.error.isNaN ? .infinity : entry.error / allowed
-        if excess > 1 { mismatches.append(entry) }
+        if excess > 1 { mismatches.append((entry, excess)) }
         if worst == nil || excess > worst!.excess { worst = (entry, excess) }
     }
     func difference(_ plus: [Tensor], _ minus: [Tensor]) -> [Double] {
@@ -149,7 +158,17 @@ public func gradientCheck(of function: ([Tensor]) -> Tensor, at inputs: [Tensor]
             }
         }
     }
-    return GradientCheckReport(mismatches: mismatches, worst: worst?.entry, comparedCount: compared, warnings: warnings)
+    var report = GradientCheckReport(mismatches: mismatches.sorted { $0.excess > $1.excess }.map(\.entry), worst: worst?.entry,
+                                     comparedCount: compared, warnings: warnings)
+    if fastMode {
+        report.projection = "one projection uᵀ·J·v, u ~ N(0, I) over the output \(describe(probe.shape)) and v ~ N(0, I) over every input and parameter (seed \(seed)), instead of the \(probe.count)·\(points.map(\.count).reduce(0, +)) Jacobian entries"
+    }
+    if !report.passed {
+        let leaves = bind(points)
+        report.culprit = GradientCheckReport.culprit(of: function(Array(leaves.prefix(inputs.count))).to(.float64),
+                                                     leaves: leaves, tolerance: tolerance, seed: seed)
+    }
+    return report
 }
 
 /// Like ``gradientCheck(of:at:parameters:tolerance:fastMode:seed:)``, but throws a

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A small, fast, seedable generator (xoshiro256**), so runs are reproducible.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
@@ -50,17 +49,54 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     }
 }
 
+/// The state behind ``RandomGenerator/seedThread(_:)``: one generator per thread.
+private final class ThreadGenerator {
+    var generator = RandomGenerator(seed: 0)
+}
+
 extension RandomGenerator {
-    private static let shared = Mutex(RandomGenerator(seed: 0))
+    private static let threadKey = "AutoGrad.RandomGenerator"
 
-    /// Reseeds the process-wide generator that initializers and `Tensor.random…` use when no
-    /// generator is passed (PyTorch's `torch.manual_seed`).
-    public static func seedGlobal(_ seed: UInt64) {
-        shared.withLock { $0 = RandomGenerator(seed: seed) }
+    /// The calling thread's generator: created with seed 0 on the thread's first draw.
+    private static var threadGenerator: ThreadGenerator {
+        let dictionary = Thread.current.threadDictionary
+        if let box = dictionary[threadKey] as? ThreadGenerator { return box }
+        let box = ThreadGenerator()
+        dictionary[threadKey] = box
+        return box
     }
 
-    /// Calls `body` with exclusive access to the process-wide generator.
-    public static func withGlobal<R: Sendable>(_ body: (inout RandomGenerator) -> R) -> R {
-        shared.withLock { body(&$0) }
+    /// Reseeds the calling thread's generator, the one initializers, dropout and
+    /// `Tensor.random…` use when no generator is passed (PyTorch's `torch.manual_seed`, but per
+    /// thread). Each thread has its own, starting from seed 0, so threads never interleave
+    /// draws: two threads that seed alike and build the same model get identical weights.
+    public static func seedThread(_ seed: UInt64) {
+        threadGenerator.generator = RandomGenerator(seed: seed)
     }
+
+    /// Calls `body` with the calling thread's generator.
+    public static func withThreadGenerator<R>(_ body: (inout RandomGenerator) throws -> R) rethrows -> R {
+        try body(&threadGenerator.generator)
+    }
+
+    /// Runs `body` with `generator` standing in for the calling thread's generator, so every
+    /// draw in it that passes no generator — any layer's initializer, a whole model's
+    /// construction — takes from `generator`, which is left advanced past them:
+    ///
+    ///     var generator = RandomGenerator(seed: 7)
+    ///     let model = RandomGenerator.drawing(from: &generator) { LSTM(inputSize: 8, hiddenSize: 16) }
+    public static func drawing<R>(from generator: inout RandomGenerator, _ body: () throws -> R) rethrows -> R {
+        let box = threadGenerator
+        let saved = box.generator
+        box.generator = generator
+        defer {
+            generator = box.generator
+            box.generator = saved
+        }
+        return try body()
+    }
+
+    /// Reseeds the calling thread's generator; there is no process-wide one any more.
+    @available(*, deprecated, renamed: "seedThread(_:)")
+    public static func seedGlobal(_ seed: UInt64) { seedThread(seed) }
 }

@@ -96,16 +96,16 @@ extension Tensor {
         return Tensor(values, shape: shape, dtype: dtype)
     }
 
-    /// Normal samples from the process-wide generator (see ``RandomGenerator/seedGlobal(_:)``).
+    /// Normal samples from the calling thread's generator (see ``RandomGenerator/seedThread(_:)``).
     public static func randomNormal(_ shape: [Int], mean: Double = 0, standardDeviation: Double = 1,
                                     dtype: DType = .float32) -> Tensor {
-        RandomGenerator.withGlobal { randomNormal(shape, mean: mean, standardDeviation: standardDeviation, dtype: dtype, using: &$0) }
+        RandomGenerator.withThreadGenerator { randomNormal(shape, mean: mean, standardDeviation: standardDeviation, dtype: dtype, using: &$0) }
     }
 
-    /// Uniform samples in `[low, high)` from the process-wide generator.
+    /// Uniform samples in `[low, high)` from the calling thread's generator.
     public static func randomUniform(_ shape: [Int], low: Double = 0, high: Double = 1,
                                      dtype: DType = .float32) -> Tensor {
-        RandomGenerator.withGlobal { randomUniform(shape, low: low, high: high, dtype: dtype, using: &$0) }
+        RandomGenerator.withThreadGenerator { randomUniform(shape, low: low, high: high, dtype: dtype, using: &$0) }
     }
 
     /// A tensor of zeros with this tensor's shape and dtype.

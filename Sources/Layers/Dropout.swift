@@ -1,7 +1,8 @@
 /// Inverted dropout, PyTorch's `nn.Dropout`: in training each element is zeroed with
 /// probability p and the rest are scaled by 1/(1 − p), so evaluation (identity) needs no
-/// rescaling. The mask comes from the process-wide seeded generator.
-open class Dropout: Module {
+/// rescaling. The mask comes from the calling thread's generator (see
+/// `RandomGenerator.seedThread(_:)`).
+open class Dropout: Module, UnaryLayer {
     public let probability: Double
 
     public init(probability: Double = 0.5) {
@@ -10,7 +11,8 @@ open class Dropout: Module {
         super.init()
     }
 
-    open override func forward(_ input: Tensor) -> Tensor {
+    /// The input with dropped elements zeroed and the rest scaled (training), or unchanged.
+    open func forward(_ input: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return input }
         let draws = Tensor.randomUniform(input.shape, dtype: input.dtype)
         let kept = Tensor.where(draws .>= probability, Tensor(1 / (1 - probability), dtype: input.dtype), Tensor(0, dtype: input.dtype))

@@ -10,15 +10,31 @@ open class Embedding: Module {
     public let weight: Parameter
     public let paddingIndex: Int?
 
+    /// A table of `count` vectors drawn from `generator`.
+    public init(_ count: Int, _ dimension: Int, paddingIndex: Int? = nil, using generator: inout RandomGenerator) {
+        weight = Embedding.initialTable(count, dimension, paddingIndex: paddingIndex, using: &generator)
+        self.paddingIndex = paddingIndex
+        super.init()
+    }
+
+    /// A table of `count` vectors drawn from the calling thread's generator (see
+    /// `RandomGenerator.seedThread(_:)`).
     public init(_ count: Int, _ dimension: Int, paddingIndex: Int? = nil) {
+        weight = RandomGenerator.withThreadGenerator {
+            Embedding.initialTable(count, dimension, paddingIndex: paddingIndex, using: &$0)
+        }
+        self.paddingIndex = paddingIndex
+        super.init()
+    }
+
+    private static func initialTable(_ count: Int, _ dimension: Int, paddingIndex: Int?,
+                                     using generator: inout RandomGenerator) -> Parameter {
         if let paddingIndex, !(0..<count).contains(paddingIndex) {
             opFailure("Embedding", "padding index \(paddingIndex) is outside 0..<\(count)")
         }
-        var table = Tensor.randomNormal([count, dimension])
+        var table = Tensor.randomNormal([count, dimension], using: &generator)
         if let paddingIndex { for column in 0..<dimension { table[paddingIndex, column] = 0 } }
-        weight = Parameter(table)
-        self.paddingIndex = paddingIndex
-        super.init()
+        return Parameter(table)
     }
 
     /// The vectors of `indices`.

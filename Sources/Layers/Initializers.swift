@@ -48,19 +48,20 @@ public enum Initializer {
         return Tensor(values, shape: shape, dtype: dtype)
     }
 
-    /// The same initializers drawing from the process-wide generator.
+    /// The same initializers drawing from the calling thread's generator (see
+    /// `RandomGenerator.seedThread(_:)`).
     public static func xavierUniform(_ shape: [Int], gain: Double = 1, dtype: DType = .float32) -> Tensor {
-        RandomGenerator.withGlobal { xavierUniform(shape, gain: gain, dtype: dtype, using: &$0) }
+        RandomGenerator.withThreadGenerator { xavierUniform(shape, gain: gain, dtype: dtype, using: &$0) }
     }
 
-    /// Xavier normal from the process-wide generator.
+    /// Xavier normal from the calling thread's generator.
     public static func xavierNormal(_ shape: [Int], gain: Double = 1, dtype: DType = .float32) -> Tensor {
-        RandomGenerator.withGlobal { xavierNormal(shape, gain: gain, dtype: dtype, using: &$0) }
+        RandomGenerator.withThreadGenerator { xavierNormal(shape, gain: gain, dtype: dtype, using: &$0) }
     }
 
-    /// Orthogonal from the process-wide generator.
+    /// Orthogonal from the calling thread's generator.
     public static func orthogonal(_ shape: [Int], gain: Double = 1, dtype: DType = .float32) -> Tensor {
-        RandomGenerator.withGlobal { orthogonal(shape, gain: gain, dtype: dtype, using: &$0) }
+        RandomGenerator.withThreadGenerator { orthogonal(shape, gain: gain, dtype: dtype, using: &$0) }
     }
 
     /// PyTorch's fan_in and fan_out of a weight shape.

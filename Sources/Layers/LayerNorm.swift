@@ -6,7 +6,7 @@
 /// |---|---|---|
 /// | `weight` | shape | ones |
 /// | `bias` | shape | zeros |
-open class LayerNorm: Module {
+open class LayerNorm: Module, UnaryLayer {
     public let normalizedShape: [Int]
     public let epsilon: Double
     public let weight: Parameter?
@@ -20,7 +20,8 @@ open class LayerNorm: Module {
         super.init()
     }
 
-    open override func forward(_ input: Tensor) -> Tensor {
+    /// The normalized input, scaled and shifted.
+    open func forward(_ input: Tensor) -> Tensor {
         guard input.shape.suffix(normalizedShape.count).elementsEqual(normalizedShape) else {
             opFailure("LayerNorm", "input of shape \(input.shape) does not end in \(normalizedShape)")
         }

@@ -1,31 +1,26 @@
 @_exported import AutoGrad
 
-/// The base class of every layer. Subclass it, declare parameters and child modules as stored
-/// properties (also in arrays or optionals), and override ``forward(_:)``; parameters are then
-/// found by reflection and named by their dotted property path (`encoder.weight`,
-/// `layers.0.bias`), as in PyTorch's `state_dict`.
+/// The base class of every layer. Subclass it and declare parameters and child modules as
+/// stored properties (also in arrays or optionals); parameters are then found by reflection
+/// and named by their dotted property path (`encoder.weight`, `layers.0.bias`), as in
+/// PyTorch's `state_dict`. A layer that maps one tensor to one tensor also adopts
+/// ``UnaryLayer`` and writes `forward(_:)`; that is what makes it callable on a tensor and
+/// accepted by ``Sequential``:
 ///
-///     final class TwoLayer: Module {
+///     final class TwoLayer: Module, UnaryLayer {
 ///         let hidden = Linear(4, 8), output = Linear(8, 2)
-///         override func forward(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
+///         func forward(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
 ///     }
 ///
-/// Layers with another signature (recurrent networks take and return states) add their own
-/// call methods; `forward(_:)` is the one `Sequential` composes.
+/// Layers with another signature add their own call methods: ``Embedding`` takes indices,
+/// recurrent networks take and return states (``SequenceLayer``), cells take one step.
+/// Module itself has no `forward`, so calling a layer on what it does not take is a compile
+/// error, not a trap.
 open class Module {
     /// Whether the module is in training mode (dropout active); see ``train(_:)`` and ``eval()``.
     public private(set) var isTraining = true
 
     public init() {}
-
-    /// The module's computation for one input tensor. Subclasses that are used as plain
-    /// tensor-to-tensor layers override it.
-    open func forward(_ input: Tensor) -> Tensor {
-        fatalError("\(type(of: self)) must override forward(_:) to be called on a single tensor")
-    }
-
-    /// Calls ``forward(_:)``.
-    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
 
     /// The direct child modules with their property names, found by reflection.
     open func namedChildren() -> [(name: String, module: Module)] {
@@ -45,6 +40,15 @@ open class Module {
                 return module.namedParameters().map { (name + "." + $0.name, $0.parameter) }
             }
             return []
+        }
+    }
+
+    /// Every buffer (a non-learned tensor, see ``Buffer``) of this module and its descendants,
+    /// with dotted names: this module's own first, then each child's under the child's name.
+    open func namedBuffers() -> [(name: String, buffer: Buffer)] {
+        let own = reflectedMembers().compactMap { name, value in (value as? Buffer).map { (name, $0) } }
+        return own + namedChildren().flatMap { child in
+            child.module.namedBuffers().map { (child.name + "." + $0.name, $0.buffer) }
         }
     }
 
@@ -75,16 +79,17 @@ open class Module {
     /// Sets evaluation mode (dropout off) here and in every descendant.
     public func eval() { train(false) }
 
-    /// Converts every parameter to `dtype` (e.g. `.float64` to check gradients). Gradients are
-    /// dropped, since they belong to the old values.
+    /// Converts every parameter and buffer to `dtype` (e.g. `.float64` to check gradients).
+    /// Gradients are dropped, since they belong to the old values.
     public func to(_ dtype: DType) {
         for parameter in parameters() where parameter.value.dtype != dtype {
             parameter.value = parameter.value.detached().to(dtype)
             parameter.zeroGrad()
         }
+        for (_, buffer) in namedBuffers() where buffer.value.dtype != dtype { buffer.value = buffer.value.to(dtype) }
     }
 
-    /// Stored properties of this object and its superclasses holding parameters or modules,
+    /// Stored properties of this object and its superclasses holding parameters, buffers or modules,
     /// flattening arrays (`name.0`, `name.1`, …) and optionals.
     private func reflectedMembers() -> [(String, Any)] {
         var members: [(String, Any)] = []
@@ -106,7 +111,7 @@ open class Module {
 
     private func flatten(_ value: Any, name: String) -> [(String, Any)] {
         switch value {
-        case is Parameter, is Module:
+        case is Parameter, is Module, is Buffer:
             return [(name, value)]
         case let array as [Any]:
             return array.enumerated().flatMap { flatten($0.element, name: "\(name).\($0.offset)") }

@@ -118,7 +118,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The output sequence alone (zero initial state unless stateful), so `network(x)` without
     /// destructuring works and a recurrent network can sit in a ``Sequential``. Only for cells
     /// without a context.
-    open override func forward(_ input: Tensor) -> Tensor {
+    open func forward(_ input: Tensor) -> Tensor {
         guard let none = () as? Cell.Context else {
             opFailure("RecurrentNetwork", "\(Cell.self) needs a context of type \(Cell.Context.self); call network(_:context:…)")
         }

@@ -1,9 +1,12 @@
-/// Modules applied one after another, PyTorch's `nn.Sequential`; parameters are named by
-/// position (`0.weight`, `2.bias`).
-open class Sequential: Module {
-    public let layers: [Module]
+/// Layers applied one after another, PyTorch's `nn.Sequential`; parameters are named by
+/// position (`0.weight`, `2.bias`). It takes only tensor-to-tensor layers (``UnaryLayer``), so
+/// `Sequential([Embedding(…), …])` does not compile.
+open class Sequential: Module, UnaryLayer {
+    /// The layers, in the order they are applied.
+    public let layers: [any UnaryLayer]
 
-    public init(_ layers: [Module]) {
+    /// A sequence of `layers`.
+    public init(_ layers: [any UnaryLayer]) {
         self.layers = layers
         super.init()
     }
@@ -17,13 +20,14 @@ open class Sequential: Module {
         namedChildren().flatMap { name, module in module.namedParameters().map { (name + "." + $0.name, $0.parameter) } }
     }
 
-    open override func forward(_ input: Tensor) -> Tensor {
+    /// Each layer applied to the previous one's output.
+    open func forward(_ input: Tensor) -> Tensor {
         layers.reduce(input) { $1($0) }
     }
 }
 
 /// An activation as a layer (tanh, σ, ReLU, identity), for `Sequential`.
-open class ActivationLayer: Module {
+open class ActivationLayer: Module, UnaryLayer {
     public let activation: Activation
 
     public init(_ activation: Activation) {
@@ -31,7 +35,8 @@ open class ActivationLayer: Module {
         super.init()
     }
 
-    open override func forward(_ input: Tensor) -> Tensor { activation(input) }
+    /// The activation applied elementwise.
+    open func forward(_ input: Tensor) -> Tensor { activation(input) }
 }
 
 /// tanh as a layer.
@@ -44,17 +49,19 @@ public final class ReLU: ActivationLayer { public init() { super.init(.relu) } }
 public final class Identity: ActivationLayer { public init() { super.init(.identity) } }
 
 /// Leaky ReLU as a layer (PyTorch's default slope 0.01).
-public final class LeakyReLU: Module {
+public final class LeakyReLU: Module, UnaryLayer {
     public let negativeSlope: Double
     public init(negativeSlope: Double = 0.01) {
         self.negativeSlope = negativeSlope
         super.init()
     }
-    public override func forward(_ input: Tensor) -> Tensor { input.leakyRelu(negativeSlope: negativeSlope) }
+    /// x where x > 0, else slope · x.
+    public func forward(_ input: Tensor) -> Tensor { input.leakyRelu(negativeSlope: negativeSlope) }
 }
 
 /// Softplus as a layer.
-public final class Softplus: Module {
+public final class Softplus: Module, UnaryLayer {
     public override init() { super.init() }
-    public override func forward(_ input: Tensor) -> Tensor { input.softplus() }
+    /// log(1 + eˣ).
+    public func forward(_ input: Tensor) -> Tensor { input.softplus() }
 }

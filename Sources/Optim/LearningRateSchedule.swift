@@ -66,6 +66,87 @@ public struct LearningRateSchedule: Sendable {
         }
     }
 
+    /// The rate multiplied by `gamma` at each of `milestones` (torch's `MultiStepLR`): by
+    /// gamma^k once k milestones are ≤ step.
+    public static func multiStep(milestones: [Int], gamma: Double = 0.1) -> LearningRateSchedule {
+        requireOption(milestones.allSatisfy { $0 >= 0 }, "LearningRateSchedule.multiStep", "milestones \(milestones) are not all non-negative")
+        return multiplicative { step in pow(gamma, Double(milestones.filter { $0 <= step }.count)) }
+    }
+
+    /// The rate multiplied by `factor` for the first `steps` steps, then the initial rate
+    /// (torch's `ConstantLR`).
+    public static func constantFactor(_ factor: Double = 1.0 / 3, over steps: Int = 5) -> LearningRateSchedule {
+        requireOption((0...1).contains(factor), "LearningRateSchedule.constantFactor", "factor \(factor) is not in [0, 1]")
+        return multiplicative { step in step < steps ? factor : 1 }
+    }
+
+    /// The rate decayed polynomially to zero over `steps` steps (torch's `PolynomialLR`):
+    /// initial · (1 − min(step, steps)/steps)^power.
+    public static func polynomial(over steps: Int = 5, power: Double = 1) -> LearningRateSchedule {
+        requireOption(steps > 0, "LearningRateSchedule.polynomial", "steps \(steps) is not positive")
+        return multiplicative { step in pow(1 - Double(min(step, steps)) / Double(steps), power) }
+    }
+
+    /// Cosine annealing restarted every period, the periods growing by `periodMultiplier`
+    /// (torch's `CosineAnnealingWarmRestarts`, `T_0`, `T_mult`, `eta_min`): within a period of
+    /// length Tᵢ at position t, minimum + (initial − minimum)·(1 + cos(π·t/Tᵢ))/2.
+    public static func cosineAnnealingWarmRestarts(period: Int, periodMultiplier: Int = 1, minimum: Double = 0) -> LearningRateSchedule {
+        requireOption(period > 0, "LearningRateSchedule.cosineAnnealingWarmRestarts", "period \(period) is not positive")
+        requireOption(periodMultiplier >= 1, "LearningRateSchedule.cosineAnnealingWarmRestarts", "periodMultiplier \(periodMultiplier) is less than 1")
+        return LearningRateSchedule { step, initial in
+            var (position, length) = (step, period)
+            while position >= length {
+                position -= length
+                length *= periodMultiplier
+            }
+            return minimum + (initial - minimum) * (1 + cos(Double.pi * Double(position) / Double(length))) / 2
+        }
+    }
+
+    /// How ``oneCycle(maximum:totalSteps:warmUpFraction:annealing:divisionFactor:finalDivisionFactor:threePhase:)``
+    /// moves between its rates.
+    public enum Annealing: String, Sendable {
+        /// end + (start − end)·(1 + cos(π·t))/2 (torch's `'cos'`).
+        case cosine
+        /// start + (end − start)·t (torch's `'linear'`).
+        case linear
+
+        func callAsFunction(from start: Double, to end: Double, fraction: Double) -> Double {
+            switch self {
+            case .cosine: end + (start - end) / 2 * (cos(Double.pi * fraction) + 1)
+            case .linear: (end - start) * fraction + start
+            }
+        }
+    }
+
+    /// The one-cycle policy (torch's `OneCycleLR` with `cycle_momentum=False`): from
+    /// maximum/divisionFactor up to `maximum` over the first `warmUpFraction` of `totalSteps`,
+    /// then down to maximum/(divisionFactor·finalDivisionFactor); with `threePhase`, back down
+    /// to the start symmetrically first, then the final decay. The group's own initial rate is
+    /// not used, as in torch.
+    public static func oneCycle(maximum: Double, totalSteps: Int, warmUpFraction: Double = 0.3, annealing: Annealing = .cosine,
+                                divisionFactor: Double = 25, finalDivisionFactor: Double = 1e4,
+                                threePhase: Bool = false) -> LearningRateSchedule {
+        requireOption(totalSteps > 0, "LearningRateSchedule.oneCycle", "totalSteps \(totalSteps) is not positive")
+        requireOption((0...1).contains(warmUpFraction), "LearningRateSchedule.oneCycle", "warmUpFraction \(warmUpFraction) is not in [0, 1]")
+        let start = maximum / divisionFactor, end = start / finalDivisionFactor
+        let peak = warmUpFraction * Double(totalSteps) - 1
+        // Each phase: the step it ends at and the rates it goes between (torch's phase table).
+        let phases: [(end: Double, from: Double, to: Double)] = threePhase
+            ? [(peak, start, maximum), (2 * warmUpFraction * Double(totalSteps) - 2, maximum, start), (Double(totalSteps - 1), start, end)]
+            : [(peak, start, maximum), (Double(totalSteps - 1), maximum, end)]
+        return LearningRateSchedule { step, _ in
+            var phaseStart = 0.0
+            for (index, phase) in phases.enumerated() {
+                if Double(step) <= phase.end || index == phases.count - 1 {
+                    return annealing(from: phase.from, to: phase.to, fraction: (Double(step) - phaseStart) / (phase.end - phaseStart))
+                }
+                phaseStart = phase.end
+            }
+            return end
+        }
+    }
+
     /// This schedule before `milestone`, then `next` restarted from its step 0 (torch's
     /// `SequentialLR` with one milestone; chain calls for more).
     public func followed(by next: LearningRateSchedule, atStep milestone: Int) -> LearningRateSchedule {

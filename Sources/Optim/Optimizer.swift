@@ -14,8 +14,8 @@ public protocol OptimizerProtocol: AnyObject {
     func step()
     /// Forgets the gradients of every parameter.
     func zeroGrad()
-    /// The current learning rate of each group.
-    var learningRates: [Double] { get }
+    /// The current learning rate of each group (set: one rate per group).
+    var learningRates: [Double] { get set }
     /// Sets every group's learning rate to `schedule`'s value at `step`.
     func apply(_ schedule: LearningRateSchedule, atStep step: Int)
     /// The per-parameter state, keyed `<buffer>.<parameter name>`.
@@ -76,8 +76,15 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
         self.init(Self.positionalNames(parameters, after: 0), options: options)
     }
 
-    /// The current learning rate of each group.
-    public var learningRates: [Double] { groups.map(\.options.learningRate) }
+    /// The current learning rate of each group; setting it takes one rate per group.
+    public var learningRates: [Double] {
+        get { groups.map(\.options.learningRate) }
+        set {
+            requireOption(newValue.count == groups.count, "learningRates", "\(newValue.count) rates for \(groups.count) groups")
+            requireOption(newValue.allSatisfy { $0 >= 0 }, "learningRates", "invalid learning rates \(newValue)")
+            for index in groups.indices { groups[index].options.learningRate = newValue[index] }
+        }
+    }
 
     /// Adds a group of named parameters whose options are the ``defaults`` changed by
     /// `adjust` (torch's `add_param_group`). A parameter or a name may be in one group only.

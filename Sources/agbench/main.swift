@@ -5,7 +5,7 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory]
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -145,3 +145,5 @@ if wants("denormal") {
     print("  flush-to-zero off: \(format(timings[false]! * 1e3)) ms, input gradient \(smallestGradient[false]!) (subnormal)")
     print("  slowdown without flush-to-zero: \(format(timings[false]! / timings[true]!))×")
 }
+
+if wants("memory") { memoryBenchmark() }

@@ -1,34 +1,33 @@
 import Layers
 
-/// What the model needs of a recurrent network, whatever its cell.
-protocol SequenceEncoder: Module {
-    func callAsFunction(_ input: Tensor, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor])
-}
-
-extension RecurrentNetwork: SequenceEncoder where Cell.Context == Void {}
-
-/// A character-level language model: one-hot characters → recurrent layers → logits over the
-/// vocabulary for the next character.
+/// A character-level language model: characters, one-hot or through a learned embedding
+/// (`--embedding N`) → recurrent layers → logits over the vocabulary for the next character.
 final class CharModel: Module {
     let vocabularySize: Int
-    let encoder: any SequenceEncoder
+    let embedding: Embedding?
+    let encoder: any SequenceLayer
     let head: Linear
 
-    init(cell: CellKind, vocabularySize: Int, hidden: Int, layers: Int) {
+    /// The model `configuration` describes (cell, sizes, embedding) for a vocabulary.
+    init(_ configuration: TrainingConfiguration, vocabularySize: Int) {
+        let (hidden, layers) = (configuration.hidden, configuration.layers)
         self.vocabularySize = vocabularySize
-        switch cell {
-        case .lstm: encoder = LSTM(inputSize: vocabularySize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
-        case .gru: encoder = GRU(inputSize: vocabularySize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
-        case .rnn: encoder = RNN(inputSize: vocabularySize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
+        embedding = configuration.embedding > 0 ? Embedding(vocabularySize, configuration.embedding) : nil
+        let inputSize = configuration.embedding > 0 ? configuration.embedding : vocabularySize
+        switch configuration.cell {
+        case .lstm: encoder = LSTM(inputSize: inputSize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
+        case .gru: encoder = GRU(inputSize: inputSize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
+        case .rnn: encoder = RNN(inputSize: inputSize, hiddenSize: hidden, numLayers: layers, batchFirst: true)
         case .jordan:
-            encoder = JordanRNN(inputSize: vocabularySize, hiddenSize: hidden, outputSize: hidden, numLayers: layers, batchFirst: true)
+            encoder = JordanRNN(inputSize: inputSize, hiddenSize: hidden, outputSize: hidden, numLayers: layers, batchFirst: true)
         }
         head = Linear(hidden, vocabularySize)
     }
 
     /// Logits [batch, time, vocabulary] for character ids [batch, time], and the new state.
     func callAsFunction(_ ids: IndexTensor, state: [Tensor]?) -> (logits: Tensor, state: [Tensor]) {
-        let (output, next) = encoder(Tensor.oneHot(ids, classCount: vocabularySize), initialState: state, lengths: nil)
+        let input = embedding.map { $0(ids) } ?? Tensor.oneHot(ids, classCount: vocabularySize)
+        let (output, next) = encoder(input, initialState: state, lengths: nil)
         return (head(output), next)
     }
 }

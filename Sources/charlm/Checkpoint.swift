@@ -30,14 +30,14 @@ struct Checkpoint {
     /// Writes model, optimizer and carried state atomically (never a half-written file).
     func write(model: CharModel, optimizer: any OptimizerProtocol, state: [Tensor]?) throws {
         var tensors: [String: Tensor] = [:]
-        for (name, tensor) in model.parameterTensors() { tensors["model." + name] = tensor }
+        for (name, tensor) in model.stateDictionary() { tensors["model." + name] = tensor }
         for (name, tensor) in optimizer.stateDictionary() { tensors["optimizer." + name] = tensor }
         for (index, tensor) in (state ?? []).enumerated() { tensors["state.\(index)"] = tensor.detached() }
         let metadata = [
             "format": Self.format, "cell": configuration.cell.rawValue, "hidden": "\(configuration.hidden)",
-            "layers": "\(configuration.layers)", "vocabulary": vocabulary.serialized, "step": "\(step)",
+            "layers": "\(configuration.layers)", "embedding": "\(configuration.embedding)", "vocabulary": vocabulary.serialized, "step": "\(step)",
             "seq_len": "\(configuration.sequenceLength)", "batch": "\(configuration.batch)",
-            "lr": "\(configuration.learningRate)", "clip": "\(configuration.clip)", "seed": "\(configuration.seed)",
+            "lr": "\(configuration.learningRate)", "schedule": configuration.schedule.rawValue, "clip": "\(configuration.clip)", "seed": "\(configuration.seed)",
             "history": curve.serialized,
         ]
         try SafeTensors.write(tensors, metadata: metadata, to: URL(fileURLWithPath: configuration.checkpointPath))
@@ -59,10 +59,14 @@ struct Checkpoint {
         configuration.cell = cell
         configuration.hidden = hidden
         configuration.layers = layers
+        // Checkpoints from before --embedding worked are one-hot models.
+        configuration.embedding = metadata["embedding"].flatMap(Int.init) ?? 0
         configuration.checkpointPath = path
         configuration.sequenceLength = metadata["seq_len"].flatMap(Int.init) ?? configuration.sequenceLength
         configuration.batch = metadata["batch"].flatMap(Int.init) ?? configuration.batch
         configuration.learningRate = metadata["lr"].flatMap(Double.init) ?? configuration.learningRate
+        // Checkpoints from before --schedule were trained with cosine decay.
+        configuration.schedule = metadata["schedule"].flatMap(ScheduleKind.init(rawValue:)) ?? .cosine
         configuration.clip = metadata["clip"].flatMap(Double.init) ?? configuration.clip
         configuration.seed = metadata["seed"].flatMap(UInt64.init) ?? configuration.seed
         let vocabulary = Vocabulary(symbols: Array(symbols.unicodeScalars))

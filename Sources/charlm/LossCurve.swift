@@ -70,7 +70,8 @@ extension LossCurve {
             "validation": validation.map { [$0.step, $0.bitsPerCharacter] as [Any] },
             "baseline": baseline ?? -1,
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        // Sorted keys: the same history always writes the same bytes (reproducible checkpoints).
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 

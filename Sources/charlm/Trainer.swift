@@ -36,11 +36,11 @@ struct Trainer {
                                        needed: (configuration.batch + 1) * (configuration.sequenceLength + 1) * 10 / 9 + 1)
         }
 
-        RandomGenerator.seedGlobal(configuration.seed)
-        let model = CharModel(cell: configuration.cell, vocabularySize: vocabulary.count, hidden: configuration.hidden, layers: configuration.layers)
+        RandomGenerator.seedThread(configuration.seed)
+        let model = CharModel(configuration, vocabularySize: vocabulary.count)
         let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
-        // Cosine decay to a tenth of the rate over the run: late steps refine instead of bouncing.
-        let schedule = LearningRateSchedule.cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
+        let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
+            : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
         var checkpoint = Checkpoint(configuration: configuration, vocabulary: vocabulary, step: 0,
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
@@ -56,9 +56,11 @@ struct Trainer {
         Interrupt.install()
         var progress = ProgressReporter(totalSteps: configuration.steps, logEvery: configuration.evaluateEvery)
         var trainingLoss = 0.0, lossCount = 0
+        var savedStep = resumed?.checkpoint.step
         func save() throws {
             try checkpoint.write(model: model, optimizer: optimizer, state: state)
             try checkpoint.curve.write(to: configuration.lossCurvePath)
+            savedStep = checkpoint.step
         }
         for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
             let (inputs, targets, startsPass) = training.window(at: step - 1)
@@ -66,15 +68,21 @@ struct Trainer {
             let (logits, next) = model(inputs, state: state)
             state = next.map { $0.detached() }
             let loss = crossEntropy(logits: logits.reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+            let lossValue = loss.item()
+            // Stop before a NaN or ∞ reaches the weights; no save, so the last checkpoint stays good.
+            guard lossValue.isFinite else {
+                progress.finish()
+                throw TrainingError.nonFiniteLoss(step: step, loss: lossValue, checkpoint: configuration.checkpointPath, savedStep: savedStep)
+            }
             optimizer.zeroGrad()
             loss.backward()
             if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
             optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
-            trainingLoss += loss.item()
+            trainingLoss += lossValue
             lossCount += 1
-            progress.update(step: step, firstStep: firstStep, loss: loss.item(), tokens: (step - firstStep + 1) * inputs.values.count)
+            progress.update(step: step, firstStep: firstStep, loss: lossValue, tokens: (step - firstStep + 1) * inputs.values.count)
             let isLast = step == configuration.steps
             if step % configuration.evaluateEvery == 0 || isLast {
                 let bits = evaluate(model, ids: validationIDs, batch: validationBatch, window: configuration.sequenceLength) / log(2)
@@ -110,7 +118,8 @@ struct Trainer {
     /// A resumed run takes the checkpoint's architecture and settings; flags given now must agree.
     private func adopt(_ saved: TrainingConfiguration, into configuration: inout TrainingConfiguration) throws {
         let conflicts = [("--cell", saved.cell.rawValue, configuration.cell.rawValue), ("--hidden", "\(saved.hidden)", "\(configuration.hidden)"),
-                         ("--layers", "\(saved.layers)", "\(configuration.layers)")]
+                         ("--layers", "\(saved.layers)", "\(configuration.layers)"),
+                         ("--embedding", "\(saved.embedding)", "\(configuration.embedding)")]
             .filter { configuration.givenFlags.contains($0.0) && $0.1 != $0.2 }
         if let (flag, savedValue, given) = conflicts.first {
             throw CheckpointError.mismatch(configuration.checkpointPath, detail: "it was trained with \(flag) \(savedValue), not \(given); drop \(flag) or start a new checkpoint")
@@ -118,12 +127,29 @@ struct Trainer {
         configuration.cell = saved.cell
         configuration.hidden = saved.hidden
         configuration.layers = saved.layers
+        configuration.embedding = saved.embedding
         let given = configuration.givenFlags
         if !given.contains("--seq-len") { configuration.sequenceLength = saved.sequenceLength }
         if !given.contains("--batch") { configuration.batch = saved.batch }
         if !given.contains("--lr") { configuration.learningRate = saved.learningRate }
+        if !given.contains("--schedule") { configuration.schedule = saved.schedule }
         if !given.contains("--clip") { configuration.clip = saved.clip }
         if !given.contains("--seed") { configuration.seed = saved.seed }
+    }
+}
+
+/// Training that cannot go on.
+enum TrainingError: Error, CustomStringConvertible {
+    /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or resumed from.
+    case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?)
+
+    var description: String {
+        switch self {
+        case let .nonFiniteLoss(step, loss, checkpoint, savedStep?):
+            return "the loss is \(loss) at step \(step); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
+        case let .nonFiniteLoss(step, loss, _, nil):
+            return "the loss is \(loss) at step \(step), before any checkpoint was written; start again with a lower --lr or a --clip"
+        }
     }
 }
 

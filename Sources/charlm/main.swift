@@ -13,7 +13,7 @@ func fail(_ message: String) -> Never {
 func runSample(_ configuration: SamplingConfiguration) throws {
     let (checkpoint, tensors) = try Checkpoint.read(path: configuration.checkpointPath)
     let saved = checkpoint.configuration
-    let model = CharModel(cell: saved.cell, vocabularySize: checkpoint.vocabulary.count, hidden: saved.hidden, layers: saved.layers)
+    let model = CharModel(saved, vocabularySize: checkpoint.vocabulary.count)
     _ = try Checkpoint.restore(tensors, path: configuration.checkpointPath, into: model)
     let prime: [Int]
     switch checkpoint.vocabulary.encode(configuration.prime) {

@@ -3,8 +3,8 @@ import Testing
 @testable import AutoGrad
 
 /// A primitive with a deliberately wrong pullback (d/dx x³ claimed to be 2x²), to show the
-/// checker catches broken gradient rules.
-private struct WrongCube: UnaryElementwisePrimitive {
+/// checker catches broken gradient rules (also used by GradientCheckCulpritTests).
+struct WrongCube: UnaryElementwisePrimitive {
     var name: String { "wrong_cube" }
     func value<T: FloatElement>(_ x: T) -> T { x * x * x }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {

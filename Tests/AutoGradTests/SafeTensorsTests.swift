@@ -51,14 +51,16 @@ import AutoGrad
         guard case .truncated = error(Data([1, 2, 3])) else { Issue.record("short file"); return }
         guard case .truncated = error(Data([200, 0, 0, 0, 0, 0, 0, 0, 0x7B])) else { Issue.record("header longer than file"); return }
         guard case .invalidHeader = error(file(header: "not json", data: [])) else { Issue.record("bad JSON"); return }
-        guard case .invalidHeader = error(file(header: #"{"x":{"dtype":"F32"}}"#, data: [])) else { Issue.record("missing fields"); return }
-        guard case .unsupportedDType(name: "x", dtype: "F16") = error(file(header: #"{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])) else {
-            Issue.record("F16"); return
+        guard case .invalidEntry(tensor: "x", field: "shape", _) = error(file(header: #"{"x":{"dtype":"F32"}}"#, data: [])) else {
+            Issue.record("missing fields"); return
         }
-        guard case .invalidOffsets = error(file(header: #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8))) else {
+        guard case .unsupportedDType(name: "x", dtype: "I8") = error(file(header: #"{"x":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#, data: [0, 0])) else {
+            Issue.record("I8"); return
+        }
+        guard case .invalidEntry(tensor: "x", field: "data_offsets", _) = error(file(header: #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8))) else {
             Issue.record("size mismatch"); return
         }
-        guard case .truncated = error(file(header: good, data: [0, 0, 0, 0])) else { Issue.record("truncated data"); return }
+        guard case .invalidEntry(tensor: "x", field: "data_offsets", _) = error(file(header: good, data: [0, 0, 0, 0])) else { Issue.record("truncated data"); return }
         guard case .invalidOffsets = error(file(header: good, data: Array(repeating: 0, count: 12))) else { Issue.record("trailing bytes"); return }
         let gap = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         guard case .invalidOffsets = error(file(header: gap, data: Array(repeating: 0, count: 12))) else { Issue.record("gap"); return }

@@ -1,16 +1,12 @@
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 @testable import charlm
 import Layers
 
 /// The trainer's handling of bad input, and that --resume continues exactly.
 @Suite(.serialized) struct CharLMTests {
-    private func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("charlm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func flagsAreValidated() {
         #expect(throws: UsageError.unknownFlag("--hiden", command: "train")) { try TrainingConfiguration(arguments: ["--hiden", "3"]) }
         #expect(throws: UsageError.missingValue("--steps")) { try TrainingConfiguration(arguments: ["--steps"]) }
@@ -19,6 +15,11 @@ import Layers
         }
         #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--lr", "fast"]) }
         #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--batch", "0"]) }
+        #expect(throws: UsageError.malformedValue(flag: "--schedule", value: "linear", expected: "one of constant, cosine")) {
+            try TrainingConfiguration(arguments: ["--schedule", "linear"])
+        }
+        #expect((try? TrainingConfiguration(arguments: ["--schedule", "constant"]))?.schedule == .constant)
+        #expect(TrainingConfiguration().schedule == .constant)
         let parsed = try? TrainingConfiguration(arguments: ["--cell", "gru", "--hidden", "32", "--resume"])
         #expect(parsed?.cell == .gru && parsed?.hidden == 32 && parsed?.resume == true)
     }
@@ -102,6 +103,98 @@ import Layers
         FileManager.default.createFile(atPath: otherData.dataPath!, contents: Data((text + "é\n").utf8))
         #expect(throws: CheckpointError.self) { try Trainer(configuration: otherData).run() }
         #expect(try Data(contentsOf: folder.appendingPathComponent("split.safetensors")) == good)
+    }
+
+    /// Two runs with one seed, on two threads at once, write byte-identical checkpoints: the
+    /// model's initialization draws from the training thread's own seeded generator.
+    @Test func runsWithTheSameSeedWriteIdenticalCheckpoints() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        let text = (0..<300).map { "item \($0 % 11) = g(\($0 % 5));\n" }.joined()
+        FileManager.default.createFile(atPath: data, contents: Data(text.utf8))
+        func configuration(_ name: String, seed: UInt64) -> TrainingConfiguration {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.seed) = (data, .lstm, 8, seed)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (2, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent(name).path
+            return configuration
+        }
+        let runs = [configuration("a.safetensors", seed: 5), configuration("b.safetensors", seed: 5)]
+        let failures = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for run in runs {
+            done.enter()
+            Thread {
+                do { try Trainer(configuration: run).run() } catch { failures.withLock { $0.append("\(error)") } }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        #expect(failures.withLock { $0 }.isEmpty)
+        let first = try Data(contentsOf: folder.appendingPathComponent("a.safetensors"))
+        #expect(try Data(contentsOf: folder.appendingPathComponent("b.safetensors")) == first)
+        try Trainer(configuration: configuration("c.safetensors", seed: 6)).run()
+        #expect(try Data(contentsOf: folder.appendingPathComponent("c.safetensors")) != first)  // the seed matters
+    }
+
+    /// `--embedding N` puts a learned N-wide embedding in front of the encoder; 0 (the
+    /// default) keeps one-hot inputs. The size is part of the checkpoint: resuming adopts it
+    /// and refuses a contradicting flag.
+    @Test func embeddingFlagBuildsAnEmbeddingLayer() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x\($0 % 6) = y;\n" }.joined().utf8))
+        func configuration(_ name: String, embedding: Int, resume: Bool = false) -> TrainingConfiguration {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.embedding) = (data, .lstm, 8, embedding)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent(name).path
+            configuration.resume = resume
+            return configuration
+        }
+        var first = configuration("e.safetensors", embedding: 5)
+        first.stopAfter = 2
+        try Trainer(configuration: first).run()
+        var resumed = configuration("e.safetensors", embedding: 0, resume: true)  // not given: adopted
+        try Trainer(configuration: resumed).run()
+        let tensors = try SafeTensors.read(from: URL(fileURLWithPath: first.checkpointPath)).tensors
+        let vocabulary = tensors["model.head.weight"]!.shape[0]
+        #expect(tensors["model.embedding.weight"]?.shape == [vocabulary, 5])
+        #expect(tensors["model.encoder.weight_ih_l0"]?.shape == [32, 5])
+        #expect(try Checkpoint.read(path: first.checkpointPath).checkpoint.step == 4)
+        resumed.embedding = 3
+        resumed.givenFlags = ["--embedding"]
+        #expect(throws: CheckpointError.self) { try Trainer(configuration: resumed).run() }
+        try Trainer(configuration: configuration("o.safetensors", embedding: 0)).run()
+        let oneHot = try SafeTensors.read(from: folder.appendingPathComponent("o.safetensors")).tensors
+        #expect(oneHot["model.embedding.weight"] == nil && oneHot["model.encoder.weight_ih_l0"]?.shape == [32, vocabulary])
+        #expect(try TrainingConfiguration(arguments: ["--embedding", "16"]).embedding == 16)
+        #expect(throws: UsageError.self) { try TrainingConfiguration(arguments: ["--embedding", "-1"]) }
+    }
+
+    /// `--schedule constant` keeps the rate (the run ends elsewhere than the cosine one) and
+    /// is recorded in the checkpoint, so a resumed run keeps it.
+    @Test func scheduleFlagIsAppliedAndKept() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("text.txt").path
+        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "z\($0 % 5) += 1\n" }.joined().utf8))
+        var weights: [ScheduleKind: [Double]] = [:]
+        for schedule in ScheduleKind.allCases {
+            var configuration = TrainingConfiguration()
+            (configuration.dataPath, configuration.cell, configuration.hidden, configuration.schedule) = (data, .rnn, 8, schedule)
+            (configuration.batch, configuration.sequenceLength, configuration.steps) = (2, 6, 4)
+            (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
+            configuration.checkpointPath = folder.appendingPathComponent("\(schedule).safetensors").path
+            try Trainer(configuration: configuration).run()
+            #expect(try Checkpoint.read(path: configuration.checkpointPath).checkpoint.configuration.schedule == schedule)
+            weights[schedule] = try SafeTensors.read(from: URL(fileURLWithPath: configuration.checkpointPath)).tensors["model.head.weight"]!.scalars
+        }
+        #expect(weights[.constant] != weights[.cosine])
     }
 
     @Test func aNewRunNeverReplacesACheckpoint() throws {

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct BasicLayersTests {
     @Test func embeddingLooksUpRowsAndPaddingGetsNoGradient() throws {
-        RandomGenerator.seedGlobal(1)
+        RandomGenerator.seedThread(1)
         let embedding = Embedding(5, 3, paddingIndex: 0)
         embedding.to(.float64)
         #expect((0..<3).allSatisfy { embedding.weight.value[0, $0] == 0 })
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func dropoutZeroesAboutPAndPreservesTheMeanInTrainingOnly() throws {
-        RandomGenerator.seedGlobal(2)
+        RandomGenerator.seedThread(2)
         let dropout = Dropout(probability: 0.3)
         let x = Tensor(ones: [100_000])
         let y = dropout(x).scalars
@@ -39,7 +39,7 @@ import Testing
         dropout.train()
         var generator = RandomGenerator(seed: 9)
         try checkGradients(of: { values in
-            RandomGenerator.seedGlobal(10)
+            RandomGenerator.seedThread(10)
             return dropout(values[0]).tanh()
         }, at: [Tensor.randomNormal([4, 5], dtype: .float64, using: &generator)])
     }

@@ -36,11 +36,13 @@ final class ClockCell: Module, ContextualRecurrentCell {
         }
     }
 
-    /// `network(x)` (what `Sequential` calls) cannot supply a context: it stops naming the type.
+    /// `forward(_:)` cannot supply a context: it stops naming the type. (`network(x)` and
+    /// `Sequential([network])` do not even compile for a contextual cell: such a network is
+    /// not a `UnaryLayer`.)
     @Test func forwardWithoutContextIsReported() async {
         await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let network = RecurrentNetwork(inputSize: 1) { _, _ in ClockCell() }
-            _ = network(Tensor(zeros: [2, 1, 1]))
+            _ = network.forward(Tensor(zeros: [2, 1, 1]))
         }.map { result in
             let message = String(decoding: result.standardErrorContent, as: UTF8.self)
             #expect(message.contains("RecurrentNetwork: ClockCell needs a context of type Tensor"), "\(message)")

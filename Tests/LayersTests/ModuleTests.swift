@@ -1,17 +1,17 @@
 import Testing
 @testable import Layers
 
-private final class Affine: Module {
+private final class Affine: Module, UnaryLayer {
     let weight = Parameter(Tensor(ones: [2, 3]))
     let bias: Parameter? = Parameter(Tensor(zeros: [2]))
-    override func forward(_ x: Tensor) -> Tensor { matmul(x, weight.value, transposeB: true) + bias!.value }
+    func forward(_ x: Tensor) -> Tensor { matmul(x, weight.value, transposeB: true) + bias!.value }
 }
 
-private final class Stack: Module {
+private final class Stack: Module, UnaryLayer {
     let first = Affine()
     let rest = [Affine(), Affine()]
     /// Each layer applied to the input, summed (the layers all map 3 features to 2).
-    override func forward(_ x: Tensor) -> Tensor { rest.reduce(first(x)) { $0 + $1(x) } }
+    func forward(_ x: Tensor) -> Tensor { rest.reduce(first(x)) { $0 + $1(x) } }
 }
 
 @Suite struct ModuleTests {

@@ -142,7 +142,7 @@ final class MinimalGatedUnit: Module, RecurrentCell {
     }
 
     @Test func dropoutActsBetweenLayersOnlyInTraining() {
-        RandomGenerator.seedGlobal(13)
+        RandomGenerator.seedThread(13)
         let network = GRU(inputSize: 2, hiddenSize: 4, numLayers: 2, dropout: 0.5)
         network.to(.float64)
         let x = input([3, 2, 2], seed: 14)
@@ -156,7 +156,7 @@ final class MinimalGatedUnit: Module, RecurrentCell {
     /// The user-defined cell gets the whole engine and learns: recall the first of five ±1
     /// inputs (a small memory task), with plain SGD.
     @Test func userDefinedCellTrainsEndToEnd() {
-        RandomGenerator.seedGlobal(15)
+        RandomGenerator.seedThread(15)
         let network = RecurrentNetwork(inputSize: 1, batchFirst: true) { _, size in MinimalGatedUnit(inputSize: size, hiddenSize: 8) }
         let readout = Parameter(Tensor.randomUniform([1, 8], low: -0.3, high: 0.3))
         var generator = RandomGenerator(seed: 16)

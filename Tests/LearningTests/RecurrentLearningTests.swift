@@ -7,7 +7,7 @@ import Optim
 @Suite(.serialized) struct RecurrentLearningTests {
     /// The char example: given h, e, l, l predict e, l, l, o.
     @Test func elmanLearnsHello() {
-        RandomGenerator.seedGlobal(1)
+        RandomGenerator.seedThread(1)
         let alphabet = Array("helo")
         let ids = "hello".map { alphabet.firstIndex(of: $0)! }
         let inputs = Tensor.oneHot(IndexTensor(Array(ids.dropLast()), shape: [1, 4]), classCount: 4)
@@ -34,7 +34,7 @@ import Optim
     }
 
     private func recallAccuracy(_ family: String) -> Double {
-        RandomGenerator.seedGlobal(1)
+        RandomGenerator.seedThread(1)
         let (symbols, lag, hidden) = (4, 40, 16)
         let network: Module
         switch family {

@@ -8,7 +8,7 @@ import Optim
     /// Synthetic sentiment: the label is whether positive words outnumber negative ones; the
     /// classifier reads the final states of both directions (each at its sequence's length).
     @Test func bidirectionalLSTMClassifiesPaddedSentences() {
-        RandomGenerator.seedGlobal(2)
+        RandomGenerator.seedThread(2)
         let (vocabulary, hidden) = (12, 8)
         let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true, bidirectional: true)
         let readout = Linear(2 * hidden, 2)
@@ -34,7 +34,7 @@ import Optim
     /// Synthetic slot filling: tag departure and arrival cities, which only the word before
     /// each city tells apart; padding positions are excluded from the loss and the score.
     @Test func bidirectionalLSTMTagsPaddedSentences() {
-        RandomGenerator.seedGlobal(4)
+        RandomGenerator.seedThread(4)
         let (cities, fillers, hidden, maxLength) = (5, 6, 8, 10)
         let vocabulary = 3 + cities + fillers
         let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true, bidirectional: true)
@@ -70,7 +70,7 @@ import Optim
     }
 
     private func parityAccuracy(jordan: Bool) -> Double {
-        RandomGenerator.seedGlobal(6)
+        RandomGenerator.seedThread(6)
         let hidden = 8, steps = 8
         let jordanNetwork = JordanRNN(inputSize: 1, hiddenSize: hidden, outputSize: 2, outputActivation: .identity, batchFirst: true)
         let elman = RNN(inputSize: 1, hiddenSize: hidden, batchFirst: true), readout = Linear(hidden, 2)

@@ -41,6 +41,28 @@ private func rates(_ schedule: LearningRateSchedule, _ count: Int, initial: Doub
         for (rate, value) in zip(rates(schedule, 4), expected) { #expect(abs(rate - value) < 1e-18) }
     }
 
+    @Test func multiStepConstantAndPolynomialByHand() {
+        #expect(rates(.multiStep(milestones: [1, 3, 3], gamma: 0.5), 5) == [1, 0.5, 0.5, 0.125, 0.125])  // a repeated milestone counts twice
+        #expect(rates(.constantFactor(0.25, over: 2), 4, initial: 4) == [1, 1, 4, 4])
+        #expect(rates(.polynomial(over: 4, power: 2), 6, initial: 16) == [16, 9, 4, 1, 0, 0])
+    }
+
+    /// Periods 2, 4, 8 with T_mult 2: positions restart at steps 2 and 6.
+    @Test func warmRestartsRestartAtGrowingPeriods() {
+        let schedule = LearningRateSchedule.cosineAnnealingWarmRestarts(period: 2, periodMultiplier: 2)
+        let expected = [1, 0.5, 1, (1 + cos(Double.pi / 4)) / 2, 0.5, (1 + cos(3 * Double.pi / 4)) / 2, 1]
+        for (rate, value) in zip(rates(schedule, 7), expected) { #expect(abs(rate - value) < 1e-15) }
+    }
+
+    /// One cycle of 11 steps, warm-up 0.5 (peak at step 4.5): linear from 1 to 10, then to 0.01.
+    @Test func oneCycleRisesThenDecays() {
+        let schedule = LearningRateSchedule.oneCycle(maximum: 10, totalSteps: 11, warmUpFraction: 0.5, annealing: .linear,
+                                                     divisionFactor: 10, finalDivisionFactor: 100)
+        let values = rates(schedule, 11, initial: 123)  // the group's own rate is not used
+        #expect(abs(values[0] - 1) < 1e-15 && abs(values[2] - (1 + 9 * 2 / 4.5)) < 1e-13)
+        #expect(abs(values[10] - 0.01) < 1e-15 && abs(values[5] - (10 + (0.01 - 10) * 0.5 / 5.5)) < 1e-13)
+    }
+
     @Test func applyingSetsEachGroupFromItsInitialRate() {
         let optimizer = SGD([Parameter(Tensor(ones: [1]))], options: .init(learningRate: 0.2))
         optimizer.addParameterGroup([Parameter(Tensor(ones: [1]))]) { $0.learningRate = 0.02 }

@@ -45,11 +45,21 @@ struct TorchFixture: Decodable {
         let gamma: Double?, minimum: Double?, startFactor: Double?, endFactor: Double?
         let milestones: [Int]?
         let schedules: [Schedule]?
+        // MultiStepLR … ReduceLROnPlateau.
+        let factor: Double?, power: Double?, restartPeriod: Int?, periodMultiplier: Int?
+        let maxRate: Double?, cycleSteps: Int?, warmUpFraction: Double?, annealing: String?
+        let divisionFactor: Double?, finalDivisionFactor: Double?, threePhase: Bool?
+        let mode: String?, patience: Int?, threshold: Double?, thresholdMode: String?, cooldown: Int?
+        let minimumRate: Double?, epsilon: Double?
 
         enum CodingKeys: String, CodingKey {
-            case kind, gamma, milestones, schedules
+            case kind, gamma, milestones, schedules, factor, power, mode, patience, threshold, cooldown
             case stepSize = "step_size", period = "T_max", totalSteps = "total_iters", minimum = "eta_min"
             case startFactor = "start_factor", endFactor = "end_factor"
+            case restartPeriod = "T_0", periodMultiplier = "T_mult", maxRate = "max_lr", cycleSteps = "total_steps"
+            case warmUpFraction = "pct_start", annealing = "anneal_strategy", divisionFactor = "div_factor"
+            case finalDivisionFactor = "final_div_factor", threePhase = "three_phase", thresholdMode = "threshold_mode"
+            case minimumRate = "min_lr", epsilon = "eps"
         }
     }
 
@@ -109,9 +119,12 @@ struct FixtureModel {
 
     var namedParameters: [(name: String, parameter: Parameter)] { [("W", weight), ("b", bias)] }
 
-    /// Computes the loss and accumulates its gradients into the parameters.
-    func backward() {
+    /// Computes the loss, accumulates its gradients into the parameters and returns it.
+    @discardableResult
+    func backward() -> Double {
         let residual = (matmul(inputs, weight.value) + bias.value).tanh() - targets
-        ((residual * residual).sum() + 0.05 * (weight.value * weight.value).sum()).backward()
+        let loss = (residual * residual).sum() + 0.05 * (weight.value * weight.value).sum()
+        loss.backward()
+        return loss.item()
     }
 }

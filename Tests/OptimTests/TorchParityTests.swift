@@ -100,8 +100,27 @@ func makeSchedule(_ description: TorchFixture.Schedule) -> LearningRateSchedule 
     case "sequential":
         return zip(description.milestones!, parts.dropFirst()).reduce(parts[0]) { $0.followed(by: $1.1, atStep: $1.0) }
     case "chained": return parts.dropFirst().reduce(parts[0]) { $0.chained(with: $1) }
+    case "multistep": return .multiStep(milestones: description.milestones!, gamma: description.gamma!)
+    case "constant": return .constantFactor(description.factor!, over: description.totalSteps!)
+    case "polynomial": return .polynomial(over: description.totalSteps!, power: description.power!)
+    case "cosine_restarts":
+        return .cosineAnnealingWarmRestarts(period: description.restartPeriod!, periodMultiplier: description.periodMultiplier!,
+                                            minimum: description.minimum!)
+    case "one_cycle":
+        return .oneCycle(maximum: description.maxRate!, totalSteps: description.cycleSteps!, warmUpFraction: description.warmUpFraction!,
+                         annealing: description.annealing == "cos" ? .cosine : .linear, divisionFactor: description.divisionFactor!,
+                         finalDivisionFactor: description.finalDivisionFactor!, threePhase: description.threePhase!)
     default: fatalError("unknown schedule \(description.kind)")
     }
+}
+
+/// The ReduceLROnPlateau a fixture case describes, or `nil` for a step-driven schedule.
+func makeReducer(_ description: TorchFixture.Schedule) -> PlateauReducer? {
+    guard description.kind == "plateau" else { return nil }
+    return PlateauReducer(mode: description.mode == "min" ? .minimize : .maximize, factor: description.factor!,
+                          patience: description.patience!, threshold: description.threshold!,
+                          thresholdMode: description.thresholdMode == "rel" ? .relative : .absolute,
+                          cooldown: description.cooldown!, minimumRate: description.minimumRate!, epsilon: description.epsilon!)
 }
 
 private func clip(_ description: TorchFixture.Keywords, _ parameters: [Parameter]) -> Double? {
@@ -129,16 +148,18 @@ private func expectClose(_ actual: [Double], _ expected: [Double], _ what: Strin
         let testCase = TorchFixture.case(named: name)
         let model = FixtureModel()
         let optimizer = makeOptimizer(testCase, model)
-        let schedule = testCase.schedule.map(makeSchedule)
+        let reducer = testCase.schedule.flatMap(makeReducer)
+        let schedule = reducer == nil ? testCase.schedule.map(makeSchedule) : nil
         for (step, record) in testCase.steps.enumerated() {
             if let schedule { optimizer.apply(schedule, atStep: step) }
             optimizer.zeroGrad()
-            model.backward()
+            let loss = model.backward()
             expectClose(optimizer.learningRates, record.lr, "\(name) learning rates at step \(step)", tolerance: 1e-15)
             if let description = testCase.clip, let norm = clip(description, [model.weight, model.bias]) {
                 expectClose([norm], [record.norm!], "\(name) clip norm at step \(step)")
             }
             optimizer.step()
+            reducer?.step(metric: loss, optimizer: optimizer)
             expectClose(model.weight.value.scalars, record.W, "\(name) W after step \(step + 1)")
             expectClose(model.bias.value.scalars, record.b, "\(name) b after step \(step + 1)")
         }

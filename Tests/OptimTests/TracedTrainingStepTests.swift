@@ -3,9 +3,9 @@ import Layers
 import Optim
 
 /// A two-layer classifier, for training the same model eagerly and through a traced program.
-private final class Classifier: Module {
+private final class Classifier: Module, UnaryLayer {
     let hidden = Linear(4, 8), output = Linear(8, 3)
-    override func forward(_ x: Tensor) -> Tensor { output(hidden(x).tanh()) }
+    func forward(_ x: Tensor) -> Tensor { output(hidden(x).tanh()) }
 }
 
 @Suite struct TracedTrainingStepTests {

@@ -145,6 +145,7 @@ extension Tensor {
     /// log Σ exp over `axis`, computed stably by shifting by the (constant) maximum.
     public func logSumExp(along axis: Int, keepDims: Bool = false) -> Tensor {
         let axis = normalizeAxis(axis, of: shape, op: "logsumexp")
+        guard shape[axis] > 0 else { opFailure("logSumExp", "axis \(axis) of shape \(describe(shape)) is empty: there is no maximum to shift by") }
         // An infinite maximum would give ∞ − ∞ = NaN; such rows are shifted by 0, as in PyTorch.
         let shift = noGrad { () -> Tensor in
             let maximum = max(along: [axis], keepDims: true)

@@ -52,6 +52,25 @@ def make_schedule(description, optimizer):
     if kind == "linear":
         return s.LinearLR(optimizer, start_factor=description["start_factor"],
                           end_factor=description["end_factor"], total_iters=description["total_iters"])
+    if kind == "multistep":
+        return s.MultiStepLR(optimizer, milestones=description["milestones"], gamma=description["gamma"])
+    if kind == "constant":
+        return s.ConstantLR(optimizer, factor=description["factor"], total_iters=description["total_iters"])
+    if kind == "polynomial":
+        return s.PolynomialLR(optimizer, total_iters=description["total_iters"], power=description["power"])
+    if kind == "cosine_restarts":
+        return s.CosineAnnealingWarmRestarts(optimizer, T_0=description["T_0"], T_mult=description["T_mult"],
+                                             eta_min=description["eta_min"])
+    if kind == "one_cycle":
+        return s.OneCycleLR(optimizer, max_lr=description["max_lr"], total_steps=description["total_steps"],
+                            pct_start=description["pct_start"], anneal_strategy=description["anneal_strategy"],
+                            div_factor=description["div_factor"], final_div_factor=description["final_div_factor"],
+                            three_phase=description["three_phase"], cycle_momentum=False)
+    if kind == "plateau":
+        return s.ReduceLROnPlateau(optimizer, mode=description["mode"], factor=description["factor"],
+                                   patience=description["patience"], threshold=description["threshold"],
+                                   threshold_mode=description["threshold_mode"], cooldown=description["cooldown"],
+                                   min_lr=description["min_lr"], eps=description["eps"])
     parts = [make_schedule(part, optimizer) for part in description["schedules"]]
     if kind == "sequential":
         return s.SequentialLR(optimizer, parts, milestones=description["milestones"])
@@ -77,14 +96,17 @@ def run(case):
     steps = []
     for _ in range(STEPS):
         optimizer.zero_grad()
-        loss_of(W, b, X, Y).backward()
+        loss = loss_of(W, b, X, Y)
+        loss.backward()
         record = {"lr": [group["lr"] for group in optimizer.param_groups]}
         if "clip" in case:
             norm = clip(case["clip"], [W, b])
             if norm is not None:
                 record["norm"] = norm
         optimizer.step()
-        if schedule is not None:
+        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule.step(float(loss.detach()))  # the metric: this step's loss
+        elif schedule is not None:
             schedule.step()
         record["W"] = W.detach().flatten().tolist()
         record["b"] = b.detach().flatten().tolist()
@@ -140,6 +162,26 @@ CASES = [
      "groups": [{}, {"lr": 0.05}],
      "schedule": {"kind": "chained", "schedules": [
          {"kind": "step", "step_size": 4, "gamma": 0.5}, {"kind": "exponential", "gamma": 0.95}]}},
+    {"name": "schedule_multistep", "optimizer": "SGD", "options": SGD_LR,
+     "schedule": {"kind": "multistep", "milestones": [3, 7, 7, 15], "gamma": 0.5}},
+    {"name": "schedule_constant", "optimizer": "SGD", "options": SGD_LR,
+     "schedule": {"kind": "constant", "factor": 0.25, "total_iters": 6}},
+    {"name": "schedule_polynomial", "optimizer": "Adam", "options": {"lr": 0.05},
+     "schedule": {"kind": "polynomial", "total_iters": 20, "power": 2.0}},
+    {"name": "schedule_cosine_restarts", "optimizer": "SGD", "options": {"lr": 0.1, "momentum": 0.9},
+     "schedule": {"kind": "cosine_restarts", "T_0": 3, "T_mult": 2, "eta_min": 0.01}},
+    {"name": "schedule_one_cycle", "optimizer": "SGD", "options": {"lr": 0.1, "momentum": 0.9},
+     "schedule": {"kind": "one_cycle", "max_lr": 0.2, "total_steps": 25, "pct_start": 0.3, "anneal_strategy": "cos",
+                  "div_factor": 25.0, "final_div_factor": 1e4, "three_phase": False}},
+    {"name": "schedule_one_cycle_three_phase", "optimizer": "Adam", "options": {"lr": 0.05},
+     "schedule": {"kind": "one_cycle", "max_lr": 0.08, "total_steps": 30, "pct_start": 0.25, "anneal_strategy": "linear",
+                  "div_factor": 10.0, "final_div_factor": 100.0, "three_phase": True}},
+    {"name": "schedule_plateau", "optimizer": "SGD", "options": {"lr": 0.1, "momentum": 0.9},
+     "schedule": {"kind": "plateau", "mode": "min", "factor": 0.5, "patience": 1, "threshold": 0.02,
+                  "threshold_mode": "rel", "cooldown": 1, "min_lr": 0.02, "eps": 1e-8}},
+    {"name": "schedule_plateau_max_abs", "optimizer": "Adam", "options": {"lr": 0.05},
+     "schedule": {"kind": "plateau", "mode": "max", "factor": 0.3, "patience": 0, "threshold": 0.01,
+                  "threshold_mode": "abs", "cooldown": 0, "min_lr": 0.0, "eps": 1e-8}},
 ]
 
 

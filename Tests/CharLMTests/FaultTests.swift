@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import charlm
+import Layers
+
+/// The trainer under faults: killed at any moment it leaves a checkpoint that loads and
+/// resumes; a non-finite loss stops it without overwriting the last checkpoint (issue 13).
+@Suite(.serialized) struct FaultTests {
+    private func writeCorpus(in folder: URL) -> String {
+        let path = folder.appendingPathComponent("text.txt").path
+        let text = (0..<300).map { "case \($0 % 9): return h(\($0 % 4))\n" }.joined()
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    /// The checkpoint at `path` reads and restores into a fresh model; returns its step.
+    private func loadableStep(_ path: String) throws -> Int {
+        let (checkpoint, tensors) = try Checkpoint.read(path: path)
+        let saved = checkpoint.configuration
+        let model = CharModel(saved, vocabularySize: checkpoint.vocabulary.count)
+        _ = try Checkpoint.restore(tensors, path: path, into: model)
+        return checkpoint.step
+    }
+
+    /// SIGKILL at seeded random moments of a run that saves every step (so many kills land in
+    /// the middle of a save): after each, the checkpoint loads, and `--resume` carries on
+    /// until the run completes.
+    @Test func killedAtAnyMomentTheCheckpointLoadsAndResumes() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let checkpoint = folder.appendingPathComponent("m.safetensors").path
+        let steps = 150
+        // The charlm executable is built next to the test binary.
+        let executable = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent().appendingPathComponent("charlm")
+        let arguments = ["--data", writeCorpus(in: folder), "--cell", "gru", "--hidden", "8", "--batch", "2", "--seq-len", "6",
+                         "--steps", "\(steps)", "--eval-every", "10", "--sample-every", "1000", "--checkpoint-every", "1",
+                         "--checkpoint", checkpoint]
+        func start() throws -> Process {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments + (FileManager.default.fileExists(atPath: checkpoint) ? ["--resume"] : [])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        func lastSaved() -> Date? {
+            try? FileManager.default.attributesOfItem(atPath: checkpoint)[.modificationDate] as? Date
+        }
+        // Each run is killed a seeded random moment after it has saved at least once (a save
+        // per step, so the kill often lands in the middle of the next one): timing from the
+        // process start would, on a loaded machine, kill every run before its first save.
+        var generator = RandomGenerator(seed: 11)
+        var kills = 0, lastStep = 0
+        for _ in 0..<8 {
+            let before = lastSaved()
+            let process = try start()
+            while process.isRunning && lastSaved() == before { Thread.sleep(forTimeInterval: 0.002) }
+            Thread.sleep(forTimeInterval: 0.03 * generator.nextUniform())
+            guard process.isRunning else { process.waitUntilExit(); break }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            kills += 1
+            let step = try loadableStep(checkpoint)
+            #expect(step >= lastStep)
+            lastStep = step
+        }
+        #expect(kills == 8 && lastStep > 0 && lastStep < steps)
+        let final = try start()
+        final.waitUntilExit()
+        #expect(final.terminationStatus == 0)
+        #expect(try loadableStep(checkpoint) == steps)
+    }
+
+    /// A checkpoint whose head weights are NaN (as after a divergence) resumes into a NaN loss:
+    /// training stops with a message naming the step and leaves the file as it was.
+    @Test func nonFiniteLossStopsAndKeepsTheCheckpoint() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = TrainingConfiguration()
+        (configuration.dataPath, configuration.cell, configuration.hidden) = (writeCorpus(in: folder), .rnn, 8)
+        (configuration.batch, configuration.sequenceLength, configuration.steps, configuration.stopAfter) = (2, 6, 8, 3)
+        (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
+        configuration.checkpointPath = folder.appendingPathComponent("m.safetensors").path
+        try Trainer(configuration: configuration).run()
+        let url = URL(fileURLWithPath: configuration.checkpointPath)
+        var (tensors, metadata) = try SafeTensors.read(from: url)
+        tensors["model.head.weight"] = Tensor(repeating: .nan, shape: tensors["model.head.weight"]!.shape)
+        try SafeTensors.write(tensors, metadata: metadata, to: url)
+        let poisoned = try Data(contentsOf: url)
+        configuration.resume = true
+        configuration.stopAfter = nil
+        #expect { try Trainer(configuration: configuration).run() } throws: { error in
+            guard case let .nonFiniteLoss(step, loss, _, savedStep)? = error as? TrainingError else { return false }
+            return step == 4 && loss.isNaN && savedStep == 3 && "\(error)".contains("still holds step 3")
+        }
+        #expect(try Data(contentsOf: url) == poisoned)
+    }
+}
