@@ -11,16 +11,17 @@ extension GradientCheckReport {
     static func culprit(of output: Tensor, leaves: [Tensor], tolerance: GradientCheckTolerance, seed: UInt64) -> String? {
         guard output.requiresGrad else { return nil }
         let graph = Graph(output)
-        let lines = graph.description.split(separator: "\n")
+        // The equations' lines of the IR text: those before the closing `return` and `}`.
+        let equationLines = Array(graph.description.split(separator: "\n").dropLast(2).suffix(graph.operations.count))
         // Every value recomputed from the leaves: nodes keep only what their pullback reads,
         // so the recorded operands may be placeholders. Constants are always kept.
         var values: [ObjectIdentifier: Tensor] = [:]
         for leaf in leaves { if let node = leaf.node { values[ObjectIdentifier(node)] = leaf.detached() } }
         var generator = RandomGenerator(seed: seed &+ 2)
         for (index, node) in graph.operations.enumerated() {
-            guard let primitive = node.primitive, let saved = node.savedInputs else { return nil }
+            guard let primitive = node.primitive else { return nil }
             var inputs: [Tensor] = []
-            for (operand, storage) in zip(node.operands, saved) {
+            for (operand, storage) in zip(node.operands, node.savedInputs) {
                 if let source = operand.node {
                     guard let value = values[ObjectIdentifier(source)] else { return nil }  // a leaf the check does not bind
                     inputs.append(value)
@@ -31,7 +32,7 @@ extension GradientCheckReport {
             let value = noGrad { primitive.forward(inputs, shape: node.shape) }
             values[ObjectIdentifier(node)] = value
             if let (analytic, numeric) = localMismatch(node, primitive, inputs, value, tolerance: tolerance, using: &generator) {
-                let line = lines[1 + index].trimmingPrefix(while: { $0 == " " })
+                let line = equationLines[index].trimmingPrefix(while: { $0 == " " })
                 return "\(line) — its pullback gives \(analytic) along a random projection, its forward's central difference \(numeric)"
             }
         }

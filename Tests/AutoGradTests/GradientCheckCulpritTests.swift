@@ -4,7 +4,7 @@ import Testing
 /// A failed check names the first op whose own gradient is wrong, lists mismatches worst
 /// first, and in fast mode says what it projected (issue 13).
 @Suite struct GradientCheckCulpritTests {
-    /// tanh → wrong_cube → mul → exp → sum: only wrong_cube's local gradient is wrong, though
+    /// tanh (%0) → wrong_cube (%1) → mul → exp → sum: only wrong_cube's local gradient is wrong, though
     /// every input element's gradient is (the error flows through the later ops).
     @Test func namesTheOpWithTheWrongLocalGradient() {
         var generator = RandomGenerator(seed: 8)
@@ -13,8 +13,8 @@ import Testing
         let report = gradientCheck(of: { (apply(WrongCube(), [$0[0].tanh()]) * $0[1]).exp().sum() }, at: [x, w])
         #expect(!report.passed)
         let culprit = try? #require(report.culprit)
-        #expect(culprit?.hasPrefix("%2 = wrong_cube %1 : f64[2,3]") == true, "\(culprit ?? "none")")
-        #expect(report.description.contains("first op with a wrong local gradient: %2 = wrong_cube"))
+        #expect(culprit?.hasPrefix("%1 = wrong_cube %0 : f64[2,3]") == true, "\(culprit ?? "none")")
+        #expect(report.description.contains("first op with a wrong local gradient: %1 = wrong_cube"))
         // Worst first: each mismatch's error relative to its tolerance is no larger than the previous one's.
         let excesses = report.mismatches.map { $0.error / (1e-5 + 1e-3 * abs($0.numeric)) }
         #expect(excesses.count > 1 && zip(excesses, excesses.dropFirst()).allSatisfy { $0 >= $1 })
