@@ -4,7 +4,7 @@ import CKernels
 /// and binary elementwise equations, run block by block over the output so every
 /// intermediate stays in a cache-sized buffer and no intermediate tensor is allocated (the
 /// approach of numexpr; no code generation). Operands are full-size, scalars, or broadcast
-/// once per call.
+/// (gathered block by block through their broadcast strides, never expanded in memory).
 ///
 /// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
 struct FusedElementwise: WritesIntoBuffer {
@@ -28,9 +28,17 @@ struct FusedElementwise: WritesIntoBuffer {
     private final class Contents: Sendable {
         let body: Program
         let steps: [Step]
+        /// The output's shape, and for each input that is neither full-size nor a scalar its
+        /// strides as broadcast to it (read block by block, never materialized).
+        let shape: [Int]
+        let broadcastStrides: [[Int]?]
         init(body: Program, steps: [Step]) {
             self.body = body
             self.steps = steps
+            shape = body.equations.last!.type.shape
+            broadcastStrides = body.inputs.map { [shape] input in
+                input.type.count == elementCount(shape) || input.type.count == 1 ? nil : AutoGrad.broadcastStrides(input.type.shape, to: shape)
+            }
         }
     }
     private let contents: Contents
@@ -95,31 +103,39 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Evaluates the body block by block into `output` (which has the result's size).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         let count = elementCount(shape)
-        // Operands that are neither full-size nor scalars are broadcast once.
-        let operands = inputs.allSatisfy { $0.count == count || $0.count == 1 } ? inputs
-            : inputs.map { $0.count == count || $0.count == 1 ? $0 : $0.broadcastValues(to: shape) }
         switch output.dtype {
-        case .float32: evaluate(operands, output.pointer(Float.self), count)
-        case .float64: evaluate(operands, output.pointer(Double.self), count)
+        case .float32: evaluate(inputs, output.pointer(Float.self), count)
+        case .float64: evaluate(inputs, output.pointer(Double.self), count)
         }
     }
 
     private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int) {
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
         let block = Swift.max(1, Swift.min(Self.blockSize, count))
-        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1))) { scratch in
+        let broadcast = contents.broadcastStrides, inputScratch = steps.count - 1
+        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + inputs.count))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
             withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count) { bases in
                 for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
                 func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
                     switch source {
-                    case .input(let index): inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
-                    case .step(let index): (UnsafePointer(scratch + index * block), false)
+                    case .input(let index) where broadcast[index] != nil:
+                        return (UnsafePointer(scratch + (inputScratch + index) * block), false)
+                    case .input(let index):
+                        return inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
+                    case .step(let index):
+                        return (UnsafePointer(scratch + index * block), false)
                     }
                 }
                 for start in stride(from: 0, to: count, by: block) {
                     let n = Swift.min(block, count - start)
+                    // Broadcast operands are gathered block by block into their own scratch.
+                    for (index, strides) in broadcast.enumerated() {
+                        guard let strides else { continue }
+                        gatherBroadcast(bases[index], strides: strides, shape: contents.shape, start: start, count: n,
+                                        into: scratch + (inputScratch + index) * block)
+                    }
                     for (index, step) in steps.enumerated() {
                         // The last step writes straight into the output.
                         let target = index == steps.count - 1 ? output + start : scratch + index * block
@@ -131,6 +147,32 @@ struct FusedElementwise: WritesIntoBuffer {
                             Self.zipBlock(op, pa, sa, pb, sb, target, n)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Elements `start ..< start + count` (row-major, in `shape`) of a tensor read through
+    /// broadcast `strides`, written contiguously into `target`: an odometer over the block.
+    private func gatherBroadcast<T>(_ source: UnsafePointer<T>, strides: [Int], shape: [Int], start: Int, count: Int,
+                                    into target: UnsafeMutablePointer<T>) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, shape.count)) { index in
+            var rest = start, offset = 0
+            for axis in shape.indices.reversed() {
+                index[axis] = rest % shape[axis]
+                rest /= shape[axis]
+                offset += index[axis] * strides[axis]
+            }
+            for i in 0..<count {
+                target[i] = source[offset]
+                var axis = shape.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    offset += strides[axis]
+                    if index[axis] < shape[axis] { break }
+                    offset -= strides[axis] * shape[axis]
+                    index[axis] = 0
+                    axis -= 1
                 }
             }
         }
