@@ -188,15 +188,22 @@ func stridedTransfer<T: FloatElement>(_ strided: UnsafeMutablePointer<T>, _ stri
         case (.scatterAdd, _): for i in 0..<inner { run[i * innerStride] += flat[i] }
         }
         done += inner
-        // Advance the outer multi-index like an odometer.
-        var axis = outerRank - 1
-        while axis >= 0 {
-            index[axis] += 1
-            stridedOffset += strides[axis]
-            if index[axis] < shape[axis] { break }
-            stridedOffset -= strides[axis] * shape[axis]
-            index[axis] = 0
-            axis -= 1
-        }
+        advanceOdometer(&index, &stridedOffset, shape: shape, strides: strides, rank: outerRank)
+    }
+}
+
+/// Advances a multi-index over the first `rank` axes of `shape` by one, like an odometer,
+/// keeping `offset` (its position through `strides`) in step.
+@inline(__always)
+func advanceOdometer<Index: MutableCollection<Int>>(_ index: inout Index, _ offset: inout Int, shape: [Int], strides: [Int],
+                                                    rank: Int) where Index.Index == Int {
+    var axis = rank - 1
+    while axis >= 0 {
+        index[axis] += 1
+        offset += strides[axis]
+        if index[axis] < shape[axis] { break }
+        offset -= strides[axis] * shape[axis]
+        index[axis] = 0
+        axis -= 1
     }
 }

@@ -156,8 +156,8 @@ struct FusedElementwise: WritesIntoBuffer {
     /// broadcast `strides`, written contiguously into `target`: an odometer over the block.
     private func gatherBroadcast<T>(_ source: UnsafePointer<T>, strides: [Int], shape: [Int], start: Int, count: Int,
                                     into target: UnsafeMutablePointer<T>) {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, shape.count)) { index in
-            var rest = start, offset = 0
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, shape.count)) { buffer in
+            var index = buffer, rest = start, offset = 0
             for axis in shape.indices.reversed() {
                 index[axis] = rest % shape[axis]
                 rest /= shape[axis]
@@ -165,15 +165,7 @@ struct FusedElementwise: WritesIntoBuffer {
             }
             for i in 0..<count {
                 target[i] = source[offset]
-                var axis = shape.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    offset += strides[axis]
-                    if index[axis] < shape[axis] { break }
-                    offset -= strides[axis] * shape[axis]
-                    index[axis] = 0
-                    axis -= 1
-                }
+                advanceOdometer(&index, &offset, shape: shape, strides: strides, rank: shape.count)
             }
         }
     }
