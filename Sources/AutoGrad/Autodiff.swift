@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 // The whole reverse-mode loop: recording switches, the topological walk, one accumulation site.
 
@@ -30,6 +31,7 @@ extension Tensor {
                 node.grad = node.grad.map { $0 + pending } ?? pending
                 node.pending = nil
             }
+            node.walkClaim.store(0, ordering: .releasing)
         }
     }
 }
@@ -43,7 +45,10 @@ public func gradients(of outputs: [Tensor], withRespectTo inputs: [Tensor], seed
     let order = backpropagate(outputs, seeds: seeds, targets: targets,
                               retainGraph: retainGraph ?? createGraph, createGraph: createGraph)
     let result = inputs.map { input in input.node?.pending ?? input.zerosLike() }
-    for node in order { node.pending = nil }
+    for node in order {
+        node.pending = nil
+        if node.isLeaf { node.walkClaim.store(0, ordering: .releasing) }
+    }
     return result
 }
 
@@ -52,6 +57,9 @@ public func gradients(of output: Tensor, withRespectTo inputs: [Tensor],
                       retainGraph: Bool? = nil, createGraph: Bool = false) -> [Tensor] {
     gradients(of: [output], withRespectTo: inputs, retainGraph: retainGraph, createGraph: createGraph)
 }
+
+/// Numbers the backward walks (process-wide), so leaves know which walk is summing into them.
+private let walkCounter = Atomic<Int>(0)
 
 /// Walks the graph behind `outputs` in reverse topological order, calling each primitive's
 /// pullback once with the summed gradient of its output. Leaves and `targets` keep their
@@ -69,12 +77,22 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
     if let seeds, seeds.count != outputs.count {
         opFailure("gradients", "\(seeds.count) seeds for \(outputs.count) outputs; pass one seed per output")
     }
+    // Leaves are claimed for this walk before anything is summed into them (see Node.walkClaim).
+    let walk = walkCounter.add(1, ordering: .relaxed).newValue
+    func claim(_ node: Node) {
+        guard node.isLeaf else { return }
+        let (claimed, owner) = node.walkClaim.compareExchange(expected: 0, desired: walk, ordering: .acquiringAndReleasing)
+        guard claimed || owner == walk else {
+            opFailure("backward", "a tensor that requires gradients\(node.name.map { " ('\($0)')" } ?? "") is in another thread's backward pass right now; give each thread its own parameters, or run their backward passes one at a time")
+        }
+    }
     for (index, (output, root)) in zip(outputs, roots).enumerated() {
         var seed = seeds.map { $0[index] } ?? output.implicitSeed()
         guard seed.shape == output.shape else {
             opFailure("backward", "seed of shape \(describe(seed.shape)) for an output of shape \(describe(output.shape))")
         }
         if seed.dtype != output.dtype { seed = seed.to(output.dtype) }
+        claim(root)
         root.accumulate(seed, from: nil)
     }
     let order = topologicalOrder(from: roots)
@@ -88,6 +106,7 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
                 opFailure("backward", "the graph through '\(primitive.name)' was released by an earlier backward; pass retainGraph: true to the first one")
             }
             if !createGraph, primitive.accumulatesInPlace, let input = node.operands[0].node, input.isDifferentiable {
+                claim(input)
                 input.accumulate(gradient, through: primitive as! any AccumulatingPullback)
             } else if node.isDifferentiable {
                 let inputGradients = pullbackCheckingAnomalies(primitive, gradient, inputs: inputs, output: output)  // Anomaly.swift
@@ -95,7 +114,10 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
                     opFailure(primitive.name, "pullback returned \(inputGradients.count) gradients for \(node.operands.count) inputs")
                 }
                 for (operand, inputGradient) in zip(node.operands, inputGradients) {
-                    if let input = operand.node, input.isDifferentiable, let inputGradient { input.accumulate(inputGradient, from: node) }
+                    if let input = operand.node, input.isDifferentiable, let inputGradient {
+                        claim(input)
+                        input.accumulate(inputGradient, from: node)
+                    }
                 }
             }
         }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One node of the graph IR: a leaf (a tensor that requires gradients) or the application of
 /// a primitive to operands. Nodes are created by recording ops; read them through ``Graph``.
 public final class Node: @unchecked Sendable {
@@ -43,6 +45,10 @@ public final class Node: @unchecked Sendable {
     var grad: Tensor?
     /// The gradient being summed during one backward walk.
     var pending: Tensor?
+    /// The backward walk summing into this leaf's `pending` (0: none). A leaf (a parameter)
+    /// shared by two threads' graphs is claimed by one walk at a time, so two threads running
+    /// backward through it at once stop with a message instead of racing.
+    let walkClaim = Atomic<Int>(0)
 
     init(leafShape shape: [Int], dtype: DType, name: String?, elementType: ElementType? = nil) {
         primitive = nil
