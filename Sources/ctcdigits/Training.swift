@@ -53,7 +53,7 @@ func labelErrorRate(_ model: FrameClassifier, _ data: DigitFrames, _ utterances:
 /// rate every `reportEvery` steps; returns the model and a held-out test set.
 func train(_ configuration: CTCDigitsConfiguration, log: (String) -> Void)
     -> (model: FrameClassifier, test: [(frames: [[Double]], labels: [Int])], steps: Int) {
-    RandomGenerator.seedGlobal(configuration.seed)
+    RandomGenerator.seedThread(configuration.seed)
     let data = configuration.data
     var heldOutGenerator = RandomGenerator(seed: configuration.seed &+ 1000), generator = RandomGenerator(seed: configuration.seed)
     let test = (0..<configuration.testSize).map { _ in data.utterance(using: &heldOutGenerator) }

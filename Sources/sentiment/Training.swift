@@ -44,7 +44,7 @@ func accuracy(_ model: SentimentClassifier, _ sentences: [(words: [String], labe
 /// `reportEvery` steps; returns the model and a held-out test set.
 func train(_ configuration: SentimentConfiguration, log: (String) -> Void)
     -> (model: SentimentClassifier, test: [(words: [String], label: Int)], steps: Int) {
-    RandomGenerator.seedGlobal(configuration.seed)
+    RandomGenerator.seedThread(configuration.seed)
     var generator = RandomGenerator(seed: configuration.seed), heldOutGenerator = RandomGenerator(seed: configuration.seed &+ 1000)
     let test = (0..<configuration.testSize).map { _ in Reviews.sentence(lengths: configuration.lengths, using: &heldOutGenerator) }
     let validation = (0..<300).map { _ in Reviews.sentence(lengths: configuration.lengths, using: &heldOutGenerator) }

@@ -26,7 +26,7 @@ func exactMatch(_ model: Seq2SeqModel, _ batch: ReversalBatch, task: ReversalTas
 /// loss and validation exact match every `reportEvery` steps; returns the model and the
 /// held-out test batch.
 func train(_ configuration: Seq2SeqConfiguration, log: (String) -> Void) -> (model: Seq2SeqModel, test: ReversalBatch, steps: Int) {
-    RandomGenerator.seedGlobal(configuration.seed)
+    RandomGenerator.seedThread(configuration.seed)
     let task = configuration.task
     var generator = RandomGenerator(seed: configuration.seed &+ 1)
     var heldOut = Set<[Int]>(), held: [(source: [Int], target: [Int])] = []

@@ -46,7 +46,7 @@ func evaluate(_ tagger: SlotTagger, _ features: WordFeatures, _ sentences: [(wor
 /// features and the held-out sentences (held-out cities and airlines only).
 func train(_ configuration: SlotsConfiguration, log: (String) -> Void)
     -> (tagger: SlotTagger, features: WordFeatures, heldOut: [(words: [String], tags: [Int])], steps: Int) {
-    RandomGenerator.seedGlobal(configuration.seed)
+    RandomGenerator.seedThread(configuration.seed)
     var generator = RandomGenerator(seed: configuration.seed)
     // The vocabulary: every word the training sentences can contain (templates, days, times, training names).
     let trainingWords = (FlightQueries.templates + FlightQueries.days + FlightQueries.times + FlightQueries.trainingCities

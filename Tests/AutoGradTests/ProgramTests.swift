@@ -67,7 +67,7 @@ import AutoGrad
 
     /// Second order: the gradient program's own gradient equals eager double backward.
     @Test(arguments: HigherOrderTests.secondOrderCases) func secondOrderThroughPrograms(_ row: GradientCase) {
-        let (program, inputs, output, _) = Self.traced(row)
+        let (program, inputs, _, _) = Self.traced(row)
         let first = program.gradient(withRespectTo: Array(inputs.indices)).program
         // d/dx of Σ (∂f/∂x · v) with v = ones, as a program and eagerly.
         let secondProgram = first.gradient(withRespectTo: Array(inputs.indices))

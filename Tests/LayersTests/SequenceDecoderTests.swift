@@ -14,7 +14,7 @@ import Testing
         let start: Tensor
 
         init(seed: UInt64) {
-            RandomGenerator.seedGlobal(seed)
+            RandomGenerator.seedThread(seed)
             var generator = RandomGenerator(seed: seed)
             for module in [embedding, cell, head] as [Module] { module.to(.float64) }
             for parameter in cell.parameters() + head.parameters() { parameter.value = parameter.value * 3 }  // peaked choices
@@ -81,7 +81,7 @@ import Testing
 
     /// A plain cell (no context) decodes too.
     @Test func plainCellDecodes() {
-        RandomGenerator.seedGlobal(9)
+        RandomGenerator.seedThread(9)
         let embedding = Embedding(5, 3), cell = GRUCell(inputSize: 3, hiddenSize: 4), head = Linear(4, 5)
         let decoder = SequenceDecoder(cell: cell, startToken: 0, endToken: 4, embed: { embedding($0) }, logits: { head($0) })
         let start = Tensor.randomNormal([3, 4])

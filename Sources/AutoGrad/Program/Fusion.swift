@@ -265,7 +265,7 @@ extension Program {
         var builder = ProgramBuilder(), map: [Value: Value] = [:]
         for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
         for (index, constant) in constants.enumerated() { map[.constant(index)] = builder.constant(constant) }
-        for (index, equation) in equations.enumerated() where absorbedBy[index] == nil {
+        for index in equations.indices where absorbedBy[index] == nil {
             let result: Value
             if members[index].count > 1, let (fused, operands) = fuse(members[index]) {
                 result = try! builder.apply(fused, operands.map { map[$0]! })
