@@ -28,9 +28,8 @@ open class ElmanCell: Module, InputProjectingCell {
     public let weight_hy: Parameter?
     public let bias_hy: Parameter?
 
-    /// - Parameters:
-    ///   - activation: `.tanh` (PyTorch's default) or `.relu`.
-    ///   - outputSize: adds Elman's output layer with this many outputs.
+    /// `activation` is `.tanh` (PyTorch's default) or `.relu`; `outputSize` adds Elman's output
+    /// layer with this many outputs (through `outputActivation`).
     public init(inputSize: Int, hiddenSize: Int, activation: Activation = .tanh, bias: Bool = true,
                 outputSize: Int? = nil, outputActivation: Activation = .identity) {
         self.inputSize = inputSize

@@ -90,10 +90,8 @@ open class LSTMCell: Module, InputProjectingCell {
     public let c0: Parameter?
 
     /// A cell with the options of the type's documentation; all defaults give PyTorch's cell.
-    ///
-    /// - Parameters:
-    ///   - forgetBias: if given, the forget gate's `bias_ih` entries start at this value (and
-    ///     its `bias_hh` entries at 0), a common remedy for early vanishing memory.
+    /// `forgetBias`, if given, starts the forget gate's `bias_ih` entries at this value (and
+    /// its `bias_hh` entries at 0), a common remedy for early vanishing memory.
     public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, projectionSize: Int = 0,
                 peepholes: Bool = false, couplesInputAndForgetGates: Bool = false,
                 inputGate: Bool = true, forgetGate: Bool = true, outputGate: Bool = true,

@@ -53,9 +53,8 @@ open class LayerNormLSTMCell: Module, InputProjectingCell {
     /// The learned initial c, broadcast over the batch.
     public let c0: Parameter?
 
-    /// - Parameters:
-    ///   - forgetBias: if given, the forget gate's entries of `bias` start at this value.
-    ///   - learnsInitialState: h₀ and c₀ are parameters (zeros at first) instead of zeros.
+    /// `forgetBias`, if given, starts the forget gate's entries of `bias` at this value;
+    /// `learnsInitialState` makes h₀ and c₀ parameters (zeros at first) instead of zeros.
     public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, learnsInitialState: Bool = false,
                 forgetBias: Double? = nil) {
         if forgetBias != nil && !bias { opFailure("LayerNormLSTMCell", "forgetBias needs bias: true") }

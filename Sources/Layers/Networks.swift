@@ -4,7 +4,7 @@
 open class RNN: RecurrentNetwork<ElmanCell> {
     public let hiddenSize: Int
 
-    /// - Parameter nonlinearity: `.tanh` or `.relu`.
+    /// A network with PyTorch's options; `nonlinearity` is `.tanh` or `.relu`.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Activation = .tanh,
                 bias: Bool = true, batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false) {
         guard nonlinearity == .tanh || nonlinearity == .relu else {
