@@ -52,6 +52,7 @@ public final class Node: @unchecked Sendable {
 
     init(leafShape shape: [Int], dtype: DType, name: String?, elementType: ElementType? = nil) {
         primitive = nil
+        isLeaf = true
         operands = []
         savedInputs = []
         self.shape = shape
@@ -63,6 +64,7 @@ public final class Node: @unchecked Sendable {
 
     init(primitive: any Primitive, inputs: [Tensor], output: Tensor, isDifferentiable: Bool = true) {
         self.primitive = primitive
+        isLeaf = false
         operands = inputs.map { Operand(node: $0.node, shape: $0.shape, dtype: $0.dtype, elementType: $0.elementType) }
         shape = output.shape
         dtype = output.dtype
@@ -81,8 +83,9 @@ public final class Node: @unchecked Sendable {
     /// The output's type in the IR.
     public var type: ValueType { ValueType(elementType, shape) }
 
-    /// Whether this node is a leaf (no primitive produced it).
-    public var isLeaf: Bool { primitive == nil }
+    /// Whether this node is a leaf (no primitive produced it). Stored: the backward walk asks
+    /// it for every operand, and testing the optional existential each time is not free.
+    public let isLeaf: Bool
 
     /// Whether backward released the values this node kept for its pullback.
     public var isReleased: Bool { primitive != nil && savedOutput == nil }
