@@ -24,11 +24,11 @@ import AutoGrad
     }
 
     @Test(arguments: cases) func textRoundTrips(_ row: GradientCase) throws {
-        let program = Self.traced(row).program
+        let (program, inputs, _, _) = Self.traced(row)
         let text = program.description
         let parsed = try Program(parsing: text)
         #expect(parsed.description == text)
-        #expect(parsed.run(Self.traced(row).inputs)[0].scalars == program.run(Self.traced(row).inputs)[0].scalars)
+        #expect(parsed.run(inputs)[0].scalars == program.run(inputs)[0].scalars)
     }
 
     @Test(arguments: cases) func optimizedProgramEqualsEager(_ row: GradientCase) {

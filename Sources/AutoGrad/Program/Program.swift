@@ -77,6 +77,11 @@ public struct Program: Sendable {
 
     /// The type of `value`.
     public func type(of value: Value) -> ValueType {
+        Program.type(of: value, inputs: inputs, constants: constants, equations: equations)
+    }
+
+    /// The type of `value` among these parts (shared by the program and its builder).
+    fileprivate static func type(of value: Value, inputs: [Input], constants: [Tensor], equations: [Equation]) -> ValueType {
         switch value {
         case .input(let index): inputs[index].type
         case .constant(let index): constants[index].valueType
@@ -183,11 +188,7 @@ public struct ProgramBuilder {
 
     /// The type of a value added so far.
     public func type(of value: Program.Value) -> ValueType {
-        switch value {
-        case .input(let index): inputs[index].type
-        case .constant(let index): constants[index].valueType
-        case .result(let index): equations[index].type
-        }
+        Program.type(of: value, inputs: inputs, constants: constants, equations: equations)
     }
 
     /// The program returning `outputs`.

@@ -91,8 +91,8 @@ extension Program {
         let parameterInputs = parameters.enumerated().map { position, parameter in
             (parameter.value.node!, parameter.name ?? "param\(position)")
         }
-        let program = Program(recorded: outputs, inputs: zip(values, values.map { $0.node!.name! }).map { ($0.node!, $1) }
-                                                         + parameterInputs)
+        let argumentInputs = values.map { ($0.node!, $0.node!.name!) }
+        let program = Program(recorded: outputs, inputs: argumentInputs + parameterInputs)
         return TracedFunction(program: program, parameters: parameters)
     }
 
@@ -146,8 +146,12 @@ extension TracedFunction {
     public func compiledGradient() -> CompiledGradient {
         let argumentCount = program.inputs.count - parameters.count
         let gradient = program.gradient(withRespectTo: Array(argumentCount..<program.inputs.count))
+        // The cotangents: 1 for the loss, 0 for any further output; the same at every call.
+        let cotangents = gradient.program.inputs.suffix(gradient.cotangentCount).enumerated().map { position, input in
+            Tensor(repeating: position == 0 ? 1 : 0, shape: input.type.shape, dtype: input.type.element.floatType ?? .float32)
+        }
         return CompiledGradient(executable: Executable(gradient.program), parameters: parameters,
-                                outputCount: program.outputs.count)
+                                outputCount: program.outputs.count, cotangents: cotangents)
     }
 }
 
@@ -158,17 +162,12 @@ public struct CompiledGradient: Sendable {
     /// The parameters whose gradients it computes.
     public let parameters: [Parameter]
     fileprivate let outputCount: Int
+    fileprivate let cotangents: [Tensor]
 
     /// Runs forward and backward on `arguments` (the traced function's arguments), adds
     /// the gradients into the parameters' `grad` and returns the loss.
     public func callAsFunction(_ arguments: [any ProgramArgument]) -> Tensor {
-        let inputs = arguments.map(\.programValue) + parameters.map(\.value)
-        let seeds = executable.program.inputs.dropFirst(inputs.count).map { input in
-            Tensor(repeating: 0, shape: input.type.shape, dtype: input.type.element.floatType ?? .float32)
-        }
-        var ones = seeds
-        ones[0] = Tensor(repeating: 1, shape: seeds[0].shape, dtype: seeds[0].dtype)
-        let results = executable(inputs + ones)
+        let results = executable(arguments.map(\.programValue) + parameters.map(\.value) + cotangents)
         for (parameter, gradient) in zip(parameters, results.dropFirst(outputCount)) {
             parameter.grad = parameter.grad.map { $0 + gradient } ?? gradient
         }
