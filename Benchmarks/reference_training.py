@@ -12,7 +12,8 @@ One step is forward, loss, backward and Adam (default options) over network and 
 Linear + elementwise ops per step, what a custom architecture costs; "jax" (LSTM, 1 layer) is
 jit(value_and_grad) of a lax.scan LSTM with Adam written out. Each is measured as agbench
 measures: median after warm-up, re-measured while other processes took over 5% of the cores.
-Prints JSON of median milliseconds per step: {"fused": …, "custom": …, "jax": …}.
+Prints JSON of median milliseconds per step: {"fused": …, "custom": …, "jax": …}; with a
+fourth argument `peak`, the peak extra resident bytes of two fused steps: {"peak": …}.
 """
 import json, os, sys, time
 
@@ -143,6 +144,16 @@ def jax_step():
 
 
 modules = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}
+if len(sys.argv) > 4 and sys.argv[4] == "peak":
+    # Peak extra resident memory of two steps, above the process with model, optimizer and data.
+    step = torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional))
+    with open("/proc/self/statm") as f:
+        idle = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    step(); step()
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    print(json.dumps({"peak": max(0, peak - idle)}))
+    sys.exit(0)
 result = {"fused": median_ms(torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional)))}
 if family == "LSTM" and layers == 1:
     result["custom"] = median_ms(torch_step(CustomLSTM()))

@@ -31,7 +31,7 @@ final class UserLSTMCell: Module, RecurrentCell {
 
 /// One of the training configs of ../shared/perf/baseline.md, with the head and loss the
 /// recurrent-speed issue fixes (Benchmarks/reference_training.py builds the same).
-private struct TrainingConfig {
+struct TrainingConfig {
     let name: String, batch: Int, steps: Int, inputs: Int, hidden: Int, layers: Int, bidirectional: Bool
     /// Repeats per measurement (C's steps take about a second).
     var repeats: Int { name == "C" ? 3 : 15 }
@@ -47,6 +47,12 @@ private struct TrainingConfig {
     /// A: head + cross-entropy at every step; B, C: head on the last step, MSE; D: head at
     /// every step, MSE.
     func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) -> Double {
+        let step = trainingStep(network, run)
+        return 1e3 * medianSeconds(repeats: repeats, step)
+    }
+
+    /// One training step of `network` with its head, optimizer and data made ready.
+    func trainingStep(_ network: Module, _ run: @escaping (Tensor) -> Tensor) -> () -> Void {
         let head = Linear(hidden * (bidirectional ? 2 : 1), inputs)
         let optimizer = Adam(network.parameters() + head.parameters(), options: .init())
         var generator = RandomGenerator(seed: 1)
@@ -65,7 +71,7 @@ private struct TrainingConfig {
                 return mseLoss(head(everyStep ? output : output.select(steps - 1, along: 0)), target)
             }
         }
-        return 1e3 * medianSeconds(repeats: repeats) {
+        return {
             let value = loss()
             optimizer.zeroGrad()
             value.backward()
@@ -126,4 +132,54 @@ func trainingSection() {
         }
     }
     print()
+}
+
+/// The peak section: extra resident memory of LSTM training steps on configs B and C (the
+/// peak during two steps, above the process once model, optimizer and data exist), each in a
+/// fresh process, ours and PyTorch's (reference_training.py … peak).
+func peakMemorySection() {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    print("Peak extra resident memory of an LSTM training step, MiB (fresh process each)")
+    let widths = [8, 10, 10, 10, 8]
+    print(row(["", "ours", "user cell", "PyTorch", "ours/PT"], widths: widths))
+    for name in ["B", "C"] {
+        func child(_ kind: String) -> Double? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            process.arguments = ["peak-child", name, kind]
+            let output = Pipe()
+            process.standardOutput = output
+            guard (try? process.run()) != nil else { return nil }
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 / 1_048_576 }
+        }
+        let ours = child("builtin"), user = child("user")
+        let torch: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [name, "LSTM", "peak"])
+        let reference = torch?["peak"].map { $0 / 1_048_576 }
+        print(row(["\(name) LSTM", ours.map { format($0, 1) } ?? "n/a", user.map { format($0, 1) } ?? "n/a",
+                   reference.map { format($0, 1) } ?? "n/a", ours.flatMap { o in reference.map { format(o / $0) } } ?? "—"],
+                  widths: widths))
+    }
+    print()
+}
+
+/// In a child process: prints the peak extra resident bytes of two training steps of config
+/// `name`'s LSTM (`builtin` or `user` cell).
+func peakMemoryChild(_ name: String, _ kind: String) {
+    let config = TrainingConfig.all.first { $0.name == name }!
+    let (network, run) = kind == "user" ? config.userLSTM() : config.builtIn("LSTM")
+    let step = config.trainingStep(network, run)
+    let idle = residentBytes() ?? 0
+    step()
+    step()
+    print(max(0, peakResidentBytes() - idle))
+}
+
+/// The peak resident set size of this process in bytes (Linux: VmHWM in /proc/self/status).
+func peakResidentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Int(line.split(separator: " ")[1]) else { return 0 }
+    return kilobytes * 1024
 }

@@ -5,7 +5,7 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory]
 // (`training` takes optional case filters after it, e.g. `agbench training B C`.)
 
 let sections = Set(CommandLine.arguments.dropFirst())
@@ -67,6 +67,11 @@ if wants("matmul") {
 }
 
 if wants("training") { trainingSection() }
+if wants("peak") { peakMemorySection() }
+if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "peak-child" {
+    peakMemoryChild(CommandLine.arguments[2], CommandLine.arguments[3])
+    exit(0)
+}
 
 if wants("denormal") {
     // Gradients that shrink geometrically through a long tanh chain end in the subnormal range,
