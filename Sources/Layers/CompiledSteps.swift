@@ -108,6 +108,22 @@ struct HoistedExecutable: Sendable {
     }
 }
 
+/// Copies `values` into `target`'s flat elements from `offset` on, in place (`target` is a
+/// buffer this run made, so nothing else sees the write).
+private func write(_ values: Tensor, into target: inout Tensor, at offset: Int) {
+    func copy<T: FloatElement>(_: T.Type) {
+        values.withUnsafeBufferPointer(as: T.self) { source in
+            target.withUnsafeMutableBufferPointer(as: T.self) { destination in
+                destination.baseAddress!.advanced(by: offset).update(from: source.baseAddress!, count: source.count)
+            }
+        }
+    }
+    switch values.dtype {
+    case .float32: copy(Float.self)
+    case .float64: copy(Double.self)
+    }
+}
+
 /// The residuals of one run, kept from its forward for its pullback.
 private final class RunResiduals: @unchecked Sendable {
     var steps: [[Tensor]] = []
@@ -167,22 +183,28 @@ struct CompiledRun: Primitive {
         let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
         return noGrad {
             let parameters = Array(inputs[leading...])
-            var state = Array(inputs[states]), outputs: [Tensor] = []
+            let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
+            var state = Array(inputs[states]), output = Tensor(zeros: shape, dtype: inputs[0].dtype)
             residuals.steps = []
             // What only the parameters determine is computed once per run, for each step kind.
             var invariants: [ObjectIdentifier: [Tensor]] = [:]
-            for t in 0..<inputs[0].shape[0] {
+            for t in 0..<steps {
                 let compiled = step(at: t)
                 let executable = keepsResiduals ? compiled.forward : compiled.inference
                 if invariants[ObjectIdentifier(compiled)] == nil {
                     invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
                 }
                 let results = executable.body(arguments(inputs, at: t, state: state) + invariants[ObjectIdentifier(compiled)]!)
-                outputs.append(results[0].reshaped(to: [-1]))
+                write(results[0], into: &output, at: t * results[0].count)
                 state = Array(results[1...plain.stateCount])
                 if keepsResiduals { residuals.steps.append(Array(results.dropFirst(1 + plain.stateCount))) }
             }
-            return concat(outputs + state.map { $0.reshaped(to: [-1]) }, along: 0)
+            var offset = steps * batch * plain.outputSize
+            for component in state {
+                write(component, into: &output, at: offset)
+                offset += component.count
+            }
+            return output
         }
     }
 
@@ -199,25 +221,42 @@ struct CompiledRun: Primitive {
         // recomputed from the recorded inputs, so every residual is differentiable.
         let recorded = AutoGrad.isRecording
         let stepResiduals = recorded ? recordedResiduals(inputs) : residuals.steps
-        var stepResults: [[Tensor]] = []
+        // Unrecorded, each step's input gradients go straight into their sequence (and are
+        // then read from there by the parameters' sums); recorded, they stay ops.
+        var stepResults = [[Tensor]](repeating: [], count: steps)
+        var inputGradients = recorded ? [] : inputs.prefix(plain.inputCount).map { $0.zerosLike() }
         let stateGradients = plain.inputCount..<leading
         for t in (0..<steps).reversed() {
             let arguments = stepResiduals[t] + [outputGradients.select(t, along: 0)] + stateGradient
-            let results = recorded ? step(at: t).backwardProgram.evaluate(on: arguments) : step(at: t).backward(arguments)
-            stepResults.append(results)
+            var results = recorded ? step(at: t).backwardProgram.evaluate(on: arguments) : step(at: t).backward(arguments)
             stateGradient = Array(results[stateGradients])
             if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
+            if !recorded {
+                for k in 0..<plain.inputCount {
+                    write(results[k], into: &inputGradients[k], at: t * results[k].count)
+                    results[k] = Tensor(zeros: [0], dtype: results[k].dtype)  // its rows live in the sequence now
+                }
+            }
+            stepResults[t] = results
+        }
+        if recorded {
+            inputGradients = (0..<plain.inputCount).map { k in stack(stepResults.map { $0[k] }, along: 0) }
         }
         // The parameters' gradients, each summed over the steps in one op per compiled step
         // (the masked step's outputs may be laid out differently from the plain step's).
         let shortest = masked == nil ? steps : min(lengths!.min()!, steps)
-        let groups = [(step: plain, results: Array(stepResults.suffix(shortest))),
-                      (step: masked ?? plain, results: Array(stepResults.prefix(steps - shortest)))].filter { !$0.results.isEmpty }
+        let groups = [(step: plain, steps: 0..<shortest), (step: masked ?? plain, steps: shortest..<steps)].filter { !$0.steps.isEmpty }
         let parameterGradients = plain.parameters.indices.map { k in
-            let sums = groups.map { $0.step.parameterSums[k].sum(over: $0.results) }
+            let sums = groups.map { group in
+                let stacked = Dictionary(uniqueKeysWithValues: inputGradients.indices.map { input in
+                    let rows = inputGradients[input].reshaped(to: [steps * batch, -1])
+                    return (input, group.steps.count == steps ? rows
+                                : rows.slice((group.steps.lowerBound * batch)..<(group.steps.upperBound * batch), along: 0))
+                })
+                return group.step.parameterSums[k].sum(over: Array(stepResults[group.steps]), stacked: stacked)
+            }
             return sums.dropFirst().reduce(sums[0], +)
         }
-        let inputGradients = (0..<plain.inputCount).map { k in stack(stepResults.reversed().map { $0[k] }, along: 0) }
         return inputGradients + stateGradient + parameterGradients
     }
 

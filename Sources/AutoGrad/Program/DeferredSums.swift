@@ -21,8 +21,10 @@ public enum DeferredSum: Sendable, Equatable {
     }
 
     /// The sum over runs, from each run's outputs of the rewritten program (`runs[run][output]`).
-    public func sum(over runs: [[Tensor]]) -> Tensor {
-        func stacked(_ output: Int) -> Tensor { concat(runs.map { $0[output] }, along: 0) }
+    /// `stacked[output]`, where given, holds that output of all runs already stacked along
+    /// the rows in the runs' order (the caller kept it anyway: no second copy is made).
+    public func sum(over runs: [[Tensor]], stacked given: [Int: Tensor] = [:]) -> Tensor {
+        func stacked(_ output: Int) -> Tensor { given[output] ?? concat(runs.map { $0[output] }, along: 0) }
         switch self {
         case .added(let output):
             return runs.dropFirst().reduce(runs[0][output]) { $0 + $1[output] }
