@@ -16,6 +16,12 @@ extension TrainingGroup {
         return share(of: batch)
     }
 
+    /// "2 processes, 16 streams each" (or "15–16 streams" when they do not divide evenly).
+    func summary(batch: Int) -> String {
+        let (fewest, most) = (batch / size, (batch + size - 1) / size)
+        return "\(size) processes, \(fewest == most ? "\(most)" : "\(fewest)–\(most)") streams each"
+    }
+
     /// The global mean loss (each process's mean weighted by its share of the batch) and
     /// whether any process was asked to stop: one exchange every process agrees on.
     func agree(loss: Double, weight: Double, stop: Bool) throws -> (loss: Double, stop: Bool) {

@@ -64,7 +64,7 @@ struct Trainer {
         try group?.join(model.parametersInBackwardOrder)
         let firstStep = checkpoint.step + 1
         print("charlm: \(configuration.cell.rawValue) \(configuration.layers)×\(configuration.hidden), \(model.parameters().map(\.value.count).reduce(0, +)) parameters; \(ids.count) characters from \(corpus.source)"
-              + (group.map { "; \($0.size) processes, \(streams.count)–\((configuration.batch + $0.size - 1) / $0.size) streams each" } ?? ""))
+              + (group.map { "; " + $0.summary(batch: configuration.batch) } ?? ""))
         print("vocabulary \(vocabulary.count) characters; unigram baseline \(format(checkpoint.curve.baseline!)) bits/char on the validation split; " +
               (resumed == nil ? "checkpoint \(configuration.checkpointPath)" : "resuming \(configuration.checkpointPath) at step \(firstStep)"))
         Interrupt.install()
