@@ -88,9 +88,12 @@ struct Trainer {
             // head's gradients are exchanged while the recurrent layers' backward runs.
             let cut = group == nil ? features : features.detached().requiringGrad()
             let loss = crossEntropy(logits: model.head(cut).reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
-            // The global loss and stop request: one small exchange that every process agrees on.
-            var (lossValue, interrupted) = (loss.item(), Interrupt.isRequested || step == configuration.stopAfter)
-            if let group { (lossValue, interrupted) = try group.agree(loss: lossValue, weight: weight, stop: interrupted) }
+            // In a group: the global loss, and a stop request any process had, in one small
+            // exchange before backward, so that every process checks and stops alike.
+            var (lossValue, stopAgreed) = (loss.item(), false)
+            if let group {
+                (lossValue, stopAgreed) = try group.agree(loss: lossValue, weight: weight, stop: Interrupt.isRequested || step == configuration.stopAfter)
+            }
             // Stop before a NaN or ∞ reaches the weights; no save, so the last checkpoint stays good.
             guard lossValue.isFinite else {
                 progress.finish()
@@ -118,6 +121,7 @@ struct Trainer {
             if step % configuration.sampleEvery == 0 && !isLast && group?.rank ?? 0 == 0 {
                 progress.note(sampleText(model, vocabulary, step: step, length: 200))
             }
+            let interrupted = group == nil ? Interrupt.isRequested || step == configuration.stopAfter : stopAgreed
             if step % configuration.checkpointEvery == 0 || isLast || interrupted { try save() }
             if interrupted {
                 progress.finish()

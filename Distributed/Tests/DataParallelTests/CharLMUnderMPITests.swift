@@ -43,22 +43,29 @@ import Testing
         #expect(try largestDifference(straight, split, prefix: "model.") > 1e-4)
     }
 
-    /// SIGKILL to rank 1 of a 2-process run that saves every step: mpirun ends the job (no
-    /// hang) naming the dead rank, the checkpoint loads, and one process resumes it to the end.
-    @Test func aDyingProcessEndsTheJobAndTheCheckpointStaysGood() throws {
-        let folder = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: folder) }
+    /// A 2-process run that saves every step, once it has saved step 3.
+    private func startSavingEveryStep(in folder: URL) throws -> (job: (Process, Pipe, Pipe), checkpoint: URL, arguments: [String]) {
         let checkpoint = folder.appendingPathComponent("m.safetensors")
         let arguments = ["--data", writeCorpus(in: folder), "--cell", "gru", "--hidden", "8", "--batch", "4", "--seq-len", "6",
                          "--eval-every", "1000", "--sample-every", "100000", "--checkpoint-every", "1", "--checkpoint", checkpoint.path]
-        let (job, output, errors) = try MPI.start(2, "charlm-mpi", arguments + ["--steps", "100000"], in: folder)
+        let job = try MPI.start(2, "charlm-mpi", arguments + ["--steps", "100000"], in: folder)
         let deadline = Date().addingTimeInterval(120)
-        while job.isRunning && Date() < deadline && (try? step(of: checkpoint)).flatMap({ $0 }) ?? 0 < 3 {
+        while job.0.isRunning && Date() < deadline && (try? step(of: checkpoint)).flatMap({ $0 }) ?? 0 < 3 {
             Thread.sleep(forTimeInterval: 0.05)
         }
-        let victim = try #require(childProcess(of: job.processIdentifier, rank: 1))
-        kill(victim, SIGKILL)
+        return (job, checkpoint, arguments)
+    }
+
+    /// SIGKILL to rank 1: mpirun ends the job (no hang) naming the dead rank, the checkpoint
+    /// loads, and one process resumes it to the end.
+    @Test func aDyingProcessEndsTheJobAndTheCheckpointStaysGood() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let ((job, output, errors), checkpoint, arguments) = try startSavingEveryStep(in: folder)
+        let victim = childProcess(of: job.processIdentifier, rank: 1)
+        if let victim { kill(victim, SIGKILL) } else { job.terminate() }
         let run = MPI.finish(job, output, errors, timeout: 60)
+        try #require(victim != nil, "no process of rank 1 under mpirun: \(run.errors)")
         #expect(run.status != 0)
         #expect(run.errors.contains("rank 1") && run.errors.contains("signal 9"), "\(run.errors)")
         let saved = try #require(try step(of: checkpoint))
@@ -68,14 +75,23 @@ import Testing
         #expect(try step(of: checkpoint) == saved + 2)
     }
 
+    /// SIGUSR1 to mpirun (forwarded to every process) stops the run as Ctrl-C stops `charlm`:
+    /// all processes agree on the step, rank 0 saves it, and the job ends successfully.
+    @Test func userSignalOneSavesAndStopsEveryProcess() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let ((job, output, errors), checkpoint, _) = try startSavingEveryStep(in: folder)
+        kill(job.processIdentifier, SIGUSR1)
+        let run = MPI.finish(job, output, errors, timeout: 60)
+        #expect(run.status == 0, "\(run.errors)")
+        let saved = try #require(try step(of: checkpoint))
+        #expect(run.output.contains("interrupted: saved \(checkpoint.path) at step \(saved);"), "\(run.output.suffix(300))")
+    }
+
     /// The process `parent` (mpirun) started as `rank` (Open MPI puts the rank in its environment).
     private func childProcess(of parent: Int32, rank: Int) -> Int32? {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).first { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
-                  Int32(fields[1]) == parent,
-                  let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+        children(of: parent).first { pid in
+            let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
             return environment.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=\(rank)" }
         }
     }

@@ -20,19 +20,37 @@ enum MPI {
         .map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
 
-    /// Starts `mpirun --oversubscribe -np processes executable arguments` in `folder`.
+    /// Held while a job runs: suites run in parallel, and jobs started at once would share the
+    /// two cores (timing-sensitive tests) and race for Open MPI's session directory.
+    static let oneJobAtATime = NSLock()
+
+    /// Starts `mpirun --oversubscribe -np processes executable arguments` in `folder` (call
+    /// ``finish(_:_:_:timeout:)`` next: it releases ``oneJobAtATime``).
     static func start(_ processes: Int, _ executable: String, _ arguments: [String], in folder: URL) throws -> (Process, Pipe, Pipe) {
         guard let launcher else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "mpirun (apt-get install openmpi-bin)"]) }
         let process = Process()
         process.executableURL = launcher
         process.arguments = ["--oversubscribe", "-np", "\(processes)", products.appendingPathComponent(executable).path] + arguments
         process.currentDirectoryURL = folder
-        // Containers and CI often run as root, which mpirun refuses unless told.
+        // Containers and CI often run as root, which mpirun refuses unless told; each job gets
+        // its own session directory, so that jobs of other test runs cannot collide with it.
+        let session = FileManager.default.temporaryDirectory.appendingPathComponent("dp-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: session, withIntermediateDirectories: true)
         process.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_orte_tmpdir_base": session.path]) { $1 }
+        oneJobAtATime.lock()
+        // The test runner's threads block most signals and a spawned process inherits that mask:
+        // mpirun would never see the SIGTERM or SIGUSR1 it must forward. Spawn it unblocked.
+        var unblocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         let (output, errors) = (Pipe(), Pipe())
         (process.standardOutput, process.standardError) = (output, errors)
-        try process.run()
+        do { try process.run() } catch {
+            oneJobAtATime.unlock()
+            throw error
+        }
         return (process, output, errors)
     }
 
@@ -54,9 +72,11 @@ enum MPI {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
             Issue.record("mpirun \(process.arguments ?? []) still running after \(timeout) s: killed")
-            process.terminate()
+            for pid in children(of: process.processIdentifier) + [process.processIdentifier] { kill(pid, SIGKILL) }
         }
         process.waitUntilExit()
+        oneJobAtATime.unlock()
+        if let session = process.environment?["OMPI_MCA_orte_tmpdir_base"] { try? FileManager.default.removeItem(atPath: session) }
         readers.wait()
         return Run(status: process.terminationStatus, output: String(decoding: printed, as: UTF8.self),
                    errors: String(decoding: reported, as: UTF8.self))
@@ -82,4 +102,14 @@ func largestDifference(_ first: URL, _ second: URL, prefix: String = "") throws 
         for (x, y) in zip(a[name]!.scalars, b[name]!.scalars) { largest = max(largest, abs(x - y)) }
     }
     return largest
+}
+
+/// The processes whose parent is `parent`.
+func children(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2 else { return false }
+        return Int32(fields[1]) == parent
+    }
 }
