@@ -57,6 +57,8 @@ struct Trainer {
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
         if let resumed {
             state = try Checkpoint.restore(resumed.tensors, path: configuration.checkpointPath, into: model, optimizer: optimizer)
+            // Another --batch cuts the text into other streams: their state starts from zeros.
+            if state?.first?.shape[1] != configuration.batch { state = nil }
             if group != nil { state = state?.map { $0.slice(streams, along: 1) } }  // this process's streams
             checkpoint.step = resumed.checkpoint.step
             checkpoint.curve = resumed.checkpoint.curve
