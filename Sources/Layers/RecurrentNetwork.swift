@@ -31,6 +31,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public var isStateful = false
     /// The state the next call starts from when stateful.
     public private(set) var carriedState: [Tensor]?
+    /// Gradient-flow and per-step-state recording (RecurrentNetwork+Recording.swift).
+    var recording = RecurrentRecording()
 
     /// 1, or 2 when bidirectional.
     public var directions: Int { bidirectional ? 2 : 1 }
@@ -89,6 +91,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             }
         }
         var layerInput = batchFirst ? input.transposed(0, 1) : input  // [time, batch, features]
+        let recorder = beginStepRecording(steps: time)
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
@@ -103,13 +106,14 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 let reverse = direction == 1
                 let steps = (0..<time).map { prepared.select($0, along: 0) }
                 let (stepOutputs, final) = unroll(cell, reverse ? reversedWithinLengths(steps, lengths) : steps,
-                                                  from: start, lengths: lengths, context: context)
+                                                  from: start, lengths: lengths, context: context, lane: index, recorder: recorder)
                 outputs.append(stack(reverse ? reversedWithinLengths(stepOutputs, lengths) : stepOutputs, along: 0))
                 finalStates.append(final)
             }
             layerInput = concat(outputs, along: 2)
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
+        finishStepRecording(recorder, lengths: lengths)
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
         return (batchFirst ? layerInput.transposed(0, 1) : layerInput, state)
@@ -151,13 +155,16 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
 
     /// The cell applied step by step; past a sequence's length its state is held and its
     /// output is zero (a `where`, so no gradient flows through padding).
-    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?, context: Cell.Context)
-        -> (outputs: [Tensor], state: [Tensor]) {
+    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?, context: Cell.Context,
+                        lane: Int, recorder: StepRecorder?) -> (outputs: [Tensor], state: [Tensor]) {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let (output, next) = cell.step(prepared: input, state: state, time: t, context: context)
+            var (output, next) = withAnomalyLocation(stepLocation(lane: lane, step: t)) {
+                cell.step(prepared: input, state: state, time: t, context: context)
+            }
+            if let recorder { (output, next) = recorder.observe(output, next, lane: lane, step: t) }
             if t < shortest {
                 outputs.append(output)
                 state = next
@@ -166,13 +173,14 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 outputs.append(Tensor.where(valid, output, Tensor(0, dtype: output.dtype)))
                 state = zip(next, state).map { Tensor.where(valid, $0, $1) }
             }
+            recorder?.keep(state, lane: lane)
         }
         return (outputs, state)
     }
 
     /// The steps in reverse order, each sequence reversed within its own length (padding
     /// stays at the end): row b at step t comes from step lengths[b] − 1 − t.
-    private func reversedWithinLengths(_ steps: [Tensor], _ lengths: [Int]?) -> [Tensor] {
+    func reversedWithinLengths(_ steps: [Tensor], _ lengths: [Int]?) -> [Tensor] {
         guard let lengths, lengths.contains(where: { $0 != steps.count }) else { return steps.reversed() }
         let batch = lengths.count, time = steps.count
         let flat = concat(steps, along: 0)  // row t·batch + b
