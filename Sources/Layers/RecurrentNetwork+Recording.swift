@@ -11,6 +11,18 @@ struct RecurrentRecording {
     var stepStates: [Tensor]?
 }
 
+/// A network that can record how gradients flow back through time, seen whatever its cell:
+/// code holding `any SequenceLayer` (a model choosing LSTM or GRU at run time) reaches the
+/// recording with `as? any GradientFlowRecording`.
+public protocol GradientFlowRecording: AnyObject {
+    /// Whether each call records the gradient flow (see ``RecurrentNetwork/recordsGradientFlow``).
+    var recordsGradientFlow: Bool { get set }
+    /// The latest call's gradient flow, once its backward pass ran.
+    var gradientFlow: GradientFlow? { get }
+}
+
+extension RecurrentNetwork: GradientFlowRecording {}
+
 extension RecurrentNetwork {
     /// Whether each call records how the gradient flows back through time: after the backward
     /// pass through a call's results, ``gradientFlow`` holds ‖∂L/∂h_t‖ for every step, layer

@@ -39,6 +39,7 @@ struct Trainer {
         RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
         let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
+        let diagnosis = configuration.diagnose ? GradientDiagnosis(model.encoder) : nil
         let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
             : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
@@ -60,6 +61,7 @@ struct Trainer {
         func save() throws {
             try checkpoint.write(model: model, optimizer: optimizer, state: state)
             try checkpoint.curve.write(to: configuration.lossCurvePath)
+            try diagnosis?.write(to: configuration.gradientPlotPath)
             savedStep = checkpoint.step
         }
         for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
@@ -76,7 +78,8 @@ struct Trainer {
             }
             optimizer.zeroGrad()
             loss.backward()
-            if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
+            let norm = configuration.clip > 0 ? clipGradientNorm(model.parameters(), maxNorm: configuration.clip) : nil
+            diagnosis?.note(step: step, globalNorm: norm ?? globalGradientNorm(model.parameters()))
             optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
