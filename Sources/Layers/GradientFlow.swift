@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// h_t is the state a step hands on (its first state component: the hidden state h of the
 /// built-in cells, also their output), and ∂L/∂h_t its *total* gradient: through the step's
-/// output and through every later step. The norm is the Euclidean norm over the whole
+/// output and through every later step (when a cell's output is another tensor computed from
+/// that state, as an ``ElmanCell`` with an output layer's, only through the later steps). The norm is the Euclidean norm over the whole
 /// [batch, size] gradient. Steps are counted in the order each direction runs, so in a reverse
 /// direction step 0 reads each sequence's last element. With lengths, a sequence contributes
 /// nothing past its length (its state is held there, and no gradient reaches the step's).
