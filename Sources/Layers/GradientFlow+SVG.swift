@@ -34,12 +34,17 @@ extension GradientFlow {
         if let globalNormBeforeClipping {
             parts.append(text(margin.left, 38, "global gradient norm before clipping: " + String(format: "%.4g", globalNormBeforeClipping)))
         }
-        // A grid line per decade, thinned to at most ~8 labels.
+        // A grid line per decade, thinned to at most ~8 labels; within two decades also at 2
+        // and 5 times each power, so a flat line still has a scale beside it.
         let decades = Int(high - low), every = max(1, (decades + 7) / 8)
+        let multiples: [Double] = decades <= 2 ? [1, 2, 5] : [1]
         for decade in stride(from: 0, through: decades, by: every) {
-            let exponent = low + Double(decade), level = y(pow(10, exponent))
-            parts.append(line(margin.left, level, margin.left + plot.width, level, "stroke=\"#ddd\""))
-            parts.append(text(margin.left - 6, level + 4, "1e\(Int(exponent))", "text-anchor=\"end\""))
+            let exponent = Int(low) + decade
+            for multiple in multiples where decade < decades || multiple == 1 {
+                let level = y(multiple * pow(10, Double(exponent)))
+                parts.append(line(margin.left, level, margin.left + plot.width, level, "stroke=\"\(multiple == 1 ? "#ddd" : "#f0f0f0")\""))
+                parts.append(text(margin.left - 6, level + 4, "\(Int(multiple))e\(exponent)", "text-anchor=\"end\""))
+            }
         }
         let tickEvery = max(1, (steps - 1 + 9) / 10)
         for step in stride(from: 0, to: steps, by: tickEvery) {

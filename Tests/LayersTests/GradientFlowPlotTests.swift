@@ -20,6 +20,9 @@ import Testing
             #expect(svg.contains(">\(label)") || svg.contains(label), "\(label)")
         }
         #expect(svg.hasPrefix("<svg ") && svg.hasSuffix("</svg>"))
+        // Two decades: grid lines at 2 and 5 times each power too (5e1 at y 375 − log10(50)/2 · 323), none above the top.
+        #expect(svg.contains(">2e0</text>") && svg.contains(">5e1</text>") && !svg.contains(">2e2</text>"))
+        #expect(svg.contains("<line x1=\"70.0\" y1=\"100.6\" x2=\"550.0\" y2=\"100.6\" stroke=\"#f0f0f0\"/>"))
     }
 
     @Test func oneDirectionLabelsLayersOnly() {
