@@ -44,3 +44,13 @@ extension TrainingConfiguration {
         checkpointStem + "-gradients.svg"
     }
 }
+
+/// The first anomaly `forward` runs into, found in anomaly mode; `nil` if every op is finite.
+func firstAnomaly(_ forward: () -> Tensor) -> AnomalyError? {
+    do {
+        _ = try detectingAnomalies(forward)
+        return nil
+    } catch {
+        return error as? AnomalyError
+    }
+}

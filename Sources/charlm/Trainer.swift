@@ -67,15 +67,20 @@ struct Trainer {
         for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
             let (inputs, targets, startsPass) = training.window(at: step - 1)
             if startsPass { state = nil }
-            let (logits, next) = model(inputs, state: state)
-            state = next.map { $0.detached() }
-            let loss = crossEntropy(logits: logits.reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+            func forward() -> (loss: Tensor, next: [Tensor]) {
+                let (logits, next) = model(inputs, state: state)
+                return (crossEntropy(logits: logits.reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values)), next)
+            }
+            let (loss, next) = forward()
             let lossValue = loss.item()
             // Stop before a NaN or ∞ reaches the weights; no save, so the last checkpoint stays good.
+            // The step runs again in anomaly mode to name the op (and recurrent step) it came from.
             guard lossValue.isFinite else {
                 progress.finish()
-                throw TrainingError.nonFiniteLoss(step: step, loss: lossValue, checkpoint: configuration.checkpointPath, savedStep: savedStep)
+                throw TrainingError.nonFiniteLoss(step: step, loss: lossValue, checkpoint: configuration.checkpointPath, savedStep: savedStep,
+                                                  anomaly: firstAnomaly { forward().loss })
             }
+            state = next.map { $0.detached() }
             optimizer.zeroGrad()
             loss.backward()
             let norm = configuration.clip > 0 ? clipGradientNorm(model.parameters(), maxNorm: configuration.clip) : nil
@@ -143,15 +148,16 @@ struct Trainer {
 
 /// Training that cannot go on.
 enum TrainingError: Error, CustomStringConvertible {
-    /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or resumed from.
-    case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?)
+    /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or
+    /// resumed from; `anomaly`, the first op of the step that produced a non-finite value.
+    case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?, anomaly: AnomalyError?)
 
     var description: String {
         switch self {
-        case let .nonFiniteLoss(step, loss, checkpoint, savedStep?):
-            return "the loss is \(loss) at step \(step); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
-        case let .nonFiniteLoss(step, loss, _, nil):
-            return "the loss is \(loss) at step \(step), before any checkpoint was written; start again with a lower --lr or a --clip"
+        case let .nonFiniteLoss(step, loss, checkpoint, savedStep?, anomaly):
+            return "the loss is \(loss) at step \(step)\(anomaly.map { " (\($0))" } ?? ""); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
+        case let .nonFiniteLoss(step, loss, _, nil, anomaly):
+            return "the loss is \(loss) at step \(step)\(anomaly.map { " (\($0))" } ?? ""), before any checkpoint was written; start again with a lower --lr or a --clip"
         }
     }
 }

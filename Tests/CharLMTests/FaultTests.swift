@@ -92,8 +92,9 @@ import Layers
         configuration.resume = true
         configuration.stopAfter = nil
         #expect { try Trainer(configuration: configuration).run() } throws: { error in
-            guard case let .nonFiniteLoss(step, loss, _, savedStep)? = error as? TrainingError else { return false }
+            guard case let .nonFiniteLoss(step, loss, _, savedStep, anomaly)? = error as? TrainingError else { return false }
             return step == 4 && loss.isNaN && savedStep == 3 && "\(error)".contains("still holds step 3")
+                && anomaly?.op == "matmul" && anomaly?.operands[1].nanCount == tensors["model.head.weight"]!.count
         }
         #expect(try Data(contentsOf: url) == poisoned)
     }
