@@ -16,6 +16,9 @@
 /// A ``ContextualRecurrentCell`` (e.g. an attention decoder) gets the call's `context` and the
 /// step's index at every step: `network(targets, context: memory, lengths: lengths)` runs a
 /// decoder with teacher forcing over a padded batch.
+///
+/// On request a network records how the gradient flows back through time
+/// (``recordsGradientFlow``) and keeps every step's state (``collectsStepStates``).
 open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The cells, layer-major and direction-minor: `cells[layer * directions + direction]`.
     public let cells: [Cell]
