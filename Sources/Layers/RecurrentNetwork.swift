@@ -31,6 +31,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public var isStateful = false
     /// The state the next call starts from when stateful.
     public private(set) var carriedState: [Tensor]?
+    /// Variational dropout, weight drop and zoneout for any cell (see ``RecurrentRegularisation``).
+    public var regularisation = RecurrentRegularisation()
 
     /// 1, or 2 when bidirectional.
     public var directions: Int { bidirectional ? 2 : 1 }
@@ -73,6 +75,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// the layout of the returned state.
     public func callAsFunction(_ input: Tensor, context: Cell.Context, initialState: [Tensor]? = nil,
                                lengths: [Int]? = nil) -> (output: Tensor, state: [Tensor]) {
+        withDroppedWeights { run(input, context: context, initialState: initialState, lengths: lengths) }
+    }
+
+    private func run(_ input: Tensor, context: Cell.Context, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor]) {
         guard input.rank == 3, input.shape[2] == cells[0].inputSize else {
             opFailure("RecurrentNetwork", "input of shape \(input.shape) does not match [\(batchFirst ? "batch, time" : "time, batch"), \(cells[0].inputSize)]")
         }
@@ -92,6 +98,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
+            layerInput = regularisedLayerInput(layerInput)
             for direction in 0..<directions {
                 let index = layer * directions + direction
                 let cell = cells[index]
@@ -110,6 +117,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             layerInput = concat(outputs, along: 2)
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
+        layerInput = regularisedOutput(layerInput)
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
         return (batchFirst ? layerInput.transposed(0, 1) : layerInput, state)
@@ -155,9 +163,11 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         -> (outputs: [Tensor], state: [Tensor]) {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
+        let masks = stepMasks(for: start)
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let (output, next) = cell.step(prepared: input, state: state, time: t, context: context)
+            let (output, next) = masks.map { regularisedStep(cell, input, state: state, time: t, context: context, masks: $0) }
+                ?? cell.step(prepared: input, state: state, time: t, context: context)
             if t < shortest {
                 outputs.append(output)
                 state = next
@@ -184,9 +194,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
 
     /// Inverted dropout: zeroes each element with probability `dropout`, scales the rest.
     private func applyDropout(_ x: Tensor) -> Tensor {
-        let keep = Tensor.randomUniform(x.shape, dtype: x.dtype)
-        let scale = 1 / (1 - dropout)
-        return x * Tensor.where(keep .>= dropout, keep.onesLike() * scale, keep.zerosLike())
+        x * invertedDropoutMask(x.shape, dtype: x.dtype, probability: dropout)
     }
 }
 

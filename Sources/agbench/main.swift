@@ -5,7 +5,7 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory] [regularisation]
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -147,3 +147,5 @@ if wants("denormal") {
 }
 
 if wants("memory") { memoryBenchmark() }
+
+if wants("regularisation") { regularisationSection() }
