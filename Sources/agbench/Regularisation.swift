@@ -6,7 +6,7 @@ import Optim
 /// Config B's LSTM training step (batch 32, 50 steps, input 64, hidden 256; forward, loss,
 /// backward, Adam) plain and with each recurrent regulariser, and the overhead of each
 /// (issue 12's target: at most 10%).
-func regularisationSection() {
+func regularisationSection() throws {
     ComputeThreads.maximum = ProcessInfo.processInfo.activeProcessorCount
     let settings: [(String, RecurrentRegularisation)] = [
         ("plain", RecurrentRegularisation()),
@@ -19,7 +19,7 @@ func regularisationSection() {
     ]
     RandomGenerator.seedThread(1)
     let lstm = LSTM(inputSize: 64, hiddenSize: 256)
-    let optimizer = Adam(lstm.namedParameters(), options: .init())
+    let optimizer = try Adam(lstm.namedParameters(), options: .init())
     let x = Tensor.randomNormal([50, 32, 64])
     print("Recurrent regularisation: LSTM training step of config B (batch 32, seq 50, input 64, hidden 256), ms per step")
     let widths = [52, 10, 10]

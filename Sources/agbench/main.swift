@@ -39,7 +39,7 @@ if wants("overhead") {
     print()
 }
 
-if wants("compiled") { compiledSection(chain: chain) }
+if wants("compiled") { try compiledSection(chain: chain) }
 
 if wants("matmul") {
     let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -74,7 +74,7 @@ if wants("training") {
     let configs = [Config(name: "A", batch: 1, steps: 25, inputs: 65, hidden: 128, layers: 1, bidirectional: false),
                    Config(name: "B", batch: 32, steps: 50, inputs: 64, hidden: 256, layers: 1, bidirectional: false),
                    Config(name: "D", batch: 16, steps: 50, inputs: 64, hidden: 128, layers: 2, bidirectional: true)]
-    func milliseconds(_ config: Config, _ family: String) -> Double {
+    func milliseconds(_ config: Config, _ family: String) throws -> Double {
         let network: Module, run: (Tensor) -> Tensor
         switch family {
         case "LSTM":
@@ -88,7 +88,7 @@ if wants("training") {
             (network, run) = (rnn, { rnn($0).output })
         }
         let head = Linear(config.hidden, config.inputs)
-        let optimizer = Adam(network.parameters() + (config.name == "A" ? head.parameters() : []), options: .init())
+        let optimizer = try Adam(network.parameters() + (config.name == "A" ? head.parameters() : []), options: .init())
         var generator = RandomGenerator(seed: 1)
         let ids = IndexTensor((0..<((config.steps + 1) * config.batch)).map { _ in Int(generator.next() % UInt64(config.inputs)) },
                               shape: [config.steps + 1, config.batch])
@@ -112,7 +112,7 @@ if wants("training") {
     print(row(["", "AutoGrad", "PyTorch fused", "PyTorch custom", "fused/ours"], widths: widths))
     for config in configs {
         for family in ["LSTM", "GRU", "RNN"] {
-            let ours = milliseconds(config, family)
+            let ours = try milliseconds(config, family)
             let fused = torch?["\(config.name) \(family) fused"], custom = torch?["\(config.name) \(family) custom"]
             print(row(["\(config.name) \(family)", format(ours), fused.map { format($0) } ?? "n/a", custom.map { format($0) } ?? "—",
                        fused.map { format($0 / ours) + "×" } ?? "n/a"], widths: widths))
@@ -146,6 +146,6 @@ if wants("denormal") {
     print("  slowdown without flush-to-zero: \(format(timings[false]! / timings[true]!))×")
 }
 
-if wants("memory") { memoryBenchmark() }
+if wants("memory") { try memoryBenchmark() }
 
-if wants("regularisation") { regularisationSection() }
+if wants("regularisation") { try regularisationSection() }

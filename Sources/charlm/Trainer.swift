@@ -38,9 +38,9 @@ struct Trainer {
 
         RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
-        let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
+        let optimizer = try Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
         let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
-            : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
+            : try .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
         var checkpoint = Checkpoint(configuration: configuration, vocabulary: vocabulary, step: 0,
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
@@ -77,7 +77,7 @@ struct Trainer {
             optimizer.zeroGrad()
             loss.backward()
             if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
-            optimizer.apply(schedule, atStep: step - 1)
+            try optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
             trainingLoss += lossValue
