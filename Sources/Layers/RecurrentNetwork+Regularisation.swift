@@ -78,7 +78,9 @@ extension RecurrentNetwork {
             let (previous, new) = pair
             guard p > 0 else { return new }
             guard isTraining else { return p * previous + (1 - p) * new }
-            return Tensor.where(Tensor.randomUniform(new.shape, dtype: new.dtype) .< p, previous, new)
+            // d = 1 with probability p; d ⊙ s_{t−1} + (1 − d) ⊙ s̃ is s_{t−1} or s̃ exactly.
+            let keep = drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
+            return keep * previous + (1 - keep) * new
         }
         return (output, zoned)
     }

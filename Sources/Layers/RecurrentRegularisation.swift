@@ -136,6 +136,28 @@ func requireProbability(_ p: Double, _ op: String, _ name: String) {
 /// An inverted-dropout mask: each entry 0 with probability p, else 1/(1 − p), from the
 /// calling thread's generator.
 func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) -> Tensor {
-    let draws = Tensor.randomUniform(shape, dtype: dtype)
-    return Tensor.where(draws .>= p, Tensor(1 / (1 - p), dtype: dtype), Tensor(0, dtype: dtype))
+    drawnMask(shape, dtype: dtype, probability: p, hit: 0, miss: 1 / (1 - p))
+}
+
+/// A tensor whose entries are `hit` with probability p and `miss` otherwise: one uniform draw
+/// per entry from the calling thread's generator, in order, compared with p in `dtype` —
+/// exactly what `Tensor.where(Tensor.randomUniform(…, dtype: dtype) .>= p, miss, hit)` gives,
+/// but written straight into the result, since regularised runs draw masks at every step.
+func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
+    var mask = Tensor(zeros: shape, dtype: dtype)
+    RandomGenerator.withThreadGenerator { generator in
+        switch dtype {
+        case .float32: fill(&mask, as: Float.self, from: &generator, probability: p, hit: hit, miss: miss)
+        case .float64: fill(&mask, as: Double.self, from: &generator, probability: p, hit: hit, miss: miss)
+        }
+    }
+    return mask
+}
+
+private func fill<T: FloatElement>(_ mask: inout Tensor, as _: T.Type, from generator: inout RandomGenerator,
+                                   probability p: Double, hit: Double, miss: Double) {
+    let (threshold, hit, miss) = (T(p), T(hit), T(miss))
+    mask.withUnsafeMutableBufferPointer(as: T.self) { values in
+        for index in values.indices { values[index] = T(generator.nextUniform()) >= threshold ? miss : hit }
+    }
 }
