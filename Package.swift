@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "AutoGrad", targets: ["AutoGrad"]),
         .library(name: "Layers", targets: ["Layers"]),
         .library(name: "Optim", targets: ["Optim"]),
+        // The char-LM trainer as a library, so Distributed/ runs it under MPI.
+        .library(name: "CharLM", targets: ["CharLM"]),
         .executable(name: "charlm", targets: ["charlm"]),
         .executable(name: "agbench", targets: ["agbench"]),
         .executable(name: "seq2seq", targets: ["seq2seq"]),
@@ -20,7 +22,8 @@ let package = Package(
         .target(name: "AutoGrad", dependencies: ["CKernels"]),
         .target(name: "Layers", dependencies: ["AutoGrad"]),
         .target(name: "Optim", dependencies: ["AutoGrad"]),
-        .executableTarget(name: "charlm", dependencies: ["Layers", "Optim"]),
+        .target(name: "CharLM", dependencies: ["Layers", "Optim"]),
+        .executableTarget(name: "charlm", dependencies: ["CharLM"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),
         // Runnable examples of the classic recurrent applications (issue 11).
         .target(name: "ExampleSupport"),
@@ -32,7 +35,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimTests", dependencies: ["Optim", "Layers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LearningTests", dependencies: ["Layers", "Optim"]),
-        .testTarget(name: "CharLMTests", dependencies: ["charlm"]),
+        .testTarget(name: "CharLMTests", dependencies: ["CharLM", "charlm"]),
         .testTarget(name: "Seq2SeqTests", dependencies: ["seq2seq"]),
         .testTarget(name: "CTCDigitsTests", dependencies: ["ctcdigits"]),
         .testTarget(name: "SlotsTests", dependencies: ["slots"]),

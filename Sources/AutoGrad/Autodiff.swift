@@ -13,6 +13,14 @@ public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
 /// Whether ops on this thread are being recorded (false inside ``noGrad(_:)``).
 public var isRecording: Bool { ag_grad_mode() != 0 }
 
+/// Whether a ``Program/trace(_:parameters:names:_:)`` body is running on this thread (code
+/// with a faster untraceable path, such as a compiled recurrent run, takes its op-by-op path).
+public var isTracing: Bool { ag_trace_mode() != 0 }
+
+/// Whether this thread is in anomaly mode (``detectAnomalies(_:)``): code that would run
+/// compiled kernels runs op by op instead, so the anomaly is named after its op.
+public var isDetectingAnomalies: Bool { ag_anomaly_scope() != nil }
+
 extension Tensor {
     /// Accumulates d(self)/d(leaf) into every leaf's `grad`.
     ///

@@ -49,13 +49,14 @@ func referenceFigures(threads: Int) -> [String: [String: Double]]? {
     runReference("reference.py", threads: threads)
 }
 
-/// The JSON a script in Benchmarks/ prints when run with the thread count, or `nil`.
-func runReference<Result: Decodable>(_ name: String, threads: Int) -> Result? {
+/// The JSON a script in Benchmarks/ prints when run with the thread count (and further
+/// arguments), or `nil`.
+func runReference<Result: Decodable>(_ name: String, threads: Int, arguments: [String] = []) -> Result? {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Benchmarks/\(name)").standardized
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path, String(threads)]
+    process.arguments = ["python3", script.path, String(threads)] + arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice

@@ -5,7 +5,8 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [denormal] [memory] [regularisation]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory] [regularisation]
+// (`training` takes optional case filters after it, e.g. `agbench training B C`.)
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
@@ -65,60 +66,11 @@ if wants("matmul") {
     print()
 }
 
-if wants("training") {
-    // Configs A (char-LM), B and D of ../shared/perf/baseline.md; one step is forward, loss,
-    // backward and Adam. Benchmarks/reference_training.py times PyTorch on the same steps.
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    ComputeThreads.maximum = cores
-    struct Config { let name: String, batch: Int, steps: Int, inputs: Int, hidden: Int, layers: Int, bidirectional: Bool }
-    let configs = [Config(name: "A", batch: 1, steps: 25, inputs: 65, hidden: 128, layers: 1, bidirectional: false),
-                   Config(name: "B", batch: 32, steps: 50, inputs: 64, hidden: 256, layers: 1, bidirectional: false),
-                   Config(name: "D", batch: 16, steps: 50, inputs: 64, hidden: 128, layers: 2, bidirectional: true)]
-    func milliseconds(_ config: Config, _ family: String) throws -> Double {
-        let network: Module, run: (Tensor) -> Tensor
-        switch family {
-        case "LSTM":
-            let lstm = LSTM(inputSize: config.inputs, hiddenSize: config.hidden, numLayers: config.layers, bidirectional: config.bidirectional)
-            (network, run) = (lstm, { lstm($0).output })
-        case "GRU":
-            let gru = GRU(inputSize: config.inputs, hiddenSize: config.hidden, numLayers: config.layers, bidirectional: config.bidirectional)
-            (network, run) = (gru, { gru($0).output })
-        default:
-            let rnn = RNN(inputSize: config.inputs, hiddenSize: config.hidden, numLayers: config.layers, bidirectional: config.bidirectional)
-            (network, run) = (rnn, { rnn($0).output })
-        }
-        let head = Linear(config.hidden, config.inputs)
-        let optimizer = try Adam(network.parameters() + (config.name == "A" ? head.parameters() : []), options: .init())
-        var generator = RandomGenerator(seed: 1)
-        let ids = IndexTensor((0..<((config.steps + 1) * config.batch)).map { _ in Int(generator.next() % UInt64(config.inputs)) },
-                              shape: [config.steps + 1, config.batch])
-        let x = config.name == "A" ? Tensor.oneHot(IndexTensor(Array(ids.values.prefix(config.steps * config.batch)), shape: [config.steps, config.batch]),
-                                                   classCount: config.inputs)
-                                   : Tensor.randomNormal([config.steps, config.batch, config.inputs])
-        let targets = IndexTensor(Array(ids.values.dropFirst(config.batch)))
-        return 1e3 * medianSeconds(repeats: 15) {
-            let output = run(x)
-            let loss = config.name == "A" ? crossEntropy(logits: head(output).reshaped(to: [-1, config.inputs]), targets: targets)
-                                          : (output * output).mean()
-            optimizer.zeroGrad()
-            loss.backward()
-            optimizer.step()
-        }
-    }
-    let torch: [String: Double]? = runReference("reference_training.py", threads: cores)
-    print("Training step (forward, loss, backward, Adam), \(cores) threads, ms per step; A: char-LM batch 1 seq 25 one-hot 65 hidden 128;")
-    print("B: batch 32 seq 50 input 64 hidden 256; D: 2 layers bidirectional batch 16 seq 50 input 64 hidden 128")
-    let widths = [9, 10, 14, 15, 12]
-    print(row(["", "AutoGrad", "PyTorch fused", "PyTorch custom", "fused/ours"], widths: widths))
-    for config in configs {
-        for family in ["LSTM", "GRU", "RNN"] {
-            let ours = try milliseconds(config, family)
-            let fused = torch?["\(config.name) \(family) fused"], custom = torch?["\(config.name) \(family) custom"]
-            print(row(["\(config.name) \(family)", format(ours), fused.map { format($0) } ?? "n/a", custom.map { format($0) } ?? "—",
-                       fused.map { format($0 / ours) + "×" } ?? "n/a"], widths: widths))
-        }
-    }
-    print()
+if wants("training") { try trainingSection() }
+if wants("peak") { peakMemorySection() }
+if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "peak-child" {
+    try peakMemoryChild(CommandLine.arguments[2], CommandLine.arguments[3])
+    exit(0)
 }
 
 if wants("denormal") {

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
-@testable import charlm
+@testable import CharLM
 import Layers
 
 /// The trainer's handling of bad input, and that --resume continues exactly.

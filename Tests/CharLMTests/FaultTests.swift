@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import charlm
+@testable import CharLM
 import Layers
 
 /// The trainer under faults: killed at any moment it leaves a checkpoint that loads and

@@ -57,9 +57,10 @@ extension Program {
                                outputCount: results.count, cotangentCount: cotangents.count)
     }
 
-    /// The outputs of the equations applied with ``apply(_:_:)`` to `arguments` (recorded
-    /// like any computation).
-    func evaluate(on arguments: [Tensor]) -> [Tensor] {
+    /// The outputs computed by applying each equation's primitive to `arguments` as an op:
+    /// unlike ``run(_:)``, recorded on the tape like any computation (so the results are
+    /// differentiable, and traceable).
+    public func evaluate(on arguments: [Tensor]) -> [Tensor] {
         var results: [Tensor] = []
         results.reserveCapacity(equations.count)
         func value(_ operand: Value) -> Tensor {
@@ -129,7 +130,9 @@ extension GradientProgram {
         for (position, equation) in program.equations.enumerated().dropFirst(forwardCount) {
             map[.result(position)] = try! builder.apply(equation.primitive, equation.operands.map(mapped))
         }
-        let backward = try! builder.build(outputs: program.outputs.dropFirst(outputCount).map(mapped))
+        // Mapped before `build` reads the builder: mapping may add constants to it.
+        let outputs = program.outputs.dropFirst(outputCount).map(mapped)
+        let backward = try! builder.build(outputs: outputs)
         return (forward, backward)
     }
 }

@@ -23,7 +23,9 @@ extension Program {
             map[.result(position)] = try rewrite(&builder, equation, operands)
                 ?? builder.apply(equation.primitive, operands)
         }
-        return try builder.build(outputs: outputs.map(mapped))
+        // Mapped before `build` reads the builder: mapping may add constants to it.
+        let results = outputs.map(mapped)
+        return try builder.build(outputs: results)
     }
 
     /// Dead-code elimination: drops equations no output depends on (and unused constants).

@@ -26,8 +26,22 @@ final class CharModel: Module {
 
     /// Logits [batch, time, vocabulary] for character ids [batch, time], and the new state.
     func callAsFunction(_ ids: IndexTensor, state: [Tensor]?) -> (logits: Tensor, state: [Tensor]) {
+        let (features, next) = features(ids, state: state)
+        return (head(features), next)
+    }
+
+    /// The encoder's output [batch, time, hidden] (what the head reads) and the new state.
+    func features(_ ids: IndexTensor, state: [Tensor]?) -> (features: Tensor, state: [Tensor]) {
         let input = embedding.map { $0(ids) } ?? Tensor.oneHot(ids, classCount: vocabularySize)
         let (output, next) = encoder(input, initialState: state, lengths: nil)
-        return (head(output), next)
+        return (output, next)
+    }
+
+    /// The parameters in the order backward finishes their gradients: the head's, then the
+    /// rest (the recurrent weights are shared by every step, so they are final only at the end).
+    var parametersInBackwardOrder: [[Parameter]] {
+        let head = self.head.parameters()
+        let rest = parameters().filter { parameter in !head.contains { $0 === parameter } }
+        return [head, rest]
     }
 }

@@ -3,9 +3,18 @@ import Layers
 import Optim
 
 /// `charlm train`: trains on the corpus with truncated BPTT, evaluating, sampling and
-/// checkpointing as it goes; Ctrl-C saves a checkpoint and stops.
+/// checkpointing as it goes; Ctrl-C saves a checkpoint and stops. In a ``TrainingGroup`` each
+/// process trains on its share of the streams and rank 0 prints and writes the checkpoints,
+/// which are those of one process training on all streams (so `--resume` works for any size).
 struct Trainer {
     var configuration: TrainingConfiguration
+    /// The processes training together, or `nil`: this process alone.
+    var group: (any TrainingGroup)?
+
+    init(configuration: TrainingConfiguration, group: (any TrainingGroup)? = nil) {
+        self.configuration = configuration
+        self.group = group
+    }
 
     func run() throws {
         let corpus = try configuration.dataPath.map { try Corpus.load(path: $0) } ?? Corpus.packageSources()
@@ -28,7 +37,9 @@ struct Trainer {
             throw CheckpointError.mismatch(configuration.checkpointPath, detail: "its vocabulary (\(resumed.checkpoint.vocabulary.count) characters) differs from this data's (\(Vocabulary(of: corpus.text.unicodeScalars).count)); resume with the data it was trained on")
         }
         let split = ids.count * 9 / 10
-        let training = StreamBatches(ids: Array(ids[..<split]), batch: configuration.batch, window: configuration.sequenceLength)
+        let streams = try group.map { try $0.streams(of: configuration.batch) } ?? 0..<configuration.batch
+        let weight = Double(streams.count) / Double(configuration.batch)  // this process's share of the loss
+        let training = StreamBatches(ids: Array(ids[..<split]), batch: configuration.batch, window: configuration.sequenceLength, streams: streams)
         let validationIDs = Array(ids[split...].prefix(40_000))
         let validationBatch = max(1, min(16, validationIDs.count / (configuration.sequenceLength + 1)))
         guard training.isUsable, validationIDs.count > configuration.sequenceLength + 1 else {
@@ -46,11 +57,16 @@ struct Trainer {
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
         if let resumed {
             state = try Checkpoint.restore(resumed.tensors, path: configuration.checkpointPath, into: model, optimizer: optimizer)
+            // Another --batch cuts the text into other streams: their state starts from zeros.
+            if state?.first?.shape[1] != configuration.batch { state = nil }
+            if group != nil { state = state?.map { $0.slice(streams, along: 1) } }  // this process's streams
             checkpoint.step = resumed.checkpoint.step
             checkpoint.curve = resumed.checkpoint.curve
         }
+        try group?.join(model.parametersInBackwardOrder)
         let firstStep = checkpoint.step + 1
-        print("charlm: \(configuration.cell.rawValue) \(configuration.layers)×\(configuration.hidden), \(model.parameters().map(\.value.count).reduce(0, +)) parameters; \(ids.count) characters from \(corpus.source)")
+        print("charlm: \(configuration.cell.rawValue) \(configuration.layers)×\(configuration.hidden), \(model.parameters().map(\.value.count).reduce(0, +)) parameters; \(ids.count) characters from \(corpus.source)"
+              + (group.map { "; " + $0.summary(batch: configuration.batch) } ?? ""))
         print("vocabulary \(vocabulary.count) characters; unigram baseline \(format(checkpoint.curve.baseline!)) bits/char on the validation split; " +
               (resumed == nil ? "checkpoint \(configuration.checkpointPath)" : "resuming \(configuration.checkpointPath) at step \(firstStep)"))
         Interrupt.install()
@@ -58,17 +74,28 @@ struct Trainer {
         var trainingLoss = 0.0, lossCount = 0
         var savedStep = resumed?.checkpoint.step
         func save() throws {
-            try checkpoint.write(model: model, optimizer: optimizer, state: state)
-            try checkpoint.curve.write(to: configuration.lossCurvePath)
+            let allStreams = try group.map { group in try state?.map { try group.allGather($0, along: 1) } } ?? state
+            if group?.rank ?? 0 == 0 {
+                try checkpoint.write(model: model, optimizer: optimizer, state: allStreams)
+                try checkpoint.curve.write(to: configuration.lossCurvePath)
+            }
             savedStep = checkpoint.step
         }
         for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
             let (inputs, targets, startsPass) = training.window(at: step - 1)
             if startsPass { state = nil }
-            let (logits, next) = model(inputs, state: state)
+            let (features, next) = model.features(inputs, state: state)
             state = next.map { $0.detached() }
-            let loss = crossEntropy(logits: logits.reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
-            let lossValue = loss.item()
+            // In a group the head reads a detached copy, so backward runs in two stages and the
+            // head's gradients are exchanged while the recurrent layers' backward runs.
+            let cut = group == nil ? features : features.detached().requiringGrad()
+            let loss = crossEntropy(logits: model.head(cut).reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+            // In a group: the global loss, and a stop request any process had, in one small
+            // exchange before backward, so that every process checks and stops alike.
+            var (lossValue, stopAgreed) = (loss.item(), false)
+            if let group {
+                (lossValue, stopAgreed) = try group.agree(loss: lossValue, weight: weight, stop: Interrupt.isRequested || step == configuration.stopAfter)
+            }
             // Stop before a NaN or ∞ reaches the weights; no save, so the last checkpoint stays good.
             guard lossValue.isFinite else {
                 progress.finish()
@@ -76,23 +103,27 @@ struct Trainer {
             }
             optimizer.zeroGrad()
             loss.backward()
+            if let group { try group.finishBackward(of: features, through: cut, model: model, weight: weight) }
             if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
             try optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
             trainingLoss += lossValue
             lossCount += 1
-            progress.update(step: step, firstStep: firstStep, loss: lossValue, tokens: (step - firstStep + 1) * inputs.values.count)
+            progress.update(step: step, firstStep: firstStep, loss: lossValue,
+                            tokens: (step - firstStep + 1) * configuration.batch * configuration.sequenceLength)
             let isLast = step == configuration.steps
             if step % configuration.evaluateEvery == 0 || isLast {
-                let bits = evaluate(model, ids: validationIDs, batch: validationBatch, window: configuration.sequenceLength) / log(2)
+                let bits = try validationLoss(model, ids: validationIDs, batch: validationBatch) / log(2)
                 checkpoint.curve.training.append((step, trainingLoss / Double(lossCount) / log(2)))
                 checkpoint.curve.validation.append((step, bits))
                 (trainingLoss, lossCount) = (0, 0)
                 progress.note("step \(step): validation \(format(bits)) bits/char (unigram \(format(checkpoint.curve.baseline!)))")
             }
-            if step % configuration.sampleEvery == 0 && !isLast { progress.note(sampleText(model, vocabulary, step: step, length: 200)) }
-            let interrupted = Interrupt.isRequested || step == configuration.stopAfter
+            if step % configuration.sampleEvery == 0 && !isLast && group?.rank ?? 0 == 0 {
+                progress.note(sampleText(model, vocabulary, step: step, length: 200))
+            }
+            let interrupted = group == nil ? Interrupt.isRequested || step == configuration.stopAfter : stopAgreed
             if step % configuration.checkpointEvery == 0 || isLast || interrupted { try save() }
             if interrupted {
                 progress.finish()
@@ -102,7 +133,7 @@ struct Trainer {
         }
         progress.finish()
         try save()
-        print(sampleText(model, vocabulary, step: configuration.steps, length: 400))
+        if group?.rank ?? 0 == 0 { print(sampleText(model, vocabulary, step: configuration.steps, length: 400)) }
         let final = checkpoint.curve.validation.last?.bitsPerCharacter ?? .nan
         print("done: validation \(format(final)) bits/char vs unigram \(format(checkpoint.curve.baseline!)); checkpoint \(configuration.checkpointPath), loss curve \(configuration.lossCurvePath)")
     }
@@ -142,6 +173,8 @@ struct Trainer {
 enum TrainingError: Error, CustomStringConvertible {
     /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or resumed from.
     case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?)
+    /// More processes than training streams: a process would have nothing to train on.
+    case tooFewStreams(batch: Int, processes: Int)
 
     var description: String {
         switch self {
@@ -149,6 +182,8 @@ enum TrainingError: Error, CustomStringConvertible {
             return "the loss is \(loss) at step \(step); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
         case let .nonFiniteLoss(step, loss, _, nil):
             return "the loss is \(loss) at step \(step), before any checkpoint was written; start again with a lower --lr or a --clip"
+        case let .tooFewStreams(batch, processes):
+            return "--batch \(batch) streams cannot be shared among \(processes) processes; pass --batch \(processes) or more, or start fewer processes"
         }
     }
 }

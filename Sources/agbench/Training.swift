@@ -1,0 +1,185 @@
+import AutoGrad
+import Foundation
+import Layers
+import Optim
+
+/// An LSTM cell as a user writes one: only a step function of public ops (two `Linear`s,
+/// `chunked`, `sigmoid`, `tanh`, `*`, `+`), nothing the engine knows about. Its speed beside
+/// the built-in `LSTM` is what the engine's compiled path gives any cell.
+final class UserLSTMCell: Module, RecurrentCell {
+    let inputSize: Int, outputSize: Int
+    let input: Linear, hidden: Linear
+
+    init(inputSize: Int, hiddenSize: Int) {
+        self.inputSize = inputSize
+        outputSize = hiddenSize
+        input = Linear(inputSize, 4 * hiddenSize)
+        hidden = Linear(hiddenSize, 4 * hiddenSize)
+    }
+
+    func zeroState(batchSize: Int, dtype: DType) -> [Tensor] {
+        [Tensor(zeros: [batchSize, outputSize], dtype: dtype), Tensor(zeros: [batchSize, outputSize], dtype: dtype)]
+    }
+
+    func step(_ x: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        let gates = (input(x) + hidden(state[0])).chunked(into: 4, along: 1)
+        let c = gates[1].sigmoid() * state[1] + gates[0].sigmoid() * gates[2].tanh()
+        let h = gates[3].sigmoid() * c.tanh()
+        return (h, [h, c])
+    }
+}
+
+/// One of the training configs of ../shared/perf/baseline.md, with the head and loss the
+/// recurrent-speed issue fixes (Benchmarks/reference_training.py builds the same).
+struct TrainingConfig {
+    let name: String, batch: Int, steps: Int, inputs: Int, hidden: Int, layers: Int, bidirectional: Bool
+    /// Repeats per measurement (C's steps take about a second).
+    var repeats: Int { name == "C" ? 3 : 15 }
+
+    static let all = [
+        TrainingConfig(name: "A", batch: 1, steps: 25, inputs: 65, hidden: 128, layers: 1, bidirectional: false),
+        TrainingConfig(name: "B", batch: 32, steps: 50, inputs: 64, hidden: 256, layers: 1, bidirectional: false),
+        TrainingConfig(name: "C", batch: 64, steps: 100, inputs: 512, hidden: 1024, layers: 1, bidirectional: false),
+        TrainingConfig(name: "D", batch: 16, steps: 50, inputs: 64, hidden: 128, layers: 2, bidirectional: true),
+    ]
+
+    /// Milliseconds per training step (forward, loss, backward, Adam over network and head):
+    /// A: head + cross-entropy at every step; B, C: head on the last step, MSE; D: head at
+    /// every step, MSE.
+    func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> Double {
+        let step = try trainingStep(network, run)
+        return 1e3 * medianSeconds(repeats: repeats, step)
+    }
+
+    /// One training step of `network` with its head, optimizer and data made ready.
+    func trainingStep(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> () -> Void {
+        let head = Linear(hidden * (bidirectional ? 2 : 1), inputs)
+        let optimizer = try Adam(network.parameters() + head.parameters(), options: .init())
+        var generator = RandomGenerator(seed: 1)
+        let loss: () -> Tensor
+        if name == "A" {
+            let ids = (0..<((steps + 1) * batch)).map { _ in Int(generator.next() % UInt64(inputs)) }
+            let x = Tensor.oneHot(IndexTensor(Array(ids.prefix(steps * batch)), shape: [steps, batch]), classCount: inputs)
+            let targets = IndexTensor(Array(ids.dropFirst(batch)))
+            loss = { crossEntropy(logits: head(run(x)).reshaped(to: [-1, inputs]), targets: targets) }
+        } else {
+            let x = Tensor.randomNormal([steps, batch, inputs], using: &generator)
+            let everyStep = name == "D"
+            let target = Tensor.randomNormal(everyStep ? [steps, batch, inputs] : [batch, inputs], using: &generator)
+            loss = {
+                let output = run(x)
+                return mseLoss(head(everyStep ? output : output.select(steps - 1, along: 0)), target)
+            }
+        }
+        return {
+            let value = loss()
+            optimizer.zeroGrad()
+            value.backward()
+            optimizer.step()
+        }
+    }
+
+    /// The built-in network of `family`.
+    func builtIn(_ family: String) -> (Module, (Tensor) -> Tensor) {
+        switch family {
+        case "LSTM":
+            let lstm = LSTM(inputSize: inputs, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional)
+            return (lstm, { lstm($0).output })
+        case "GRU":
+            let gru = GRU(inputSize: inputs, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional)
+            return (gru, { gru($0).output })
+        default:
+            let rnn = RNN(inputSize: inputs, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional)
+            return (rnn, { rnn($0).output })
+        }
+    }
+
+    /// The user-written LSTM cell in the same engine.
+    func userLSTM() -> (Module, (Tensor) -> Tensor) {
+        let network = RecurrentNetwork(inputSize: inputs, numLayers: layers, bidirectional: bidirectional) { _, size in
+            UserLSTMCell(inputSize: size, hiddenSize: hidden)
+        }
+        return (network, { network($0).output })
+    }
+}
+
+/// The training section: each case timed here, then its reference (PyTorch fused and custom
+/// cell, JAX jit when importable) right after, case by case; ratios are our time over theirs.
+/// `agbench training B C` runs only the configs named.
+func trainingSection() throws {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    ComputeThreads.maximum = cores
+    let names = Set(CommandLine.arguments.drop { $0 != "training" }.dropFirst())
+    print("Training step (forward, loss, backward, Adam), \(cores) threads, ms per step (configs A–D of")
+    print("../shared/perf/baseline.md); 'user cell': an LSTM cell written as a step function of public ops")
+    let widths = [8, 9, 10, 10, 10, 10, 8, 11, 10]
+    print(row(["", "ours", "user cell", "PyTorch", "PT custom", "JAX jit", "ours/PT", "user/ours", "user/PT"], widths: widths))
+    for config in TrainingConfig.all where names.isEmpty || names.contains(config.name) {
+        for family in ["LSTM", "GRU", "RNN"] {
+            let (network, run) = config.builtIn(family)
+            let ours = try config.milliseconds(network, run)
+            var userTime: Double?
+            if family == "LSTM" {
+                let (userNetwork, userRun) = config.userLSTM()
+                userTime = try config.milliseconds(userNetwork, userRun)
+            }
+            let reference: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [config.name, family])
+            let fused = reference?["fused"]
+            func cell(_ value: Double?) -> String { value.map { format($0) } ?? "—" }
+            func ratio(_ a: Double?, _ b: Double?) -> String { a.flatMap { a in b.map { format(a / $0) } } ?? "—" }
+            print(row(["\(config.name) \(family)", format(ours), cell(userTime), cell(fused), cell(reference?["custom"]),
+                       cell(reference?["jax"]), ratio(ours, fused), ratio(userTime, ours), ratio(userTime, fused)], widths: widths))
+        }
+    }
+    print()
+}
+
+/// The peak section: extra resident memory of LSTM training steps on configs B and C (the
+/// peak during two steps, above the process once model, optimizer and data exist), each in a
+/// fresh process, ours and PyTorch's (reference_training.py … peak).
+func peakMemorySection() {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    print("Peak extra resident memory of an LSTM training step, MiB (fresh process each)")
+    let widths = [8, 10, 10, 10, 8]
+    print(row(["", "ours", "user cell", "PyTorch", "ours/PT"], widths: widths))
+    for name in ["B", "C"] {
+        func child(_ kind: String) -> Double? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            process.arguments = ["peak-child", name, kind]
+            let output = Pipe()
+            process.standardOutput = output
+            guard (try? process.run()) != nil else { return nil }
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 / 1_048_576 }
+        }
+        let ours = child("builtin"), user = child("user")
+        let torch: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [name, "LSTM", "peak"])
+        let reference = torch?["peak"].map { $0 / 1_048_576 }
+        print(row(["\(name) LSTM", ours.map { format($0, 1) } ?? "n/a", user.map { format($0, 1) } ?? "n/a",
+                   reference.map { format($0, 1) } ?? "n/a", ours.flatMap { o in reference.map { format(o / $0) } } ?? "—"],
+                  widths: widths))
+    }
+    print()
+}
+
+/// In a child process: prints the peak extra resident bytes of two training steps of config
+/// `name`'s LSTM (`builtin` or `user` cell).
+func peakMemoryChild(_ name: String, _ kind: String) throws {
+    let config = TrainingConfig.all.first { $0.name == name }!
+    let (network, run) = kind == "user" ? config.userLSTM() : config.builtIn("LSTM")
+    let step = try config.trainingStep(network, run)
+    let idle = residentBytes() ?? 0
+    step()
+    step()
+    print(max(0, peakResidentBytes() - idle))
+}
+
+/// The peak resident set size of this process in bytes (Linux: VmHWM in /proc/self/status).
+func peakResidentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Int(line.split(separator: " ")[1]) else { return 0 }
+    return kilobytes * 1024
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+@testable import Layers
+
+/// A step that reads the time: h' = tanh(x + h W_hᵀ) + t. Its traces differ from step to step,
+/// so the engine must run it op by op.
+final class TimeShiftedCell: Module, ContextualRecurrentCell {
+    let inputSize: Int, outputSize: Int
+    let weight: Parameter
+    init(size: Int) {
+        (inputSize, outputSize) = (size, size)
+        weight = Parameter(Tensor.randomUniform([size, size], low: -0.5, high: 0.5, dtype: .float64))
+    }
+    func zeroState(batchSize: Int, dtype: DType) -> [Tensor] { [Tensor(zeros: [batchSize, outputSize], dtype: dtype)] }
+    func step(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> (output: Tensor, state: [Tensor]) {
+        let next = (input + matmul(state[0], weight.value, transposeB: true)).tanh() + Double(time)
+        return (next, [next])
+    }
+}
+
+/// The engine's compiled path (each cell's step traced, differentiated and compiled) against
+/// its op-by-op path, in float64: outputs, final states and every gradient, for the built-in
+/// cells and a user cell, with every engine feature.
+@Suite struct CompiledStepsTests {
+    /// A network's outputs, states and gradients (inputs, initial state, parameters) for a
+    /// loss that reads every output and every state component.
+    private func run<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>, compiled: Bool, lengths: [Int]?,
+                                          initialState: [Tensor]?) -> [Tensor] {
+        network.usesCompiledSteps = compiled
+        var generator = RandomGenerator(seed: 7)
+        let x = Tensor.randomNormal([5, 3, network.cells[0].inputSize], dtype: .float64, using: &generator).requiringGrad()
+        let initial = initialState?.map { $0.requiringGrad() }
+        let (output, state) = network(x, initialState: initial, lengths: lengths)
+        let weights = Tensor.randomNormal(output.shape, dtype: .float64, using: &generator)
+        let loss = (output * weights).sum() + state.map { ($0 * $0).sum() }.reduce(Tensor(0, dtype: .float64), +)
+        let parameters = network.parameters().map(\.value)
+        let gradients = AutoGrad.gradients(of: loss, withRespectTo: [x] + (initial ?? []) + parameters)
+        return [output] + state + gradients
+    }
+
+    private func expectCompiledEqualsEager<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>, lengths: [Int]? = nil,
+                                                               initialState: [Tensor]? = nil,
+                                                               sourceLocation: SourceLocation = #_sourceLocation) {
+        let eager = run(network, compiled: false, lengths: lengths, initialState: initialState)
+        let compiled = run(network, compiled: true, lengths: lengths, initialState: initialState)
+        for (position, (a, b)) in zip(eager, compiled).enumerated() {
+            #expect(maxDifference(a, b) <= 1e-12, "result \(position)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// The module converted to float64.
+    private func float64<M: Module>(_ module: M) -> M {
+        module.to(.float64)
+        return module
+    }
+
+    @Test func builtInCellsMatchTheirOpByOpRun() {
+        RandomGenerator.seedThread(1)
+        let lstm = float64(LSTM(inputSize: 4, hiddenSize: 6))
+        let gru = float64(GRU(inputSize: 4, hiddenSize: 5))
+        let rnn = float64(RNN(inputSize: 4, hiddenSize: 5))
+        let projected = float64(LSTM(inputSize: 4, hiddenSize: 6, projSize: 3))
+        expectCompiledEqualsEager(lstm)
+        expectCompiledEqualsEager(gru)
+        expectCompiledEqualsEager(rnn)
+        expectCompiledEqualsEager(projected)
+    }
+
+    @Test func everyEngineFeatureMatchesTheOpByOpRun() {
+        RandomGenerator.seedThread(2)
+        let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        expectCompiledEqualsEager(stacked)
+        expectCompiledEqualsEager(stacked, lengths: [5, 2, 4])
+        expectCompiledEqualsEager(stacked, lengths: [0, 5, 3])
+        let initial = [Tensor.randomNormal([4, 3, 5], dtype: .float64), Tensor.randomNormal([4, 3, 5], dtype: .float64)]
+        expectCompiledEqualsEager(stacked, lengths: [3, 5, 1], initialState: initial)
+        let truncated = float64(GRU(inputSize: 4, hiddenSize: 5, bidirectional: true))
+        truncated.truncation = 2
+        expectCompiledEqualsEager(truncated, lengths: [5, 4, 2])
+    }
+
+    @Test func userCellMatchesItsOpByOpRun() {
+        RandomGenerator.seedThread(3)
+        let network = float64(RecurrentNetwork(inputSize: 4, numLayers: 2, bidirectional: true) { _, size in
+            MinimalGatedUnit(inputSize: size, hiddenSize: 5)
+        })
+        expectCompiledEqualsEager(network)
+        expectCompiledEqualsEager(network, lengths: [2, 5, 4])
+    }
+
+    /// The compiled run is one op on the tape; a step that reads the time is not compiled
+    /// (and still computes what its op-by-op definition says).
+    @Test func compiledOnlyWhereEveryStepIsTheSameProgram() {
+        RandomGenerator.seedThread(4)
+        let lstm = float64(LSTM(inputSize: 2, hiddenSize: 3))
+        let x = Tensor.randomNormal([4, 2, 2], dtype: .float64)
+        let names = Graph(lstm(x).output).operations.map { $0.primitive!.name }
+        #expect(names.contains("compiled_recurrent_run") && !names.contains("tanh"))
+
+        let timed = RecurrentNetwork(inputSize: 2) { _, _ in TimeShiftedCell(size: 2) }
+        let (output, _) = timed(x)
+        #expect(!Graph(output).operations.contains { $0.primitive!.name == "compiled_recurrent_run" })
+        var h = Tensor(zeros: [2, 2], dtype: .float64)
+        for t in 0..<4 {
+            h = (x.select(t, along: 0) + matmul(h, timed.cells[0].weight.value, transposeB: true)).tanh() + Double(t)
+            #expect(maxDifference(output.select(t, along: 0), h) <= 1e-15)
+        }
+    }
+
+    /// A user cell's input projections (rows of x times a weight) are split off and run for
+    /// all steps at once; a built-in cell's were already (its `prepareInputs`).
+    @Test func inputPartIsSplitOff() {
+        RandomGenerator.seedThread(10)
+        let user = MinimalGatedUnit(inputSize: 3, hiddenSize: 4), builtIn = LSTMCell(inputSize: 3, hiddenSize: 4)
+        let x = Tensor.randomNormal([2, 3]), state = [Tensor.randomNormal([2, 4])]
+        let userStep = CompiledStep.make(step: { x, state, _ in user.step(x, state: state) }, input: x, state: state, masked: false,
+                                         parameters: user.parameters())
+        #expect(userStep?.inputCount == 2 && userStep?.inputPart?.parameters.count == 2)
+        #expect(userStep?.parameters.count == 4)  // the hidden weights and both biases
+        let builtInStep = CompiledStep.make(step: { x, state, _ in builtIn.step(prepared: x, state: state) }, input: Tensor.randomNormal([2, 16]),
+                                            state: state + state, masked: false, parameters: builtIn.parameters())
+        #expect(builtInStep?.inputPart == nil && builtInStep?.parameters.count == 2)  // weight_hh, bias_hh
+    }
+
+    /// Gradients of gradients: the compiled run's pullback, recorded, runs the same programs
+    /// as ops, so a second derivative equals the op-by-op one.
+    @Test func secondOrderGradientsMatch() {
+        RandomGenerator.seedThread(5)
+        let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4))
+        lstm.truncation = 2
+        func gradientPenalty(compiled: Bool) -> [Tensor] {
+            lstm.usesCompiledSteps = compiled
+            var generator = RandomGenerator(seed: 9)
+            let x = Tensor.randomNormal([5, 2, 3], dtype: .float64, using: &generator).requiringGrad()
+            let loss = lstm(x, lengths: [5, 3]).output.tanh().sum()
+            let inputGradient = AutoGrad.gradients(of: loss, withRespectTo: [x], createGraph: true)[0]
+            return AutoGrad.gradients(of: (inputGradient * inputGradient).sum(), withRespectTo: lstm.parameters().map(\.value))
+        }
+        for (eager, compiled) in zip(gradientPenalty(compiled: false), gradientPenalty(compiled: true)) {
+            #expect(maxDifference(eager, compiled) <= 1e-12)
+        }
+    }
+
+    /// The public gradient checker through the compiled path (finite differences in float64).
+    @Test func compiledRunPassesTheGradientCheck() throws {
+        RandomGenerator.seedThread(6)
+        let gru = float64(GRU(inputSize: 2, hiddenSize: 3, bidirectional: true))
+        let x = Tensor.randomNormal([4, 2, 2], dtype: .float64)
+        try checkGradients(of: { inputs in gru(inputs[0], lengths: [4, 2]).output.sum() }, at: [x], parameters: gru.parameters())
+    }
+
+    /// Inference (no recording) runs the compiled step without residuals and gives the same values.
+    @Test func inferenceMatchesTraining() {
+        RandomGenerator.seedThread(8)
+        let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2))
+        let x = Tensor.randomNormal([6, 2, 3], dtype: .float64)
+        let recorded = lstm(x, lengths: [6, 4]).output
+        let inferred = noGrad { lstm(x, lengths: [6, 4]).output }
+        #expect(maxDifference(recorded, inferred) == 0)
+    }
+}
