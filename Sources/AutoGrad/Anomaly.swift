@@ -42,6 +42,19 @@ public func detectingAnomalies<R>(_ body: () throws -> R) throws -> R {
 /// far; `nil` outside one, in a trapping scope, or before any anomaly.
 public var recordedAnomaly: AnomalyError? { AnomalyScope.current?.first }
 
+/// Runs `body` with `location` naming where its ops sit in a larger computation (the recurrent
+/// engine passes "recurrent layer 0, forward direction, time step 3"): in anomaly mode, an
+/// anomaly in an op `body` runs — forward, or later in the pullback of a node `body` recorded —
+/// names it in ``AnomalyError/location``. Outside anomaly mode this costs one thread-local load
+/// and `location` is not evaluated. Locations do not nest: the innermost one is reported.
+public func withAnomalyLocation<R>(_ location: @autoclosure () -> String, _ body: () throws -> R) rethrows -> R {
+    guard let scope = AnomalyScope.current else { return try body() }
+    let enclosing = scope.location
+    scope.location = location()
+    defer { scope.location = enclosing }
+    return try body()
+}
+
 /// A non-finite value found by anomaly mode: where it appeared and what the op was given.
 public struct AnomalyError: Error, Sendable, CustomStringConvertible {
     /// Whether the anomaly appeared in the forward or the backward pass.
@@ -116,60 +129,104 @@ public struct AnomalyError: Error, Sendable, CustomStringConvertible {
     public let operandIndex: Int?
     /// The non-finite tensor: the output forward, else the gradient (or inner op's result).
     public let result: Values
+    /// Where the op ran, when it ran inside ``withAnomalyLocation(_:_:)`` (backward: where the
+    /// node whose pullback ran was recorded), e.g. a recurrent run's layer, direction and step.
+    public let location: String?
 
     /// One line naming the op, what was not finite and the operands' types and ranges.
     public var description: String {
         let operandList = operands.map(\.description).joined(separator: "; ")
+        let place = location.map { " (\($0))" } ?? ""
         switch pass {
         case .forward:
             let origin = operands.allSatisfy(\.isFinite) ? "" : " (it came in with the operands: from data, or from ops run outside anomaly mode)"
-            return "forward op '\(op)' produced a non-finite output \(result); operands: \(operandList)" + origin
+            return "forward op '\(op)'\(place) produced a non-finite output \(result); operands: \(operandList)" + origin
         case .backward:
             let what = if let innerOp { "its op '\(innerOp)' produced a non-finite value \(result)" }
                 else if let operandIndex { "it produced a non-finite gradient for operand \(operandIndex): \(result)" }
                 else { "it received a non-finite gradient \(result) (an overflowing sum of gradients, or the seed)" }
-            return "backward: in the pullback of '\(op)', \(what); operands: \(operandList); output gradient: \(outputGradient.map(\.description) ?? "-")"
+            return "backward: in the pullback of '\(op)'\(place), \(what); operands: \(operandList); output gradient: \(outputGradient.map(\.description) ?? "-")"
         }
     }
 }
 
-/// One anomaly-mode scope on one thread: how to report, what was found, which pullback is running.
+/// One anomaly-mode scope on one thread: how to report, what was found, which pullback is
+/// running, where the ops run now sit and where recorded nodes were recorded.
 final class AnomalyScope {
     let traps: Bool
     var first: AnomalyError?
-    /// The pullback being run, so ops it runs are blamed on it.
-    var pullback: (op: String, inputs: [Tensor], gradient: Tensor)?
+    /// The pullback being run, so ops it runs are blamed on it (and its node's location).
+    var pullback: (op: String, inputs: [Tensor], gradient: Tensor, location: String?)?
+    /// The innermost ``withAnomalyLocation(_:_:)`` label.
+    var location: String?
+    /// Shared with the enclosing scope, so a backward pass in an inner scope still finds where
+    /// the outer scope's forward recorded its nodes.
+    let nodeLocations: NodeLocations
 
-    init(traps: Bool) { self.traps = traps }
+    init(traps: Bool, enclosing: AnomalyScope? = AnomalyScope.current) {
+        self.traps = traps
+        location = enclosing?.location
+        nodeLocations = enclosing?.nodeLocations ?? NodeLocations()
+    }
 
     static var current: AnomalyScope? {
         ag_anomaly_scope().map { Unmanaged<AnomalyScope>.fromOpaque($0).takeUnretainedValue() }
     }
 
     func report(_ pass: AnomalyError.Pass, op: String, innerOp: String? = nil, operands: [Tensor],
-                outputGradient: Tensor? = nil, operandIndex: Int? = nil, result: AnomalyError.Values) {
+                outputGradient: Tensor? = nil, operandIndex: Int? = nil, result: AnomalyError.Values, location: String?) {
         let anomaly = AnomalyError(pass: pass, op: op, innerOp: innerOp, operands: operands.map(AnomalyError.Values.init),
                                    outputGradient: outputGradient.map(AnomalyError.Values.init),
-                                   operandIndex: operandIndex, result: result)
+                                   operandIndex: operandIndex, result: result, location: location)
         if traps { opFailure("anomaly", anomaly.description) }
         first = anomaly
     }
 
     func checkedPullback(_ primitive: any Primitive, _ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         guard first == nil else { return primitive.pullback(gradient, inputs: inputs, output: output) }
+        // The output tensor the walk rebuilt carries the node, so its recorded location.
+        let location = output.graphNode.flatMap(nodeLocations.location(of:))
         let incoming = AnomalyError.Values(gradient)
         if !incoming.isFinite {
-            report(.backward, op: primitive.name, operands: inputs, outputGradient: gradient, result: incoming)
+            report(.backward, op: primitive.name, operands: inputs, outputGradient: gradient, result: incoming, location: location)
         }
         let enclosing = pullback
-        pullback = (primitive.name, inputs, gradient)
+        pullback = (primitive.name, inputs, gradient, location)
         defer { pullback = enclosing }
         let gradients = primitive.pullback(gradient, inputs: inputs, output: output)
         for (index, inputGradient) in gradients.enumerated() where first == nil {
             guard let inputGradient, case let values = AnomalyError.Values(inputGradient), !values.isFinite else { continue }
-            report(.backward, op: primitive.name, operands: inputs, outputGradient: gradient, operandIndex: index, result: values)
+            report(.backward, op: primitive.name, operands: inputs, outputGradient: gradient, operandIndex: index,
+                   result: values, location: location)
         }
         return gradients
+    }
+}
+
+/// The location each node was recorded at, for nodes recorded inside a location. Weak: the
+/// table never keeps a graph alive, and an identifier reused by a new node is not mistaken
+/// for the old one.
+final class NodeLocations {
+    private struct Entry {
+        weak var node: Node?
+        let location: String
+    }
+    private var entries: [ObjectIdentifier: Entry] = [:]
+    /// The size after the last sweep of dead entries: sweeping when it doubles keeps the cost
+    /// amortized constant per node.
+    private var sweptCount = 1024
+
+    func record(_ location: String, for node: Node) {
+        entries[ObjectIdentifier(node)] = Entry(node: node, location: location)
+        if entries.count >= 2 * sweptCount {
+            entries = entries.filter { $0.value.node != nil }
+            sweptCount = max(1024, entries.count)
+        }
+    }
+
+    func location(of node: Node) -> String? {
+        guard let entry = entries[ObjectIdentifier(node)], entry.node === node else { return nil }
+        return entry.location
     }
 }
 
@@ -179,16 +236,18 @@ private func withAnomalyScope<R>(_ scope: AnomalyScope, _ body: () throws -> R) 
     return try withExtendedLifetime(scope) { try body() }
 }
 
-/// ``apply(_:_:)``'s hook, called in anomaly mode only: reports `output` if it is not finite.
+/// ``apply(_:_:)``'s hook, called in anomaly mode only, once `output` has its node: notes the
+/// node's location, and reports `output` if it is not finite.
 func noteForwardAnomaly(_ primitive: any Primitive, _ inputs: [Tensor], _ output: Tensor) {
     guard let scope = AnomalyScope.current, scope.first == nil else { return }
+    if let location = scope.location, let node = output.graphNode { scope.nodeLocations.record(location, for: node) }
     let values = AnomalyError.Values(output)
     guard !values.isFinite else { return }
     if let pullback = scope.pullback {
         scope.report(.backward, op: pullback.op, innerOp: primitive.name, operands: pullback.inputs,
-                     outputGradient: pullback.gradient, result: values)
+                     outputGradient: pullback.gradient, result: values, location: pullback.location)
     } else {
-        scope.report(.forward, op: primitive.name, operands: inputs, result: values)
+        scope.report(.forward, op: primitive.name, operands: inputs, result: values, location: scope.location)
     }
 }
 

@@ -127,7 +127,6 @@ public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
         opFailure(error.op, error.message)
     }
     var output = primitive.forward(inputs, shape: type.shape)
-    if ag_anomaly_scope() != nil { noteForwardAnomaly(primitive, inputs, output) }  // Anomaly.swift
     assert(output.shape == type.shape && (type.element.floatType.map { $0 == output.dtype } ?? true),
            "\(primitive.name): forward disagrees with its type rule")
     output.elementType = type.element
@@ -136,6 +135,8 @@ public func apply(_ primitive: some Primitive, _ inputs: [Tensor]) -> Tensor {
     } else if ag_grad_mode() != 0 && inputs.contains(where: { $0.node != nil }) {
         output.node = Node(primitive: primitive, inputs: inputs, output: output)
     }
+    // After recording, so the hook can note where the node was recorded.
+    if ag_anomaly_scope() != nil { noteForwardAnomaly(primitive, inputs, output) }  // Anomaly.swift
     return output
 }
 

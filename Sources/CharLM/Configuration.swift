@@ -35,6 +35,8 @@ struct TrainingConfiguration {
     var checkpointEvery = 500
     var temperature = 0.8
     var curvePath: String?
+    /// Record the gradient flow through time and plot it beside the loss curve (Diagnosis.swift).
+    var diagnose = false
     /// Stop after this step as Ctrl-C does (saving a checkpoint): lets tests interrupt a run.
     var stopAfter: Int?
     /// The flags given on the command line (a resumed run refuses ones that contradict the checkpoint).
@@ -48,7 +50,7 @@ struct TrainingConfiguration {
 
     /// Parses `charlm train` flags; unknown or malformed ones throw.
     init(arguments: [String]) throws(UsageError) {
-        let flags = try FlagParser(arguments, command: "train", valued: Self.valuedFlags, switches: ["--resume"])
+        let flags = try FlagParser(arguments, command: "train", valued: Self.valuedFlags, switches: ["--resume", "--diagnose"])
         cell = try flags.choice("--cell", default: cell)
         hidden = try flags.int("--hidden", default: hidden, range: 1...8192)
         layers = try flags.int("--layers", default: layers, range: 1...16)
@@ -68,12 +70,18 @@ struct TrainingConfiguration {
         checkpointEvery = try flags.int("--checkpoint-every", default: checkpointEvery)
         temperature = try flags.double("--temperature", default: temperature, range: 0.01...10)
         curvePath = flags.string("--curve")
+        diagnose = flags.has("--diagnose")
         givenFlags = Set(arguments.filter { $0.hasPrefix("--") })
     }
 
     /// The loss-curve file: --curve, or the checkpoint's name with `-loss.svg`.
     var lossCurvePath: String {
-        curvePath ?? (checkpointPath.hasSuffix(".safetensors") ? String(checkpointPath.dropLast(".safetensors".count)) : checkpointPath) + "-loss.svg"
+        curvePath ?? checkpointStem + "-loss.svg"
+    }
+
+    /// The checkpoint path without `.safetensors`: the files written beside it add a suffix.
+    var checkpointStem: String {
+        checkpointPath.hasSuffix(".safetensors") ? String(checkpointPath.dropLast(".safetensors".count)) : checkpointPath
     }
 
     init() {}
@@ -124,6 +132,7 @@ let helpText = """
       --checkpoint-every N         save every N steps (500); also on Ctrl-C
       --temperature X              sampling temperature (0.8)
       --curve PATH                 loss curve SVG (the checkpoint's name + -loss.svg)
+      --diagnose                   also plot ‖∂L/∂h_t‖ per time step (the checkpoint's name + -gradients.svg)
 
     sample flags:
       --checkpoint PATH  --prime TEXT  --length N (500)  --temperature X (0.8)  --seed N (1)

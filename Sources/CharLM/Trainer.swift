@@ -50,6 +50,7 @@ struct Trainer {
         RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
         let optimizer = try Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
+        let diagnosis = configuration.diagnose ? GradientDiagnosis(model.encoder) : nil
         let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
             : try .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
@@ -78,18 +79,22 @@ struct Trainer {
             if group?.rank ?? 0 == 0 {
                 try checkpoint.write(model: model, optimizer: optimizer, state: allStreams)
                 try checkpoint.curve.write(to: configuration.lossCurvePath)
+                try diagnosis?.write(to: configuration.gradientPlotPath)
             }
             savedStep = checkpoint.step
         }
         for step in firstStep...max(firstStep, configuration.steps) where step <= configuration.steps {
             let (inputs, targets, startsPass) = training.window(at: step - 1)
             if startsPass { state = nil }
-            let (features, next) = model.features(inputs, state: state)
-            state = next.map { $0.detached() }
             // In a group the head reads a detached copy, so backward runs in two stages and the
             // head's gradients are exchanged while the recurrent layers' backward runs.
-            let cut = group == nil ? features : features.detached().requiringGrad()
-            let loss = crossEntropy(logits: model.head(cut).reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+            func forward() -> (loss: Tensor, features: Tensor, cut: Tensor, next: [Tensor]) {
+                let (features, next) = model.features(inputs, state: state)
+                let cut = group == nil ? features : features.detached().requiringGrad()
+                let loss = crossEntropy(logits: model.head(cut).reshaped(to: [-1, vocabulary.count]), targets: IndexTensor(targets.values))
+                return (loss, features, cut, next)
+            }
+            let (loss, features, cut, next) = forward()
             // In a group: the global loss, and a stop request any process had, in one small
             // exchange before backward, so that every process checks and stops alike.
             var (lossValue, stopAgreed) = (loss.item(), false)
@@ -97,14 +102,18 @@ struct Trainer {
                 (lossValue, stopAgreed) = try group.agree(loss: lossValue, weight: weight, stop: Interrupt.isRequested || step == configuration.stopAfter)
             }
             // Stop before a NaN or ∞ reaches the weights; no save, so the last checkpoint stays good.
+            // The step runs again in anomaly mode to name the op (and recurrent step) it came from.
             guard lossValue.isFinite else {
                 progress.finish()
-                throw TrainingError.nonFiniteLoss(step: step, loss: lossValue, checkpoint: configuration.checkpointPath, savedStep: savedStep)
+                throw TrainingError.nonFiniteLoss(step: step, loss: lossValue, checkpoint: configuration.checkpointPath, savedStep: savedStep,
+                                                  anomaly: firstAnomaly { forward().loss })
             }
+            state = next.map { $0.detached() }
             optimizer.zeroGrad()
             loss.backward()
             if let group { try group.finishBackward(of: features, through: cut, model: model, weight: weight) }
-            if configuration.clip > 0 { _ = clipGradientNorm(model.parameters(), maxNorm: configuration.clip) }
+            let norm = configuration.clip > 0 ? clipGradientNorm(model.parameters(), maxNorm: configuration.clip) : nil
+            diagnosis?.note(step: step, globalNorm: norm ?? globalGradientNorm(model.parameters()))
             try optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
@@ -171,17 +180,18 @@ struct Trainer {
 
 /// Training that cannot go on.
 enum TrainingError: Error, CustomStringConvertible {
-    /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or resumed from.
-    case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?)
+    /// The loss became NaN or infinite at `step`; `savedStep` is the last checkpoint written or
+    /// resumed from; `anomaly`, the first op of the step that produced a non-finite value.
+    case nonFiniteLoss(step: Int, loss: Double, checkpoint: String, savedStep: Int?, anomaly: AnomalyError?)
     /// More processes than training streams: a process would have nothing to train on.
     case tooFewStreams(batch: Int, processes: Int)
 
     var description: String {
         switch self {
-        case let .nonFiniteLoss(step, loss, checkpoint, savedStep?):
-            return "the loss is \(loss) at step \(step); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
-        case let .nonFiniteLoss(step, loss, _, nil):
-            return "the loss is \(loss) at step \(step), before any checkpoint was written; start again with a lower --lr or a --clip"
+        case let .nonFiniteLoss(step, loss, checkpoint, savedStep?, anomaly):
+            return "the loss is \(loss) at step \(step)\(anomaly.map { " (\($0))" } ?? ""); stopped without saving, so '\(checkpoint)' still holds step \(savedStep): resume from it with a lower --lr or a --clip"
+        case let .nonFiniteLoss(step, loss, _, nil, anomaly):
+            return "the loss is \(loss) at step \(step)\(anomaly.map { " (\($0))" } ?? ""), before any checkpoint was written; start again with a lower --lr or a --clip"
         case let .tooFewStreams(batch, processes):
             return "--batch \(batch) streams cannot be shared among \(processes) processes; pass --batch \(processes) or more, or start fewer processes"
         }

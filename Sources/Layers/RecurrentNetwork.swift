@@ -30,6 +30,9 @@
 /// on (``regularisation``), and runs under tracing or anomaly mode. A step
 /// that reads some other mutable Swift value would be frozen at its first trace: set
 /// ``usesCompiledSteps`` to `false` for such a cell.
+///
+/// On request a network records how the gradient flows back through time
+/// (``recordsGradientFlow``) and keeps every step's state (``collectsStepStates``).
 open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The cells, layer-major and direction-minor: `cells[layer * directions + direction]`.
     public let cells: [Cell]
@@ -52,6 +55,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public var usesCompiledSteps = true
     /// Each cell's compiled steps by shape (`nil`: the step cannot be compiled).
     let compiledSteps = CompiledStepCache()
+    /// Gradient-flow and per-step-state recording (RecurrentNetwork+Recording.swift).
+    var recording = RecurrentRecording()
 
     /// 1, or 2 when bidirectional.
     public var directions: Int { bidirectional ? 2 : 1 }
@@ -114,6 +119,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             }
         }
         var layerInput = batchFirst ? input.transposed(0, 1) : input  // [time, batch, features]
+        let recorder = beginStepRecording(steps: time)
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
@@ -128,7 +134,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                     .reshaped(to: [time, batch, -1])
                 let reverse = direction == 1
                 let (sequence, final) = run(cell: index, reverse ? reversedWithinLengths(prepared, lengths) : prepared,
-                                            from: start, lengths: lengths, context: context)
+                                            from: start, lengths: lengths, context: context, recorder: recorder)
                 outputs.append(reverse ? reversedWithinLengths(sequence, lengths) : sequence)
                 finalStates.append(final)
             }
@@ -136,6 +142,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
         layerInput = regularisedOutput(layerInput)
+        finishStepRecording(recorder, lengths: lengths)
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
         return (batchFirst ? layerInput.transposed(0, 1) : layerInput, state)
@@ -175,27 +182,32 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// Forgets the carried state (the next stateful call starts from zeros).
     public func resetState() { carriedState = nil }
 
-    /// Cell `index` run over `prepared` [time, batch, ·]: compiled when it can be, else op by
-    /// op. Returns the outputs [time, batch, output] and the final state.
-    private func run(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, context: Cell.Context)
-        -> (outputs: Tensor, state: [Tensor]) {
-        if let compiled = compiledRun(cell: index, prepared, from: start, lengths: lengths) { return compiled }
+    /// Cell `index` run over `prepared` [time, batch, ·]: compiled when it can be (nothing is
+    /// recorded per step), else op by op. Returns the outputs [time, batch, output] and the
+    /// final state.
+    private func run(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, context: Cell.Context,
+                     recorder: StepRecorder?) -> (outputs: Tensor, state: [Tensor]) {
+        if recorder == nil, let compiled = compiledRun(cell: index, prepared, from: start, lengths: lengths) { return compiled }
         let steps = (0..<prepared.shape[0]).map { prepared.select($0, along: 0) }
-        let (outputs, state) = unroll(cells[index], steps, from: start, lengths: lengths, context: context)
+        let (outputs, state) = unroll(cells[index], steps, from: start, lengths: lengths, context: context,
+                                      lane: index, recorder: recorder)
         return (stack(outputs, along: 0), state)
     }
 
     /// The cell applied step by step; past a sequence's length its state is held and its
     /// output is zero (a `where`, so no gradient flows through padding).
-    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?, context: Cell.Context)
-        -> (outputs: [Tensor], state: [Tensor]) {
+    private func unroll(_ cell: Cell, _ inputs: [Tensor], from start: [Tensor], lengths: [Int]?, context: Cell.Context,
+                        lane: Int, recorder: StepRecorder?) -> (outputs: [Tensor], state: [Tensor]) {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
         let masks = stepMasks(for: start)
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let (output, next) = masks.map { regularisedStep(cell, input, state: state, time: t, context: context, masks: $0) }
-                ?? cell.step(prepared: input, state: state, time: t, context: context)
+            var (output, next) = withAnomalyLocation(stepLocation(lane: lane, step: t)) {
+                masks.map { regularisedStep(cell, input, state: state, time: t, context: context, masks: $0) }
+                    ?? cell.step(prepared: input, state: state, time: t, context: context)
+            }
+            if let recorder { (output, next) = recorder.observe(output, next, lane: lane, step: t) }
             if t < shortest {
                 outputs.append(output)
                 state = next
@@ -204,6 +216,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 outputs.append(Tensor.where(valid, output, Tensor(0, dtype: output.dtype)))
                 state = zip(next, state).map { Tensor.where(valid, $0, $1) }
             }
+            recorder?.keep(state, lane: lane)
         }
         return (outputs, state)
     }
@@ -211,7 +224,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The steps of a [time, batch, ·] sequence in reverse order, each sequence reversed
     /// within its own length (padding stays at the end): row b at step t comes from step
     /// lengths[b] − 1 − t.
-    private func reversedWithinLengths(_ sequence: Tensor, _ lengths: [Int]?) -> Tensor {
+    func reversedWithinLengths(_ sequence: Tensor, _ lengths: [Int]?) -> Tensor {
         let (time, batch) = (sequence.shape[0], sequence.shape[1])
         let source = (0..<time).flatMap { t in
             (0..<batch).map { b in

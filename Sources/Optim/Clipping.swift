@@ -9,7 +9,24 @@ import Foundation
 /// - Returns: the total norm before clipping (0 when no parameter has a gradient).
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Double, normType: Double = 2) -> Double {
-    guard normType > 0 else { optimizerFailure("clipGradientNorm", "norm type \(normType) is not positive") }
+    let total = globalGradientNorm(parameters, normType: normType, caller: "clipGradientNorm")
+    let scale = maxNorm / (total + 1e-6)
+    if scale < 1 {
+        for parameter in parameters { edit(parameter, .scale(by: scale)) }
+    }
+    return total
+}
+
+/// The global norm of the gradients of `parameters`, as ``clipGradientNorm(_:maxNorm:normType:)``
+/// measures it but without clipping: the `normType`-norm of the per-parameter gradient norms
+/// (`.infinity` for the largest magnitude). Parameters without a gradient are skipped; 0 when
+/// none has one. A diagnostic of exploding gradients for runs that do not clip.
+public func globalGradientNorm(_ parameters: [Parameter], normType: Double = 2) -> Double {
+    globalGradientNorm(parameters, normType: normType, caller: "globalGradientNorm")
+}
+
+private func globalGradientNorm(_ parameters: [Parameter], normType: Double, caller: String) -> Double {
+    guard normType > 0 else { optimizerFailure(caller, "norm type \(normType) is not positive") }
     var total = 0.0
     for parameter in parameters {
         guard let gradient = parameter.grad else { continue }
@@ -19,12 +36,7 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Double, normTyp
         }
         total = normType.isInfinite ? max(total, norm) : total + powered(norm, normType)
     }
-    if !normType.isInfinite { total = root(total, normType) }
-    let scale = maxNorm / (total + 1e-6)
-    if scale < 1 {
-        for parameter in parameters { edit(parameter, .scale(by: scale)) }
-    }
-    return total
+    return normType.isInfinite ? total : root(total, normType)
 }
 
 /// Clamps every gradient element of `parameters` to [−maxValue, maxValue], as

@@ -73,28 +73,51 @@ import Layers
         #expect(try loadableStep(checkpoint) == steps)
     }
 
-    /// A checkpoint whose head weights are NaN (as after a divergence) resumes into a NaN loss:
-    /// training stops with a message naming the step and leaves the file as it was.
-    @Test func nonFiniteLossStopsAndKeepsTheCheckpoint() throws {
-        let folder = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: folder) }
+    /// A run stopped after step 3 whose checkpoint then has `tensor` set to NaN (as after a
+    /// divergence), configured to resume: the configuration and the poisoned file's bytes.
+    private func divergedCheckpoint(in folder: URL, cell: CellKind, layers: Int = 1,
+                                    poisoning tensor: String) throws -> (TrainingConfiguration, Data) {
         var configuration = TrainingConfiguration()
-        (configuration.dataPath, configuration.cell, configuration.hidden) = (writeCorpus(in: folder), .rnn, 8)
+        (configuration.dataPath, configuration.cell, configuration.hidden, configuration.layers) = (writeCorpus(in: folder), cell, 8, layers)
         (configuration.batch, configuration.sequenceLength, configuration.steps, configuration.stopAfter) = (2, 6, 8, 3)
         (configuration.evaluateEvery, configuration.sampleEvery, configuration.checkpointEvery) = (100, 100, 100)
         configuration.checkpointPath = folder.appendingPathComponent("m.safetensors").path
         try Trainer(configuration: configuration).run()
         let url = URL(fileURLWithPath: configuration.checkpointPath)
         var (tensors, metadata) = try SafeTensors.read(from: url)
-        tensors["model.head.weight"] = Tensor(repeating: .nan, shape: tensors["model.head.weight"]!.shape)
+        tensors[tensor] = Tensor(repeating: .nan, shape: try #require(tensors[tensor]).shape)
         try SafeTensors.write(tensors, metadata: metadata, to: url)
-        let poisoned = try Data(contentsOf: url)
-        configuration.resume = true
-        configuration.stopAfter = nil
+        (configuration.resume, configuration.stopAfter) = (true, nil)
+        return (configuration, try Data(contentsOf: url))
+    }
+
+    /// A checkpoint whose head weights are NaN resumes into a NaN loss: training stops with a
+    /// message naming the step and the op (whose NaN came in with its operand, the weight) and
+    /// leaves the file as it was.
+    @Test func nonFiniteLossStopsAndKeepsTheCheckpoint() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (configuration, poisoned) = try divergedCheckpoint(in: folder, cell: .rnn, poisoning: "model.head.weight")
         #expect { try Trainer(configuration: configuration).run() } throws: { error in
-            guard case let .nonFiniteLoss(step, loss, _, savedStep)? = error as? TrainingError else { return false }
+            guard case let .nonFiniteLoss(step, loss, _, savedStep, anomaly?)? = error as? TrainingError else { return false }
+            let weight = anomaly.operands[1]
             return step == 4 && loss.isNaN && savedStep == 3 && "\(error)".contains("still holds step 3")
+                && anomaly.op == "matmul" && anomaly.location == nil && weight.nanCount == weight.shape.reduce(1, *)
         }
-        #expect(try Data(contentsOf: url) == poisoned)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: configuration.checkpointPath)) == poisoned)
+    }
+
+    /// Inside the encoder the message also names the layer and time step: every recurrent
+    /// weight of layer 1 is NaN, so the first NaN is its first step's recurrent product.
+    @Test func nonFiniteLossNamesTheRecurrentStep() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (configuration, poisoned) = try divergedCheckpoint(in: folder, cell: .rnn, layers: 2, poisoning: "model.encoder.weight_hh_l1")
+        #expect { try Trainer(configuration: configuration).run() } throws: { error in
+            guard case let .nonFiniteLoss(step, _, _, _, anomaly?)? = error as? TrainingError else { return false }
+            return step == 4 && anomaly.op == "matmul" && anomaly.location == "recurrent layer 1, time step 0"
+                && "\(error)".contains("(forward op 'matmul' (recurrent layer 1, time step 0) produced a non-finite output")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: configuration.checkpointPath)) == poisoned)
     }
 }

@@ -39,6 +39,15 @@ private func parameters(withGradients gradients: [[Double]], dtype: DType = .flo
         #expect(clipGradientNorm([Parameter(Tensor(ones: [2]))], maxNorm: 1) == 0)
     }
 
+    /// The norm clipping reports, without clipping: √(3² + 4²) = 5, |−1| + 2 + 2 = 5, max 3.
+    @Test func globalNormLeavesGradientsAlone() {
+        let measured = parameters(withGradients: [[3, 0], [0, 4]]) + [Parameter(Tensor(ones: [2]))]
+        #expect(globalGradientNorm(measured) == 5 && globalGradientNorm(measured, normType: .infinity) == 4)
+        #expect(globalGradientNorm(parameters(withGradients: [[-1, 2], [2]]), normType: 1) == 5)
+        #expect(measured[0].grad?.scalars == [3, 0] && measured[1].grad?.scalars == [0, 4])
+        #expect(globalGradientNorm([]) == 0)
+    }
+
     @Test func valueClippingClampsEachElement() throws {
         let clipped = parameters(withGradients: [[-2, 0.05, 0.3], [0.1]])
         clipGradientValue(clipped, maxValue: 0.1)
