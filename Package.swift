@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "AutoGrad", dependencies: ["CKernels"]),
         .target(name: "Layers", dependencies: ["AutoGrad"]),
-        .target(name: "Optim", dependencies: ["AutoGrad"]),
+        .target(name: "Optim", dependencies: ["AutoGrad", "CKernels"]),
         .target(name: "CharLM", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "charlm", dependencies: ["CharLM"]),
         .executableTarget(name: "agbench", dependencies: ["AutoGrad", "Layers", "Optim"]),

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Adam, as `torch.optim.Adam` (t is the parameter's step count):
@@ -152,6 +153,25 @@ private func adamUpdate<T: FloatElement>(_: T.Type, _ parameter: Parameter, _ gr
     let squareAverage = state.buffer("exp_avg_sq", like: parameter).elements(as: T.self)
     let maxSquareAverage = options.amsgrad ? state.buffer("max_exp_avg_sq", like: parameter).elements(as: T.self) : nil
     parameter.withValues(as: T.self, gradient: gradient) { values, gradient in
+        if !decouples && weightDecay == 0 && !maximize && maxSquareAverage == nil && abs(averageWeight) < 0.5 {
+            // The default options: the vectorized C loop (lerp from the nearer end is
+            // start + weight·(end − start) for these weights, as below).
+            func pointer<U>(_ buffer: UnsafeMutableBufferPointer<T>, _: U.Type) -> UnsafeMutablePointer<U> {
+                UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: U.self)
+            }
+            let gradientPointer = UnsafeMutableRawPointer(mutating: gradient.baseAddress!)
+            let count = Int64(values.count)
+            if T.self == Float.self {
+                ag_adam_f32(pointer(values, Float.self), gradientPointer.assumingMemoryBound(to: Float.self),
+                            pointer(average, Float.self), pointer(squareAverage, Float.self), count, Float(averageWeight),
+                            Float(beta2), Float(squareWeight), Float(stepSize), Float(correction2Root), Float(epsilon))
+            } else {
+                ag_adam_f64(pointer(values, Double.self), gradientPointer.assumingMemoryBound(to: Double.self),
+                            pointer(average, Double.self), pointer(squareAverage, Double.self), count, Double(averageWeight),
+                            Double(beta2), Double(squareWeight), Double(stepSize), Double(correction2Root), Double(epsilon))
+            }
+            return
+        }
         for i in values.indices {
             if decouples { values[i] = values[i] * decay }
             let g = adjustedGradient(gradient[i], values[i], weightDecay: weightDecay, maximize: maximize)
@@ -167,3 +187,4 @@ private func adamUpdate<T: FloatElement>(_: T.Type, _ parameter: Parameter, _ gr
         }
     }
 }
+

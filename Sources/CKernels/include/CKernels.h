@@ -24,6 +24,15 @@ void ag_tanhf(const float *x, float *y, int64_t n);
 /// y[i] = 1 / (1 + e^-x[i]) for float32, vectorized; a few ulp of libm.
 void ag_sigmoidf(const float *x, float *y, int64_t n);
 
+/// Adam's update with default options over n elements (Sources/CKernels/optimizer.c):
+/// m += w1·(g − m); s = s·β2 + w2·g²; value += −step·m / (√s / c2 + ε).
+void ag_adam_f32(float *value, const float *gradient, float *average, float *square_average, int64_t n,
+                 float average_weight, float beta2, float square_weight, float step_size, float correction2_root,
+                 float epsilon);
+void ag_adam_f64(double *value, const double *gradient, double *average, double *square_average, int64_t n,
+                 double average_weight, double beta2, double square_weight, double step_size,
+                 double correction2_root, double epsilon);
+
 /// A task of a parallel loop: called once per index with the loop's context.
 typedef void (*ag_task_fn)(void *context, int64_t index);
 /// Calls task(context, i) for every i in [0, count) on up to `threads` threads (the caller
