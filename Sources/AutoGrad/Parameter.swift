@@ -54,6 +54,20 @@ public final class Parameter: @unchecked Sendable {
     /// Forgets the accumulated gradient.
     public func zeroGrad() { leaf.grad = nil }
 
+    /// Runs `body` with ``value`` reading `replacement`, a tensor computed from the value (e.g.
+    /// the value times a DropConnect mask), so what `body` records differentiates through the
+    /// replacement into this parameter's gradient; the value is back when `body` returns. Not
+    /// for a parameter another thread reads meanwhile.
+    public func substituting<R>(_ replacement: Tensor, during body: () throws -> R) rethrows -> R {
+        guard replacement.shape == storedValue.shape, replacement.dtype == storedValue.dtype else {
+            opFailure("Parameter.substituting", "replacement \(describe(replacement.dtype, replacement.shape)) for a parameter \(describe(storedValue.dtype, storedValue.shape))")
+        }
+        let saved = storedValue
+        storedValue = replacement
+        defer { storedValue = saved }
+        return try body()
+    }
+
     private func adoptLeaf(previous: Node) {
         if storedValue.node === previous { return }
         if storedValue.shape != previous.shape || storedValue.dtype != previous.dtype {

@@ -49,10 +49,10 @@ struct Trainer {
 
         RandomGenerator.seedThread(configuration.seed)
         let model = CharModel(configuration, vocabularySize: vocabulary.count)
-        let optimizer = Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
+        let optimizer = try Adam(model.namedParameters(), options: .init(learningRate: configuration.learningRate))
         let diagnosis = configuration.diagnose ? GradientDiagnosis(model.encoder) : nil
         let schedule = configuration.schedule == .constant ? LearningRateSchedule.constant
-            : .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
+            : try .cosineAnnealing(period: configuration.steps, minimum: configuration.learningRate / 10)
         var state: [Tensor]?
         var checkpoint = Checkpoint(configuration: configuration, vocabulary: vocabulary, step: 0,
                                     curve: LossCurve(baseline: unigramBitsPerCharacter(train: ids[..<split], validation: validationIDs)))
@@ -114,7 +114,7 @@ struct Trainer {
             if let group { try group.finishBackward(of: features, through: cut, model: model, weight: weight) }
             let norm = configuration.clip > 0 ? clipGradientNorm(model.parameters(), maxNorm: configuration.clip) : nil
             diagnosis?.note(step: step, globalNorm: norm ?? globalGradientNorm(model.parameters()))
-            optimizer.apply(schedule, atStep: step - 1)
+            try optimizer.apply(schedule, atStep: step - 1)
             optimizer.step()
             checkpoint.step = step
             trainingLoss += lossValue

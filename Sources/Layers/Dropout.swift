@@ -14,8 +14,6 @@ open class Dropout: Module, UnaryLayer {
     /// The input with dropped elements zeroed and the rest scaled (training), or unchanged.
     open func forward(_ input: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return input }
-        let draws = Tensor.randomUniform(input.shape, dtype: input.dtype)
-        let kept = Tensor.where(draws .>= probability, Tensor(1 / (1 - probability), dtype: input.dtype), Tensor(0, dtype: input.dtype))
-        return input * kept
+        return input * invertedDropoutMask(input.shape, dtype: input.dtype, probability: probability)
     }
 }

@@ -43,20 +43,6 @@ extension LSTMCell {
         case fullGateRecurrence
     }
 
-    /// The cell of one of Greff et al.'s variants (see ``Variant``), with the paper's
-    /// σ and tanh activations; every variant but ``Variant/noPeepholes`` has peepholes.
-    public convenience init(inputSize: Int, hiddenSize: Int, variant: Variant, bias: Bool = true,
-                            learnsInitialState: Bool = false, forgetBias: Double? = nil) {
-        self.init(inputSize: inputSize, hiddenSize: hiddenSize, bias: bias,
-                  peepholes: variant != .noPeepholes,
-                  couplesInputAndForgetGates: variant == .coupledInputForgetGate,
-                  inputGate: variant != .noInputGate, forgetGate: variant != .noForgetGate,
-                  outputGate: variant != .noOutputGate, fullGateRecurrence: variant == .fullGateRecurrence,
-                  learnsInitialState: learnsInitialState,
-                  cellActivation: variant == .noInputActivation ? .identity : .tanh,
-                  outputActivation: variant == .noOutputActivation ? .identity : .tanh, forgetBias: forgetBias)
-    }
-
     /// Full gate recurrence: adds a R_*ᵀ to each parameterized gate's pre-activation, where
     /// a is the previous step's gate activations.
     func addingGateRecurrence(_ weight: Tensor, previousGates: Tensor, to z: (i: Tensor?, f: Tensor?, o: Tensor?))

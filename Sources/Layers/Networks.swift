@@ -19,20 +19,53 @@ open class RNN: RecurrentNetwork<ElmanCell> {
 }
 
 /// A multi-layer LSTM, PyTorch's `nn.LSTM` (gate order i, f, g, o; optional projection
-/// `projSize`). Parameters `weight_ih_l{k}[_reverse]`, `weight_hh_l{k}…`, `bias_ih_l{k}…`,
-/// `bias_hh_l{k}…`, `weight_hr_l{k}…`; state `[h, c]`. See ``LSTMCell`` for the equations and
-/// the peephole / CIFG variants (build those with ``RecurrentNetwork`` directly).
+/// `projSize`), with every ``LSTMCell`` option for all its cells through `options`:
+///
+///     LSTM(inputSize: 8, hiddenSize: 32)                                           // PyTorch's
+///     LSTM(inputSize: 8, hiddenSize: 32, options: .init(variant: .noForgetGate))   // a Greff et al. variant
+///     LSTM(inputSize: 8, hiddenSize: 32, options: .init(peepholes: true, learnsInitialState: true, forgetBias: 1))
+///
+/// Parameters `weight_ih_l{k}[_reverse]`, `weight_hh_l{k}…`, `bias_ih_l{k}…`, `bias_hh_l{k}…`,
+/// `weight_hr_l{k}…`, and with the options `peephole_i_l{k}…` (`_f`, `_o`), `weight_gg_l{k}…`,
+/// `h0_l{k}…`, `c0_l{k}…`; state `[h, c]` (`[h, c, a]` with full gate recurrence). See
+/// ``LSTMCell`` for the equations and ``LayerNormLSTM`` for the layer-normalised cell.
 open class LSTM: RecurrentNetwork<LSTMCell> {
+    /// The size of each cell's c.
     public let hiddenSize: Int
+    /// The size of each cell's h when projected, or 0.
     public let projSize: Int
+    /// The options every cell was built with.
+    public let options: LSTMCell.Options
 
+    /// A network with PyTorch's options, and `options` for every cell (PyTorch's cell by default).
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Double = 0, bidirectional: Bool = false, projSize: Int = 0) {
+                dropout: Double = 0, bidirectional: Bool = false, projSize: Int = 0, options: LSTMCell.Options = .init()) {
         self.hiddenSize = hiddenSize
         self.projSize = projSize
+        self.options = options
         super.init(inputSize: inputSize, numLayers: numLayers, bidirectional: bidirectional,
                    batchFirst: batchFirst, dropout: dropout) { _, size in
-            LSTMCell(inputSize: size, hiddenSize: hiddenSize, bias: bias, projectionSize: projSize)
+            LSTMCell(inputSize: size, hiddenSize: hiddenSize, bias: bias, projectionSize: projSize, options: options)
+        }
+    }
+}
+
+/// A multi-layer layer-normalised LSTM (``LayerNormLSTMCell``, Ba et al. 2016: see it for
+/// where the normalisation sits). Parameters `weight_ih_l{k}[_reverse]`, `weight_hh_l{k}…`,
+/// `bias_l{k}…`, `ln_ih.weight_l{k}…`, `ln_ih.bias_l{k}…` (likewise `ln_hh`, `ln_c`), and
+/// `h0_l{k}…`, `c0_l{k}…` with a learned initial state; state `[h, c]`.
+open class LayerNormLSTM: RecurrentNetwork<LayerNormLSTMCell> {
+    /// The size of each cell's h and c.
+    public let hiddenSize: Int
+
+    /// A network of layer-normalised cells; `learnsInitialState` and `forgetBias` as the cell's.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                dropout: Double = 0, bidirectional: Bool = false, learnsInitialState: Bool = false, forgetBias: Double? = nil) {
+        self.hiddenSize = hiddenSize
+        super.init(inputSize: inputSize, numLayers: numLayers, bidirectional: bidirectional,
+                   batchFirst: batchFirst, dropout: dropout) { _, size in
+            LayerNormLSTMCell(inputSize: size, hiddenSize: hiddenSize, bias: bias, learnsInitialState: learnsInitialState,
+                              forgetBias: forgetBias)
         }
     }
 }

@@ -4,12 +4,13 @@ import Synchronization
 extension RecurrentNetwork {
     /// Cell `index` run over `prepared` [time, batch, ·] as one compiled op, or `nil` when
     /// the run must go op by op: while tracing or detecting anomalies (so programs and
-    /// anomaly messages name each op), for cells with a context or with buffers (whose values
+    /// anomaly messages name each op), while a step regulariser is on (its masks are drawn per
+    /// step and call), for cells with a context or with buffers (whose values
     /// a compiled step would freeze), and for steps that ``CompiledStep`` cannot compile.
     func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?)
         -> (outputs: Tensor, state: [Tensor])? {
         let cell = cells[index]
-        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
+        guard usesCompiledSteps, !stepsNeedRegularisation, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
               prepared.shape[0] > 0, cell.namedBuffers().isEmpty else { return nil }
         let (time, batch) = (prepared.shape[0], prepared.shape[1])
         func compiled(masked: Bool) -> CompiledStep? {

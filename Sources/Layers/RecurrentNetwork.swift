@@ -26,7 +26,8 @@
 /// float64, second derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
-/// contextual cells, cells holding buffers, and runs under tracing or anomaly mode. A step
+/// contextual cells, cells holding buffers, runs with state dropout, weight drop or zoneout
+/// on (``regularisation``), and runs under tracing or anomaly mode. A step
 /// that reads some other mutable Swift value would be frozen at its first trace: set
 /// ``usesCompiledSteps`` to `false` for such a cell.
 ///
@@ -47,6 +48,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public var isStateful = false
     /// The state the next call starts from when stateful.
     public private(set) var carriedState: [Tensor]?
+    /// Variational dropout, weight drop and zoneout for any cell (see ``RecurrentRegularisation``).
+    public var regularisation = RecurrentRegularisation()
     /// Whether runs use each cell's traced and compiled step (see "Compiled steps" above);
     /// `false` runs every step op by op.
     public var usesCompiledSteps = true
@@ -96,6 +99,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// the layout of the returned state.
     public func callAsFunction(_ input: Tensor, context: Cell.Context, initialState: [Tensor]? = nil,
                                lengths: [Int]? = nil) -> (output: Tensor, state: [Tensor]) {
+        withDroppedWeights { runLayers(input, context: context, initialState: initialState, lengths: lengths) }
+    }
+
+    private func runLayers(_ input: Tensor, context: Cell.Context, initialState: [Tensor]?, lengths: [Int]?) -> (output: Tensor, state: [Tensor]) {
         guard input.rank == 3, input.shape[2] == cells[0].inputSize else {
             opFailure("RecurrentNetwork", "input of shape \(input.shape) does not match [\(batchFirst ? "batch, time" : "time, batch"), \(cells[0].inputSize)]")
         }
@@ -116,6 +123,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
+            layerInput = regularisedLayerInput(layerInput)
             for direction in 0..<directions {
                 let index = layer * directions + direction
                 let cell = cells[index]
@@ -133,6 +141,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             layerInput = concat(outputs, along: 2)
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
+        layerInput = regularisedOutput(layerInput)
         finishStepRecording(recorder, lengths: lengths)
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
@@ -191,10 +200,12 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                         lane: Int, recorder: StepRecorder?) -> (outputs: [Tensor], state: [Tensor]) {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
+        let masks = stepMasks(for: start)
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
             var (output, next) = withAnomalyLocation(stepLocation(lane: lane, step: t)) {
-                cell.step(prepared: input, state: state, time: t, context: context)
+                masks.map { regularisedStep(cell, input, state: state, time: t, context: context, masks: $0) }
+                    ?? cell.step(prepared: input, state: state, time: t, context: context)
             }
             if let recorder { (output, next) = recorder.observe(output, next, lane: lane, step: t) }
             if t < shortest {
@@ -226,9 +237,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
 
     /// Inverted dropout: zeroes each element with probability `dropout`, scales the rest.
     private func applyDropout(_ x: Tensor) -> Tensor {
-        let keep = Tensor.randomUniform(x.shape, dtype: x.dtype)
-        let scale = 1 / (1 - dropout)
-        return x * Tensor.where(keep .>= dropout, keep.onesLike() * scale, keep.zerosLike())
+        x * invertedDropoutMask(x.shape, dtype: x.dtype, probability: dropout)
     }
 }
 

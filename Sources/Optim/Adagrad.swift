@@ -22,20 +22,23 @@ open class Adagrad: Optimizer<Adagrad.Options> {
         /// Whether to ascend the objective instead of descending it.
         public var maximize: Bool
 
-        /// Options with torch's defaults; stops if a value is out of range, as torch raises.
+        /// Options with torch's defaults (checked by ``validate()`` when they reach an optimizer).
         public init(learningRate: Double = 1e-2, learningRateDecay: Double = 0, weightDecay: Double = 0,
                     initialAccumulatorValue: Double = 0, epsilon: Double = 1e-10, maximize: Bool = false) {
-            requireOption(learningRate >= 0, "Adagrad", "invalid learning rate \(learningRate)")
-            requireOption(learningRateDecay >= 0, "Adagrad", "invalid learning rate decay \(learningRateDecay)")
-            requireOption(weightDecay >= 0, "Adagrad", "invalid weight decay \(weightDecay)")
-            requireOption(initialAccumulatorValue >= 0, "Adagrad", "invalid initial accumulator value \(initialAccumulatorValue)")
-            requireOption(epsilon >= 0, "Adagrad", "invalid epsilon \(epsilon)")
             self.learningRate = learningRate
             self.learningRateDecay = learningRateDecay
             self.weightDecay = weightDecay
             self.initialAccumulatorValue = initialAccumulatorValue
             self.epsilon = epsilon
             self.maximize = maximize
+        }
+
+        /// Throws unless every number is finite and ≥ 0 (torch's checks).
+        public func validate() throws(OptimizerOptionError) {
+            try validateLearningRateAndWeightDecay(owner: "Adagrad")
+            try requireNonNegative(learningRateDecay, "Adagrad", "learningRateDecay")
+            try requireNonNegative(initialAccumulatorValue, "Adagrad", "initialAccumulatorValue")
+            try requireNonNegative(epsilon, "Adagrad", "epsilon")
         }
     }
 

@@ -31,11 +31,10 @@ open class Adam: Optimizer<Adam.Options> {
         /// (what makes AdamW).
         public var decoupledWeightDecay: Bool
 
-        /// Options with torch's defaults; stops if a value is out of range, as torch raises.
+        /// Options with torch's defaults (checked by ``validate()`` when they reach an optimizer).
         public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                     epsilon: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false,
                     maximize: Bool = false, decoupledWeightDecay: Bool = false) {
-            checkAdamOptions("Adam", learningRate, beta1, beta2, epsilon, weightDecay)
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
@@ -44,6 +43,12 @@ open class Adam: Optimizer<Adam.Options> {
             self.amsgrad = amsgrad
             self.maximize = maximize
             self.decoupledWeightDecay = decoupledWeightDecay
+        }
+
+        /// Throws unless the learning rate, ε and weight decay are finite and ≥ 0 and both
+        /// betas are in [0, 1) (torch's checks).
+        public func validate() throws(OptimizerOptionError) {
+            try validateAdamOptions(self, owner: "Adam", beta1: beta1, beta2: beta2, epsilon: epsilon)
         }
     }
 
@@ -78,10 +83,9 @@ open class AdamW: Optimizer<AdamW.Options> {
         /// Whether to ascend the objective instead of descending it.
         public var maximize: Bool
 
-        /// Options with torch's defaults; stops if a value is out of range, as torch raises.
+        /// Options with torch's defaults (checked by ``validate()`` when they reach an optimizer).
         public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
                     epsilon: Double = 1e-8, weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
-            checkAdamOptions("AdamW", learningRate, beta1, beta2, epsilon, weightDecay)
             self.learningRate = learningRate
             self.beta1 = beta1
             self.beta2 = beta2
@@ -89,6 +93,12 @@ open class AdamW: Optimizer<AdamW.Options> {
             self.weightDecay = weightDecay
             self.amsgrad = amsgrad
             self.maximize = maximize
+        }
+
+        /// Throws unless the learning rate, ε and weight decay are finite and ≥ 0 and both
+        /// betas are in [0, 1) (torch's checks).
+        public func validate() throws(OptimizerOptionError) {
+            try validateAdamOptions(self, owner: "AdamW", beta1: beta1, beta2: beta2, epsilon: epsilon)
         }
 
         /// The same settings as Adam options with decoupled weight decay.
@@ -109,12 +119,12 @@ open class AdamW: Optimizer<AdamW.Options> {
     }
 }
 
-private func checkAdamOptions(_ optimizer: String, _ learningRate: Double, _ beta1: Double, _ beta2: Double,
-                              _ epsilon: Double, _ weightDecay: Double) {
-    requireOption(learningRate >= 0, optimizer, "invalid learning rate \(learningRate)")
-    requireOption((0..<1).contains(beta1) && (0..<1).contains(beta2), optimizer, "invalid betas (\(beta1), \(beta2))")
-    requireOption(epsilon >= 0, optimizer, "invalid epsilon \(epsilon)")
-    requireOption(weightDecay >= 0, optimizer, "invalid weight decay \(weightDecay)")
+private func validateAdamOptions(_ options: some OptimizerOptions, owner: String, beta1: Double, beta2: Double,
+                                 epsilon: Double) throws(OptimizerOptionError) {
+    try options.validateLearningRateAndWeightDecay(owner: owner)
+    try requireUnitInterval(beta1, owner, "beta1")
+    try requireUnitInterval(beta2, owner, "beta2")
+    try requireNonNegative(epsilon, owner, "epsilon")
 }
 
 private func adamStateBufferNames(amsgrad: Bool) -> [String] {

@@ -5,15 +5,16 @@ import Foundation
 /// `lr_scheduler` shapes and composed with ``followed(by:atStep:)`` (torch's `SequentialLR`)
 /// and ``chained(with:)`` (torch's `ChainedScheduler`):
 ///
-///     let schedule = LearningRateSchedule.linear(from: 0.1, over: 5)
+///     let schedule = try LearningRateSchedule.linear(from: 0.1, over: 5)
 ///         .followed(by: .cosineAnnealing(period: 95), atStep: 5)
 ///     for step in 0..<100 {
-///         optimizer.apply(schedule, atStep: step)
+///         try optimizer.apply(schedule, atStep: step)
 ///         ...  // backward
 ///         optimizer.step()
 ///     }
 ///
-/// The closed forms below equal torch's recursive updates up to rounding.
+/// The closed forms below equal torch's recursive updates up to rounding. The constructors
+/// throw an ``OptimizerOptionError`` for a parameter out of range.
 public struct LearningRateSchedule: Sendable {
     private let rate: @Sendable (_ step: Int, _ initial: Double) -> Double
 
@@ -37,21 +38,24 @@ public struct LearningRateSchedule: Sendable {
     }
 
     /// The rate multiplied by `gamma` every `size` steps (torch's `StepLR`).
-    public static func step(size: Int, gamma: Double = 0.1) -> LearningRateSchedule {
-        requireOption(size > 0, "LearningRateSchedule.step", "size \(size) is not positive")
+    public static func step(size: Int, gamma: Double = 0.1) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require(size > 0, "LearningRateSchedule.step", "size", size, "positive")
+        try requireNonNegative(gamma, "LearningRateSchedule.step", "gamma")
         return multiplicative { step in pow(gamma, Double(step / size)) }
     }
 
     /// The rate multiplied by `gamma` every step (torch's `ExponentialLR`).
-    public static func exponential(gamma: Double) -> LearningRateSchedule {
-        multiplicative { step in pow(gamma, Double(step)) }
+    public static func exponential(gamma: Double) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try requireNonNegative(gamma, "LearningRateSchedule.exponential", "gamma")
+        return multiplicative { step in pow(gamma, Double(step)) }
     }
 
     /// Cosine annealing from the initial rate down to `minimum` over `period` steps, then back
     /// up over the next `period` (torch's `CosineAnnealingLR`, `T_max` and `eta_min`):
     /// minimum + (initial − minimum)·(1 + cos(π·step/period))/2.
-    public static func cosineAnnealing(period: Int, minimum: Double = 0) -> LearningRateSchedule {
-        requireOption(period > 0, "LearningRateSchedule.cosineAnnealing", "period \(period) is not positive")
+    public static func cosineAnnealing(period: Int, minimum: Double = 0) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require(period > 0, "LearningRateSchedule.cosineAnnealing", "period", period, "positive")
+        try requireNonNegative(minimum, "LearningRateSchedule.cosineAnnealing", "minimum")
         return LearningRateSchedule { step, initial in
             minimum + (initial - minimum) * (1 + cos(Double.pi * Double(step) / Double(period))) / 2
         }
@@ -59,8 +63,12 @@ public struct LearningRateSchedule: Sendable {
 
     /// The rate multiplied by a factor going linearly from `startFactor` to `endFactor` over
     /// `steps` steps, then constant (torch's `LinearLR`; a linear warm-up with the defaults).
-    public static func linear(from startFactor: Double = 1.0 / 3, to endFactor: Double = 1, over steps: Int = 5) -> LearningRateSchedule {
-        requireOption(steps > 0, "LearningRateSchedule.linear", "steps \(steps) is not positive")
+    public static func linear(from startFactor: Double = 1.0 / 3, to endFactor: Double = 1,
+                              over steps: Int = 5) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require(steps > 0, "LearningRateSchedule.linear", "steps", steps, "positive")
+        // torch: 0 < start_factor ≤ 1 and 0 ≤ end_factor ≤ 1.
+        try require(startFactor > 0 && startFactor <= 1, "LearningRateSchedule.linear", "startFactor", startFactor, "in (0, 1]")
+        try require((0...1).contains(endFactor), "LearningRateSchedule.linear", "endFactor", endFactor, "in [0, 1]")
         return multiplicative { step in
             startFactor + (endFactor - startFactor) * Double(min(step, steps)) / Double(steps)
         }
@@ -68,31 +76,37 @@ public struct LearningRateSchedule: Sendable {
 
     /// The rate multiplied by `gamma` at each of `milestones` (torch's `MultiStepLR`): by
     /// gamma^k once k milestones are ≤ step.
-    public static func multiStep(milestones: [Int], gamma: Double = 0.1) -> LearningRateSchedule {
-        requireOption(milestones.allSatisfy { $0 >= 0 }, "LearningRateSchedule.multiStep", "milestones \(milestones) are not all non-negative")
+    public static func multiStep(milestones: [Int], gamma: Double = 0.1) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require(milestones.allSatisfy { $0 >= 0 }, "LearningRateSchedule.multiStep", "milestones", milestones, "all ≥ 0")
+        try requireNonNegative(gamma, "LearningRateSchedule.multiStep", "gamma")
         return multiplicative { step in pow(gamma, Double(milestones.filter { $0 <= step }.count)) }
     }
 
     /// The rate multiplied by `factor` for the first `steps` steps, then the initial rate
     /// (torch's `ConstantLR`).
-    public static func constantFactor(_ factor: Double = 1.0 / 3, over steps: Int = 5) -> LearningRateSchedule {
-        requireOption((0...1).contains(factor), "LearningRateSchedule.constantFactor", "factor \(factor) is not in [0, 1]")
+    public static func constantFactor(_ factor: Double = 1.0 / 3, over steps: Int = 5) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require((0...1).contains(factor), "LearningRateSchedule.constantFactor", "factor", factor, "in [0, 1]")
+        try require(steps >= 0, "LearningRateSchedule.constantFactor", "steps", steps, "≥ 0")
         return multiplicative { step in step < steps ? factor : 1 }
     }
 
     /// The rate decayed polynomially to zero over `steps` steps (torch's `PolynomialLR`):
     /// initial · (1 − min(step, steps)/steps)^power.
-    public static func polynomial(over steps: Int = 5, power: Double = 1) -> LearningRateSchedule {
-        requireOption(steps > 0, "LearningRateSchedule.polynomial", "steps \(steps) is not positive")
+    public static func polynomial(over steps: Int = 5, power: Double = 1) throws(OptimizerOptionError) -> LearningRateSchedule {
+        try require(steps > 0, "LearningRateSchedule.polynomial", "steps", steps, "positive")
+        try requireNonNegative(power, "LearningRateSchedule.polynomial", "power")
         return multiplicative { step in pow(1 - Double(min(step, steps)) / Double(steps), power) }
     }
 
     /// Cosine annealing restarted every period, the periods growing by `periodMultiplier`
     /// (torch's `CosineAnnealingWarmRestarts`, `T_0`, `T_mult`, `eta_min`): within a period of
     /// length Tᵢ at position t, minimum + (initial − minimum)·(1 + cos(π·t/Tᵢ))/2.
-    public static func cosineAnnealingWarmRestarts(period: Int, periodMultiplier: Int = 1, minimum: Double = 0) -> LearningRateSchedule {
-        requireOption(period > 0, "LearningRateSchedule.cosineAnnealingWarmRestarts", "period \(period) is not positive")
-        requireOption(periodMultiplier >= 1, "LearningRateSchedule.cosineAnnealingWarmRestarts", "periodMultiplier \(periodMultiplier) is less than 1")
+    public static func cosineAnnealingWarmRestarts(period: Int, periodMultiplier: Int = 1,
+                                                   minimum: Double = 0) throws(OptimizerOptionError) -> LearningRateSchedule {
+        let owner = "LearningRateSchedule.cosineAnnealingWarmRestarts"
+        try require(period > 0, owner, "period", period, "positive")
+        try require(periodMultiplier >= 1, owner, "periodMultiplier", periodMultiplier, "≥ 1")
+        try requireNonNegative(minimum, owner, "minimum")
         return LearningRateSchedule { step, initial in
             var (position, length) = (step, period)
             while position >= length {
@@ -126,9 +140,13 @@ public struct LearningRateSchedule: Sendable {
     /// not used, as in torch.
     public static func oneCycle(maximum: Double, totalSteps: Int, warmUpFraction: Double = 0.3, annealing: Annealing = .cosine,
                                 divisionFactor: Double = 25, finalDivisionFactor: Double = 1e4,
-                                threePhase: Bool = false) -> LearningRateSchedule {
-        requireOption(totalSteps > 0, "LearningRateSchedule.oneCycle", "totalSteps \(totalSteps) is not positive")
-        requireOption((0...1).contains(warmUpFraction), "LearningRateSchedule.oneCycle", "warmUpFraction \(warmUpFraction) is not in [0, 1]")
+                                threePhase: Bool = false) throws(OptimizerOptionError) -> LearningRateSchedule {
+        let owner = "LearningRateSchedule.oneCycle"
+        try requireNonNegative(maximum, owner, "maximum")
+        try require(totalSteps > 0, owner, "totalSteps", totalSteps, "positive")
+        try require((0...1).contains(warmUpFraction), owner, "warmUpFraction", warmUpFraction, "in [0, 1]")
+        try require(divisionFactor.isFinite && divisionFactor > 0, owner, "divisionFactor", divisionFactor, "finite and > 0")
+        try require(finalDivisionFactor.isFinite && finalDivisionFactor > 0, owner, "finalDivisionFactor", finalDivisionFactor, "finite and > 0")
         let start = maximum / divisionFactor, end = start / finalDivisionFactor
         let peak = warmUpFraction * Double(totalSteps) - 1
         // Each phase: the step it ends at and the rates it goes between (torch's phase table).
@@ -164,10 +182,9 @@ public struct LearningRateSchedule: Sendable {
 
 extension Optimizer {
     /// Sets every group's learning rate to `schedule`'s value at `step`, from the group's
-    /// ``ParameterGroup/initialLearningRate``. Call it before the step it is for.
-    public func apply(_ schedule: LearningRateSchedule, atStep step: Int) {
-        for index in groups.indices {
-            groups[index].options.learningRate = schedule.learningRate(atStep: step, initialRate: groups[index].initialLearningRate)
-        }
+    /// ``ParameterGroup/initialLearningRate``. Call it before the step it is for. Throws,
+    /// changing nothing, if a rate is out of range (a custom schedule's negative rate).
+    public func apply(_ schedule: LearningRateSchedule, atStep step: Int) throws(OptimizerOptionError) {
+        try setLearningRates(groups.map { schedule.learningRate(atStep: step, initialRate: $0.initialLearningRate) })
     }
 }

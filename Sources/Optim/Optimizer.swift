@@ -1,10 +1,32 @@
 /// The hyper-parameters of one parameter group. Every optimizer has a learning rate (what
 /// schedules change) and a weight decay; each optimizer adds its own (momentum, betas, …).
+///
+/// An options value is a plain value until it reaches an optimizer; the optimizer calls
+/// ``validate()`` wherever options or rates reach it (its initializer,
+/// `addParameterGroup(_:adjusting:)`, ``Optimizer/setOptions(_:ofGroup:)``,
+/// ``Optimizer/setLearningRates(_:)``, ``Optimizer/apply(_:atStep:)``) and throws an
+/// ``OptimizerOptionError`` there, so its groups' options are always valid.
 public protocol OptimizerOptions: Sendable {
     /// The step size.
     var learningRate: Double { get set }
     /// The weight-decay coefficient λ (L2 penalty, or decoupled decay for AdamW).
     var weightDecay: Double { get set }
+    /// Throws for the first value out of its range.
+    func validate() throws(OptimizerOptionError)
+}
+
+extension OptimizerOptions {
+    /// The checks every optimizer needs: learning rate and weight decay finite and ≥ 0.
+    /// Options of a new optimizer get these by default; override to check more.
+    public func validate() throws(OptimizerOptionError) {
+        try validateLearningRateAndWeightDecay(owner: String(describing: Self.self))
+    }
+
+    /// Throws unless the learning rate and the weight decay are finite and ≥ 0.
+    func validateLearningRateAndWeightDecay(owner: String) throws(OptimizerOptionError) {
+        try requireNonNegative(learningRate, owner, "learningRate")
+        try requireNonNegative(weightDecay, owner, "weightDecay")
+    }
 }
 
 /// What a training loop needs from an optimizer, whatever its options type, so it can hold
@@ -14,10 +36,14 @@ public protocol OptimizerProtocol: AnyObject {
     func step()
     /// Forgets the gradients of every parameter.
     func zeroGrad()
-    /// The current learning rate of each group (set: one rate per group).
-    var learningRates: [Double] { get set }
-    /// Sets every group's learning rate to `schedule`'s value at `step`.
-    func apply(_ schedule: LearningRateSchedule, atStep step: Int)
+    /// The current learning rate of each group.
+    var learningRates: [Double] { get }
+    /// Sets each group's learning rate, one rate per group; throws, changing nothing, if one
+    /// is out of range.
+    func setLearningRates(_ rates: [Double]) throws(OptimizerOptionError)
+    /// Sets every group's learning rate to `schedule`'s value at `step`; throws, changing
+    /// nothing, if a rate is out of range.
+    func apply(_ schedule: LearningRateSchedule, atStep step: Int) throws(OptimizerOptionError)
     /// The per-parameter state, keyed `<buffer>.<parameter name>`.
     func stateDictionary() -> [String: Tensor]
     /// Replaces the per-parameter state with a saved one.
@@ -31,11 +57,12 @@ public struct ParameterGroup<Options: OptimizerOptions>: Sendable {
     /// The parameters' names, which key the saved optimizer state (module paths such as
     /// `encoder.weight`, or positions `0`, `1`, … for parameters given without names).
     public let names: [String]
-    /// The group's hyper-parameters; change them between steps to adjust training.
-    public var options: Options
+    /// The group's hyper-parameters, always valid; change them between steps with
+    /// ``Optimizer/setOptions(_:ofGroup:)`` or ``Optimizer/setLearningRates(_:)``.
+    public internal(set) var options: Options
     /// The learning rate the group started with, from which schedules compute the current
     /// one (torch's `initial_lr`).
-    public var initialLearningRate: Double
+    public let initialLearningRate: Double
 }
 
 /// The base class of optimizers: parameter groups, per-parameter state, `step()` and
@@ -58,38 +85,53 @@ public struct ParameterGroup<Options: OptimizerOptions>: Sendable {
 /// `Parameter.withValues(as:gradient:_:)`), so a step allocates nothing after the first.
 open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
     /// The parameter groups; `addParameterGroup(_:adjusting:)` adds one.
-    public var groups: [ParameterGroup<Options>] = []
+    public internal(set) var groups: [ParameterGroup<Options>] = []
     /// The options new groups start from: those the optimizer was created with.
     public let defaults: Options
     /// Per-parameter state, created on a parameter's first update.
     var states: [ObjectIdentifier: ParameterState] = [:]
 
     /// An optimizer of named parameters (e.g. a module's `namedParameters()`), in one group;
-    /// the names key the saved state.
-    public init(_ parameters: [(name: String, parameter: Parameter)], options: Options) {
+    /// the names key the saved state. Throws if an option is out of range.
+    public init(_ parameters: [(name: String, parameter: Parameter)], options: Options) throws(OptimizerOptionError) {
         defaults = options
-        addParameterGroup(parameters)
+        try addParameterGroup(parameters)
     }
 
     /// An optimizer of `parameters`, in one group; saved state names them by position.
-    public convenience init(_ parameters: [Parameter], options: Options) {
-        self.init(Self.positionalNames(parameters, after: 0), options: options)
+    /// Throws if an option is out of range.
+    public convenience init(_ parameters: [Parameter], options: Options) throws(OptimizerOptionError) {
+        try self.init(Self.positionalNames(parameters, after: 0), options: options)
     }
 
-    /// The current learning rate of each group; setting it takes one rate per group.
-    public var learningRates: [Double] {
-        get { groups.map(\.options.learningRate) }
-        set {
-            requireOption(newValue.count == groups.count, "learningRates", "\(newValue.count) rates for \(groups.count) groups")
-            requireOption(newValue.allSatisfy { $0 >= 0 }, "learningRates", "invalid learning rates \(newValue)")
-            for index in groups.indices { groups[index].options.learningRate = newValue[index] }
+    /// The current learning rate of each group.
+    public var learningRates: [Double] { groups.map(\.options.learningRate) }
+
+    /// Sets each group's learning rate, one rate per group; throws, changing nothing, if the
+    /// options with one of them are invalid.
+    public func setLearningRates(_ rates: [Double]) throws(OptimizerOptionError) {
+        requireOption(rates.count == groups.count, "setLearningRates", "\(rates.count) rates for \(groups.count) groups")
+        var updated = groups
+        for index in updated.indices {
+            updated[index].options.learningRate = rates[index]
+            try updated[index].options.validate()
         }
+        groups = updated
+    }
+
+    /// Replaces the options of group `index` (counted from 0 in ``groups``); throws, changing
+    /// nothing, if they are invalid. The group's ``ParameterGroup/initialLearningRate`` stays.
+    public func setOptions(_ options: Options, ofGroup index: Int) throws(OptimizerOptionError) {
+        requireOption(groups.indices.contains(index), "setOptions", "no group \(index) among \(groups.count)")
+        try options.validate()
+        groups[index].options = options
     }
 
     /// Adds a group of named parameters whose options are the ``defaults`` changed by
-    /// `adjust` (torch's `add_param_group`). A parameter or a name may be in one group only.
+    /// `adjust` (torch's `add_param_group`); throws if they are invalid. A parameter or a
+    /// name may be in one group only.
     public func addParameterGroup(_ parameters: [(name: String, parameter: Parameter)],
-                                  adjusting adjust: (inout Options) -> Void = { _ in }) {
+                                  adjusting adjust: (inout Options) -> Void = { _ in }) throws(OptimizerOptionError) {
         var known = Set(groups.flatMap(\.names))
         var seen = Set(groups.flatMap { $0.parameters.map(ObjectIdentifier.init) })
         for (name, parameter) in parameters {
@@ -102,15 +144,16 @@ open class Optimizer<Options: OptimizerOptions>: OptimizerProtocol {
         }
         var options = defaults
         adjust(&options)
+        try options.validate()
         groups.append(ParameterGroup(parameters: parameters.map(\.parameter), names: parameters.map(\.name),
                                      options: options, initialLearningRate: options.learningRate))
     }
 
     /// Adds a group of parameters named by their position among all the optimizer's
-    /// parameters, with the ``defaults`` changed by `adjust`.
-    public func addParameterGroup(_ parameters: [Parameter], adjusting adjust: (inout Options) -> Void = { _ in }) {
+    /// parameters, with the ``defaults`` changed by `adjust`; throws if they are invalid.
+    public func addParameterGroup(_ parameters: [Parameter], adjusting adjust: (inout Options) -> Void = { _ in }) throws(OptimizerOptionError) {
         let count = groups.reduce(0) { $0 + $1.parameters.count }
-        addParameterGroup(Self.positionalNames(parameters, after: count), adjusting: adjust)
+        try addParameterGroup(Self.positionalNames(parameters, after: count), adjusting: adjust)
     }
 
     /// Updates every parameter that has a gradient, once, with its group's options. Not
@@ -169,7 +212,8 @@ func optimizerFailure(_ op: String, _ message: String) -> Never {
     fatalError("\(op): \(message)")
 }
 
-/// Stops unless a hyper-parameter is in its valid range (torch raises `ValueError` there).
+/// Stops with a message unless `condition` holds: for misuse by the programmer (a count or
+/// an index that does not fit), not for hyper-parameter values, which throw.
 func requireOption(_ condition: Bool, _ optimizer: String, _ message: @autoclosure () -> String) {
     if !condition { optimizerFailure(optimizer, message()) }
 }

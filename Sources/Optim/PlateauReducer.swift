@@ -6,10 +6,10 @@ import AutoGrad
 /// Unlike a ``LearningRateSchedule`` it depends on the metric, so it keeps state; save it with
 /// ``stateDictionary()`` next to the optimizer's to resume exactly.
 ///
-///     let reducer = PlateauReducer(factor: 0.5, patience: 2)
+///     let reducer = try PlateauReducer(factor: 0.5, patience: 2)
 ///     for epoch in 0..<epochs {
 ///         train(optimizer)
-///         reducer.step(metric: validationLoss(), optimizer: optimizer)
+///         try reducer.step(metric: validationLoss(), optimizer: optimizer)
 ///     }
 public final class PlateauReducer {
     /// Whether the metric improves by going down (a loss) or up (an accuracy).
@@ -41,18 +41,25 @@ public final class PlateauReducer {
     /// Steps recorded so far (torch's `last_epoch`).
     public private(set) var stepCount = 0
 
-    /// A reducer with torch's defaults; stops if `factor` is not below 1, as torch raises.
+    /// A reducer with torch's defaults; throws if `factor` is not in [0, 1) (torch: below 1),
+    /// or a count, the threshold, the minimum rate or ε is negative.
     public init(mode: Mode = .minimize, factor: Double = 0.1, patience: Int = 10, threshold: Double = 1e-4,
-                thresholdMode: ThresholdMode = .relative, cooldown: Int = 0, minimumRate: Double = 0, epsilon: Double = 1e-8) {
-        requireOption(factor < 1, "PlateauReducer", "factor \(factor) is not below 1")
-        requireOption(patience >= 0 && cooldown >= 0, "PlateauReducer", "patience \(patience) and cooldown \(cooldown) must not be negative")
+                thresholdMode: ThresholdMode = .relative, cooldown: Int = 0, minimumRate: Double = 0,
+                epsilon: Double = 1e-8) throws(OptimizerOptionError) {
+        try require((0..<1).contains(factor), "PlateauReducer", "factor", factor, "in [0, 1)")
+        try require(patience >= 0, "PlateauReducer", "patience", patience, "≥ 0")
+        try require(cooldown >= 0, "PlateauReducer", "cooldown", cooldown, "≥ 0")
+        try requireNonNegative(threshold, "PlateauReducer", "threshold")
+        try requireNonNegative(minimumRate, "PlateauReducer", "minimumRate")
+        try requireNonNegative(epsilon, "PlateauReducer", "epsilon")
         (self.mode, self.factor, self.patience, self.threshold) = (mode, factor, patience, threshold)
         (self.thresholdMode, self.cooldown, self.minimumRate, self.epsilon) = (thresholdMode, cooldown, minimumRate, epsilon)
         best = mode == .minimize ? .infinity : -.infinity
     }
 
-    /// Records `metric` and, on a plateau, reduces `optimizer`'s learning rates.
-    public func step(metric: Double, optimizer: any OptimizerProtocol) {
+    /// Records `metric` and, on a plateau, reduces `optimizer`'s learning rates (throwing
+    /// only if the optimizer rejects them, which valid options and a reducer's rates never do).
+    public func step(metric: Double, optimizer: any OptimizerProtocol) throws(OptimizerOptionError) {
         stepCount += 1
         if isImprovement(metric) {
             best = metric
@@ -65,10 +72,10 @@ public final class PlateauReducer {
             badSteps = 0
         }
         guard badSteps > patience else { return }
-        optimizer.learningRates = optimizer.learningRates.map { old in
+        try optimizer.setLearningRates(optimizer.learningRates.map { old in
             let new = max(old * factor, minimumRate)
             return old - new > epsilon ? new : old
-        }
+        })
         cooldownRemaining = cooldown
         badSteps = 0
     }

@@ -26,14 +26,9 @@ open class RMSprop: Optimizer<RMSprop.Options> {
         /// Whether to ascend the objective instead of descending it.
         public var maximize: Bool
 
-        /// Options with torch's defaults; stops if a value is out of range, as torch raises.
+        /// Options with torch's defaults (checked by ``validate()`` when they reach an optimizer).
         public init(learningRate: Double = 1e-2, alpha: Double = 0.99, epsilon: Double = 1e-8,
                     weightDecay: Double = 0, momentum: Double = 0, centered: Bool = false, maximize: Bool = false) {
-            requireOption(learningRate >= 0, "RMSprop", "invalid learning rate \(learningRate)")
-            requireOption(alpha >= 0, "RMSprop", "invalid alpha \(alpha)")
-            requireOption(epsilon >= 0, "RMSprop", "invalid epsilon \(epsilon)")
-            requireOption(weightDecay >= 0, "RMSprop", "invalid weight decay \(weightDecay)")
-            requireOption(momentum >= 0, "RMSprop", "invalid momentum \(momentum)")
             self.learningRate = learningRate
             self.alpha = alpha
             self.epsilon = epsilon
@@ -41,6 +36,15 @@ open class RMSprop: Optimizer<RMSprop.Options> {
             self.momentum = momentum
             self.centered = centered
             self.maximize = maximize
+        }
+
+        /// Throws unless every number is finite and ≥ 0 (torch's checks) and α ≤ 1, so the
+        /// running averages stay averages.
+        public func validate() throws(OptimizerOptionError) {
+            try validateLearningRateAndWeightDecay(owner: "RMSprop")
+            try require((0...1).contains(alpha), "RMSprop", "alpha", alpha, "in [0, 1]")
+            try requireNonNegative(epsilon, "RMSprop", "epsilon")
+            try requireNonNegative(momentum, "RMSprop", "momentum")
         }
     }
 

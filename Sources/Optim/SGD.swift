@@ -22,20 +22,25 @@ open class SGD: Optimizer<SGD.Options> {
         /// Whether to ascend the objective instead of descending it.
         public var maximize: Bool
 
-        /// Options with torch's defaults; stops if a value is out of range, as torch raises.
+        /// Options with torch's defaults (checked by ``validate()`` when they reach an optimizer).
         public init(learningRate: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
                     weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
-            requireOption(learningRate >= 0, "SGD", "invalid learning rate \(learningRate)")
-            requireOption(momentum >= 0, "SGD", "invalid momentum \(momentum)")
-            requireOption(weightDecay >= 0, "SGD", "invalid weight decay \(weightDecay)")
-            requireOption(!nesterov || (momentum > 0 && dampening == 0), "SGD",
-                          "Nesterov momentum requires a momentum and zero dampening")
             self.learningRate = learningRate
             self.momentum = momentum
             self.dampening = dampening
             self.weightDecay = weightDecay
             self.nesterov = nesterov
             self.maximize = maximize
+        }
+
+        /// Throws unless the learning rate, momentum, dampening and weight decay are finite
+        /// and ≥ 0, and Nesterov momentum has a momentum and zero dampening (torch's checks).
+        public func validate() throws(OptimizerOptionError) {
+            try validateLearningRateAndWeightDecay(owner: "SGD")
+            try requireNonNegative(momentum, "SGD", "momentum")
+            try requireNonNegative(dampening, "SGD", "dampening")
+            try require(!nesterov || (momentum > 0 && dampening == 0), "SGD", "nesterov", nesterov,
+                        "false unless momentum > 0 and dampening = 0")
         }
     }
 

@@ -6,7 +6,7 @@ import Optim
 /// The compiled section: the 1000-op chain and an MLP training step, each traced, differentiated
 /// and compiled, against the same work run eagerly (and the chain against PyTorch eager, from
 /// reference.py); with the fused kernel counts and the planned peak memory.
-func compiledSection(chain: (Tensor, Tensor) -> Tensor) {
+func compiledSection(chain: (Tensor, Tensor) -> Tensor) throws {
     ComputeThreads.maximum = 1
     let c = Tensor(repeating: 0.5, shape: [16]), start = Tensor(repeating: 0.1, shape: [16])
     let traced = Program.trace([start, c]) { a in [chain(a.tensor(0), a.tensor(1)).sum()] }
@@ -37,8 +37,8 @@ func compiledSection(chain: (Tensor, Tensor) -> Tensor) {
     let step = Program.trace([x, labels], parameters: tracedModel.parameters()) { a in
         [crossEntropy(logits: tracedModel(a.tensor(0)), targets: a.indices(1))]
     }.compiledGradient()
-    let eagerOptimizer = Adam(eagerModel.namedParameters(), options: .init())
-    let tracedOptimizer = Adam(tracedModel.namedParameters(), options: .init())
+    let eagerOptimizer = try Adam(eagerModel.namedParameters(), options: .init())
+    let tracedOptimizer = try Adam(tracedModel.namedParameters(), options: .init())
     let eagerStep = medianSeconds(repeats: 100) {
         eagerOptimizer.zeroGrad()
         crossEntropy(logits: eagerModel(x), targets: labels).backward()

@@ -37,7 +37,7 @@ private func busyCoreSeconds() -> Double? {
 }
 
 /// This process's CPU time (user + system), in seconds.
-private func ownCPUSeconds() -> Double {
+func ownCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6

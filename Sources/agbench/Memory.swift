@@ -13,13 +13,13 @@ func residentBytes() -> Int? {
 /// Whether memory stays flat over a long run: 20,000 small training steps (LSTM, linear head,
 /// cross-entropy, backward, clipping, Adam), resident memory after a 1,000-step warm-up
 /// against the end. A leak of even a few hundred bytes per step shows as growth.
-func memoryBenchmark(steps: Int = 20_000, warmUp: Int = 1_000) {
+func memoryBenchmark(steps: Int = 20_000, warmUp: Int = 1_000) throws {
     var generator = RandomGenerator(seed: 3)
     let (vocabulary, hidden, batch, window) = (32, 64, 4, 16)
     let (lstm, head) = RandomGenerator.drawing(from: &generator) {
         (LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true), Linear(hidden, vocabulary))
     }
-    let optimizer = Adam(lstm.namedParameters() + head.namedParameters().map { ("head." + $0.name, $0.parameter) }, options: .init())
+    let optimizer = try Adam(lstm.namedParameters() + head.namedParameters().map { ("head." + $0.name, $0.parameter) }, options: .init())
     let ids = IndexTensor((0..<(batch * (window + 1))).map { _ in Int(generator.next() % UInt64(vocabulary)) }, shape: [batch, window + 1])
     let inputs = Tensor.oneHot(IndexTensor(ids.values.enumerated().filter { $0.offset % (window + 1) != window }.map(\.element),
                                            shape: [batch, window]), classCount: vocabulary)

@@ -46,15 +46,15 @@ struct TrainingConfig {
     /// Milliseconds per training step (forward, loss, backward, Adam over network and head):
     /// A: head + cross-entropy at every step; B, C: head on the last step, MSE; D: head at
     /// every step, MSE.
-    func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) -> Double {
-        let step = trainingStep(network, run)
+    func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> Double {
+        let step = try trainingStep(network, run)
         return 1e3 * medianSeconds(repeats: repeats, step)
     }
 
     /// One training step of `network` with its head, optimizer and data made ready.
-    func trainingStep(_ network: Module, _ run: @escaping (Tensor) -> Tensor) -> () -> Void {
+    func trainingStep(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> () -> Void {
         let head = Linear(hidden * (bidirectional ? 2 : 1), inputs)
-        let optimizer = Adam(network.parameters() + head.parameters(), options: .init())
+        let optimizer = try Adam(network.parameters() + head.parameters(), options: .init())
         var generator = RandomGenerator(seed: 1)
         let loss: () -> Tensor
         if name == "A" {
@@ -106,7 +106,7 @@ struct TrainingConfig {
 /// The training section: each case timed here, then its reference (PyTorch fused and custom
 /// cell, JAX jit when importable) right after, case by case; ratios are our time over theirs.
 /// `agbench training B C` runs only the configs named.
-func trainingSection() {
+func trainingSection() throws {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     ComputeThreads.maximum = cores
     let names = Set(CommandLine.arguments.drop { $0 != "training" }.dropFirst())
@@ -117,11 +117,11 @@ func trainingSection() {
     for config in TrainingConfig.all where names.isEmpty || names.contains(config.name) {
         for family in ["LSTM", "GRU", "RNN"] {
             let (network, run) = config.builtIn(family)
-            let ours = config.milliseconds(network, run)
+            let ours = try config.milliseconds(network, run)
             var userTime: Double?
             if family == "LSTM" {
                 let (userNetwork, userRun) = config.userLSTM()
-                userTime = config.milliseconds(userNetwork, userRun)
+                userTime = try config.milliseconds(userNetwork, userRun)
             }
             let reference: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [config.name, family])
             let fused = reference?["fused"]
@@ -166,10 +166,10 @@ func peakMemorySection() {
 
 /// In a child process: prints the peak extra resident bytes of two training steps of config
 /// `name`'s LSTM (`builtin` or `user` cell).
-func peakMemoryChild(_ name: String, _ kind: String) {
+func peakMemoryChild(_ name: String, _ kind: String) throws {
     let config = TrainingConfig.all.first { $0.name == name }!
     let (network, run) = kind == "user" ? config.userLSTM() : config.builtIn("LSTM")
-    let step = config.trainingStep(network, run)
+    let step = try config.trainingStep(network, run)
     let idle = residentBytes() ?? 0
     step()
     step()

@@ -5,7 +5,7 @@ import Optim
 
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
-// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory]
+// Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory] [regularisation]
 // (`training` takes optional case filters after it, e.g. `agbench training B C`.)
 
 let sections = Set(CommandLine.arguments.dropFirst())
@@ -40,7 +40,7 @@ if wants("overhead") {
     print()
 }
 
-if wants("compiled") { compiledSection(chain: chain) }
+if wants("compiled") { try compiledSection(chain: chain) }
 
 if wants("matmul") {
     let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -66,10 +66,10 @@ if wants("matmul") {
     print()
 }
 
-if wants("training") { trainingSection() }
+if wants("training") { try trainingSection() }
 if wants("peak") { peakMemorySection() }
 if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "peak-child" {
-    peakMemoryChild(CommandLine.arguments[2], CommandLine.arguments[3])
+    try peakMemoryChild(CommandLine.arguments[2], CommandLine.arguments[3])
     exit(0)
 }
 
@@ -98,4 +98,6 @@ if wants("denormal") {
     print("  slowdown without flush-to-zero: \(format(timings[false]! / timings[true]!))×")
 }
 
-if wants("memory") { memoryBenchmark() }
+if wants("memory") { try memoryBenchmark() }
+
+if wants("regularisation") { try regularisationSection() }

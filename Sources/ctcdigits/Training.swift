@@ -52,14 +52,14 @@ func labelErrorRate(_ model: FrameClassifier, _ data: DigitFrames, _ utterances:
 /// Trains with Adam on fresh utterances, printing the CTC loss and the validation label error
 /// rate every `reportEvery` steps; returns the model and a held-out test set.
 func train(_ configuration: CTCDigitsConfiguration, log: (String) -> Void)
-    -> (model: FrameClassifier, test: [(frames: [[Double]], labels: [Int])], steps: Int) {
+    throws -> (model: FrameClassifier, test: [(frames: [[Double]], labels: [Int])], steps: Int) {
     RandomGenerator.seedThread(configuration.seed)
     let data = configuration.data
     var heldOutGenerator = RandomGenerator(seed: configuration.seed &+ 1000), generator = RandomGenerator(seed: configuration.seed)
     let test = (0..<configuration.testSize).map { _ in data.utterance(using: &heldOutGenerator) }
     let validation = (0..<200).map { _ in data.utterance(using: &heldOutGenerator) }
     let model = FrameClassifier(featureSize: data.featureSize, hidden: configuration.hidden, layers: configuration.layers)
-    let optimizer = Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
+    let optimizer = try Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
     var recentLoss = 0.0
     for step in 1...configuration.steps {
         let batch = data.batch((0..<configuration.batch).map { _ in data.utterance(using: &generator) })

@@ -10,7 +10,7 @@ let configuration = CTCDigitsConfiguration.standard
 let data = configuration.data
 say("ctcdigits: \(data.digitRange.lowerBound)–\(data.digitRange.upperBound) digits per utterance, each a \(data.templates[0].count)-part template held 1–3 frames, \(data.featureSize) features, noise σ \(data.noise); bidirectional GRU \(configuration.layers)×\(configuration.hidden), CTC loss")
 let stopwatch = Stopwatch()
-let (model, test, steps) = train(configuration, log: say)
+let (model, test, steps) = try train(configuration, log: say)
 let greedy = labelErrorRate(model, data, test)
 let beam = labelErrorRate(model, data, test, beamWidth: 8)
 var generator = RandomGenerator(seed: 7)

@@ -43,13 +43,13 @@ func accuracy(_ model: SentimentClassifier, _ sentences: [(words: [String], labe
 /// Trains with Adam on fresh sentences, printing the loss and validation accuracy every
 /// `reportEvery` steps; returns the model and a held-out test set.
 func train(_ configuration: SentimentConfiguration, log: (String) -> Void)
-    -> (model: SentimentClassifier, test: [(words: [String], label: Int)], steps: Int) {
+    throws -> (model: SentimentClassifier, test: [(words: [String], label: Int)], steps: Int) {
     RandomGenerator.seedThread(configuration.seed)
     var generator = RandomGenerator(seed: configuration.seed), heldOutGenerator = RandomGenerator(seed: configuration.seed &+ 1000)
     let test = (0..<configuration.testSize).map { _ in Reviews.sentence(lengths: configuration.lengths, using: &heldOutGenerator) }
     let validation = (0..<300).map { _ in Reviews.sentence(lengths: configuration.lengths, using: &heldOutGenerator) }
     let model = SentimentClassifier(embedding: configuration.embedding, hidden: configuration.hidden)
-    let optimizer = Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
+    let optimizer = try Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
     var recentLoss = 0.0
     for step in 1...configuration.steps {
         let batch = Reviews.batch((0..<configuration.batch).map { _ in Reviews.sentence(lengths: configuration.lengths, using: &generator) })

@@ -7,7 +7,7 @@ import Layers
 let configuration = SentimentConfiguration.standard
 say("sentiment: sentences of \(configuration.lengths.lowerBound)–\(configuration.lengths.upperBound) words, label = sign of the sentiment words' sum with \"not\" flipping the next one; embeddings \(configuration.embedding), bidirectional GRU \(configuration.hidden)")
 let stopwatch = Stopwatch()
-let (model, test, steps) = train(configuration, log: say)
+let (model, test, steps) = try train(configuration, log: say)
 let testAccuracy = accuracy(model, test)
 let seconds = stopwatch.seconds
 for words in [["the", "film", "was", "not", "good"], ["not", "bad", "and", "quite", "moving"], ["good", "acting", "but", "not", "great", "and", "boring"]] {

@@ -25,7 +25,7 @@ func exactMatch(_ model: Seq2SeqModel, _ batch: ReversalBatch, task: ReversalTas
 /// Trains with Adam on fresh random strings (none of them in the held-out sets), printing the
 /// loss and validation exact match every `reportEvery` steps; returns the model and the
 /// held-out test batch.
-func train(_ configuration: Seq2SeqConfiguration, log: (String) -> Void) -> (model: Seq2SeqModel, test: ReversalBatch, steps: Int) {
+func train(_ configuration: Seq2SeqConfiguration, log: (String) -> Void) throws -> (model: Seq2SeqModel, test: ReversalBatch, steps: Int) {
     RandomGenerator.seedThread(configuration.seed)
     let task = configuration.task
     var generator = RandomGenerator(seed: configuration.seed &+ 1)
@@ -38,7 +38,7 @@ func train(_ configuration: Seq2SeqConfiguration, log: (String) -> Void) -> (mod
     let test = ReversalBatch(Array(held.dropFirst(configuration.validationSize)))
     let model = Seq2SeqModel(sourceVocabulary: task.letterCount, targetVocabulary: task.targetVocabulary,
                              embedding: configuration.embedding, hidden: configuration.hidden)
-    let optimizer = Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
+    let optimizer = try Adam(model.parameters(), options: .init(learningRate: configuration.learningRate))
     var recentLoss = 0.0
     for step in 1...configuration.steps {
         var examples: [(source: [Int], target: [Int])] = []

@@ -10,7 +10,7 @@ let configuration = Seq2SeqConfiguration.standard
 let task = configuration.task
 say("seq2seq: reversing strings of \(task.lengths.lowerBound)–\(task.lengths.upperBound) letters from \(task.letterCount); bidirectional GRU encoder, GRU decoder with additive attention, hidden \(configuration.hidden)")
 let stopwatch = Stopwatch()
-let (model, test, steps) = train(configuration, log: say)
+let (model, test, steps) = try train(configuration, log: say)
 let match = exactMatch(model, test, task: task)
 
 let source = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map { $0 % task.letterCount }

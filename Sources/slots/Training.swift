@@ -45,7 +45,7 @@ func evaluate(_ tagger: SlotTagger, _ features: WordFeatures, _ sentences: [(wor
 /// Trains on sentences with the training cities and airlines; returns the tagger, the
 /// features and the held-out sentences (held-out cities and airlines only).
 func train(_ configuration: SlotsConfiguration, log: (String) -> Void)
-    -> (tagger: SlotTagger, features: WordFeatures, heldOut: [(words: [String], tags: [Int])], steps: Int) {
+    throws -> (tagger: SlotTagger, features: WordFeatures, heldOut: [(words: [String], tags: [Int])], steps: Int) {
     RandomGenerator.seedThread(configuration.seed)
     var generator = RandomGenerator(seed: configuration.seed)
     // The vocabulary: every word the training sentences can contain (templates, days, times, training names).
@@ -55,7 +55,7 @@ func train(_ configuration: SlotsConfiguration, log: (String) -> Void)
     var heldOutGenerator = RandomGenerator(seed: configuration.seed &+ 1000)
     let heldOut = (0..<configuration.testSize).map { _ in FlightQueries.sentence(heldOut: true, using: &heldOutGenerator) }
     let tagger = SlotTagger(inputSize: features.size, hidden: configuration.hidden)
-    let optimizer = Adam(tagger.parameters(), options: .init(learningRate: configuration.learningRate))
+    let optimizer = try Adam(tagger.parameters(), options: .init(learningRate: configuration.learningRate))
     var recentLoss = 0.0
     for step in 1...configuration.steps {
         let sentences = (0..<configuration.batch).map { _ in FlightQueries.sentence(heldOut: false, using: &generator) }

@@ -29,9 +29,9 @@ import Layers
         #expect(batch.features[2, 1, 3] == Double(Float(frames[2][3])) && batch.features[4, 1, 0] == 0)  // float32 features
     }
 
-    @Test func tinyConfigurationLearnsToRead() {
+    @Test func tinyConfigurationLearnsToRead() throws {
         var lines: [String] = []
-        let (model, test, _) = train(.tiny) { lines.append($0) }
+        let (model, test, _) = try train(.tiny) { lines.append($0) }
         let error = labelErrorRate(model, CTCDigitsConfiguration.tiny.data, test)
         #expect(error <= 0.1, "held-out label error rate \(error); log: \(lines)")
     }

@@ -6,13 +6,13 @@ import Optim
 /// The numbers they reach are recorded in Docs/AutoGrad.docc/RecurrentNetsThatLearn.md.
 @Suite(.serialized) struct RecurrentLearningTests {
     /// The char example: given h, e, l, l predict e, l, l, o.
-    @Test func elmanLearnsHello() {
+    @Test func elmanLearnsHello() throws {
         RandomGenerator.seedThread(1)
         let alphabet = Array("helo")
         let ids = "hello".map { alphabet.firstIndex(of: $0)! }
         let inputs = Tensor.oneHot(IndexTensor(Array(ids.dropLast()), shape: [1, 4]), classCount: 4)
         let rnn = RNN(inputSize: 4, hiddenSize: 8, batchFirst: true), readout = Linear(8, 4)
-        let optimizer = Adam(rnn.parameters() + readout.parameters(), options: .init(learningRate: 0.05))
+        let optimizer = try Adam(rnn.parameters() + readout.parameters(), options: .init(learningRate: 0.05))
         for _ in 0..<100 {
             let logits = readout(rnn(inputs).output).reshaped(to: [4, 4])
             optimizer.zeroGrad()
@@ -25,15 +25,15 @@ import Optim
 
     /// Delayed recall over 40 blank steps: the plain RNN stays at chance (vanishing gradients)
     /// while LSTM and GRU, with their memory gates initialized open, recall the symbol.
-    @Test func gatedFamiliesRememberWherePlainRNNForgets() {
-        let accuracies = ["rnn", "lstm", "gru"].map { family in (family, recallAccuracy(family)) }
+    @Test func gatedFamiliesRememberWherePlainRNNForgets() throws {
+        let accuracies = try ["rnn", "lstm", "gru"].map { family in (family, try recallAccuracy(family)) }
         let byFamily = Dictionary(uniqueKeysWithValues: accuracies)
         #expect(byFamily["rnn"]! < 0.5, "plain RNN: \(byFamily["rnn"]!)")
         #expect(byFamily["lstm"]! > 0.9, "LSTM: \(byFamily["lstm"]!)")
         #expect(byFamily["gru"]! > 0.9, "GRU: \(byFamily["gru"]!)")
     }
 
-    private func recallAccuracy(_ family: String) -> Double {
+    private func recallAccuracy(_ family: String) throws -> Double {
         RandomGenerator.seedThread(1)
         let (symbols, lag, hidden) = (4, 40, 16)
         let network: Module
@@ -64,7 +64,7 @@ import Optim
             }
             return readout(output.select(-1, along: 1))
         }
-        let optimizer = Adam(network.parameters() + readout.parameters(), options: .init(learningRate: 0.005))
+        let optimizer = try Adam(network.parameters() + readout.parameters(), options: .init(learningRate: 0.005))
         var generator = RandomGenerator(seed: 101)
         for _ in 0..<300 {
             let (x, y) = Tasks.delayedRecall(batch: 16, lag: lag, symbols: symbols, using: &generator)

@@ -7,7 +7,7 @@ import Optim
 @Suite(.serialized) struct SequenceTaskTests {
     /// Synthetic sentiment: the label is whether positive words outnumber negative ones; the
     /// classifier reads the final states of both directions (each at its sequence's length).
-    @Test func bidirectionalLSTMClassifiesPaddedSentences() {
+    @Test func bidirectionalLSTMClassifiesPaddedSentences() throws {
         RandomGenerator.seedThread(2)
         let (vocabulary, hidden) = (12, 8)
         let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, batchFirst: true, bidirectional: true)
@@ -17,7 +17,7 @@ import Optim
             let finals = state[0].permuted([1, 0, 2]).reshaped(to: [lengths.count, 2 * hidden])  // [fwd, rev]
             return readout(finals)
         }
-        let optimizer = Adam(lstm.parameters() + readout.parameters(), options: .init(learningRate: 0.02))
+        let optimizer = try Adam(lstm.parameters() + readout.parameters(), options: .init(learningRate: 0.02))
         var generator = RandomGenerator(seed: 3)
         for _ in 0..<150 {
             let batch = Tasks.sentiment(batch: 32, lengths: 3...8, vocabulary: vocabulary, using: &generator)
@@ -33,7 +33,7 @@ import Optim
 
     /// Synthetic slot filling: tag departure and arrival cities, which only the word before
     /// each city tells apart; padding positions are excluded from the loss and the score.
-    @Test func bidirectionalLSTMTagsPaddedSentences() {
+    @Test func bidirectionalLSTMTagsPaddedSentences() throws {
         RandomGenerator.seedThread(4)
         let (cities, fillers, hidden, maxLength) = (5, 6, 8, 10)
         let vocabulary = 3 + cities + fillers
@@ -43,7 +43,7 @@ import Optim
             let output = lstm(Tensor.oneHot(words, classCount: vocabulary), lengths: lengths).output
             return readout(output).reshaped(to: [-1, 3])
         }
-        let optimizer = Adam(lstm.parameters() + readout.parameters(), options: .init(learningRate: 0.02))
+        let optimizer = try Adam(lstm.parameters() + readout.parameters(), options: .init(learningRate: 0.02))
         var generator = RandomGenerator(seed: 5)
         for _ in 0..<150 {
             let batch = Tasks.slotFilling(batch: 16, maxLength: maxLength, cities: cities, fillers: fillers, using: &generator)
@@ -64,12 +64,12 @@ import Optim
     /// Running parity, y_t = x_t XOR y_{t−1}: a Jordan network feeds its previous output back
     /// (exactly what the task needs); an Elman network must keep it in its hidden state. Both
     /// learn it.
-    @Test func jordanAndElmanBothLearnRunningParity() {
-        #expect(parityAccuracy(jordan: true) > 0.95)
-        #expect(parityAccuracy(jordan: false) > 0.95)
+    @Test func jordanAndElmanBothLearnRunningParity() throws {
+        #expect(try parityAccuracy(jordan: true) > 0.95)
+        #expect(try parityAccuracy(jordan: false) > 0.95)
     }
 
-    private func parityAccuracy(jordan: Bool) -> Double {
+    private func parityAccuracy(jordan: Bool) throws -> Double {
         RandomGenerator.seedThread(6)
         let hidden = 8, steps = 8
         let jordanNetwork = JordanRNN(inputSize: 1, hiddenSize: hidden, outputSize: 2, outputActivation: .identity, batchFirst: true)
@@ -79,7 +79,7 @@ import Optim
             (jordan ? jordanNetwork(x).output : readout(elman(x).output)).reshaped(to: [-1, 2])
         }
         let parameters = jordan ? jordanNetwork.parameters() : elman.parameters() + readout.parameters()
-        let optimizer = Adam(parameters, options: .init(learningRate: 0.03))
+        let optimizer = try Adam(parameters, options: .init(learningRate: 0.03))
         var generator = RandomGenerator(seed: 7)
         for _ in 0..<300 {
             let (x, targets) = Tasks.runningParity(batch: 32, steps: steps, using: &generator)

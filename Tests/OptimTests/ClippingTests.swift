@@ -15,7 +15,7 @@ private func parameters(withGradients gradients: [[Double]], dtype: DType = .flo
     // Trajectories under clipping (norms 1, 2, 3, ∞ and by value) are checked against torch in
     // TorchParityTests; these pin the edge cases by hand.
 
-    @Test func normAboveTheMaximumScalesEveryGradient() {
+    @Test func normAboveTheMaximumScalesEveryGradient() throws {
         let clipped = parameters(withGradients: [[3, 0], [0, 4]])
         let norm = clipGradientNorm(clipped, maxNorm: 1)
         #expect(norm == 5)  // √(3² + 4²)
@@ -24,13 +24,13 @@ private func parameters(withGradients gradients: [[Double]], dtype: DType = .flo
         #expect(clipped[1].grad?.scalars == [0, 4 * scale])
     }
 
-    @Test func normBelowTheMaximumLeavesGradientsAlone() {
+    @Test func normBelowTheMaximumLeavesGradientsAlone() throws {
         let clipped = parameters(withGradients: [[-1, 2], [2]])
         #expect(clipGradientNorm(clipped, maxNorm: 10, normType: 1) == 5)  // |−1| + 2 + 2
         #expect(clipped[0].grad?.scalars == [-1, 2] && clipped[1].grad?.scalars == [2])
     }
 
-    @Test func infinityNormIsTheLargestMagnitudeAndNoGradientsGiveZero() {
+    @Test func infinityNormIsTheLargestMagnitudeAndNoGradientsGiveZero() throws {
         let clipped = parameters(withGradients: [[0.5, -3], [2]], dtype: .float32) + [Parameter(Tensor(ones: [2]))]
         #expect(clipGradientNorm(clipped, maxNorm: 1, normType: .infinity) == 3)
         let scale = Float(1 / (3 + 1e-6))
@@ -48,13 +48,13 @@ private func parameters(withGradients gradients: [[Double]], dtype: DType = .flo
         #expect(globalGradientNorm([]) == 0)
     }
 
-    @Test func valueClippingClampsEachElement() {
+    @Test func valueClippingClampsEachElement() throws {
         let clipped = parameters(withGradients: [[-2, 0.05, 0.3], [0.1]])
         clipGradientValue(clipped, maxValue: 0.1)
         #expect(clipped[0].grad?.scalars == [-0.1, 0.05, 0.1] && clipped[1].grad?.scalars == [0.1])
     }
 
-    @Test func clippingWritesTheGradientInPlace() {
+    @Test func clippingWritesTheGradientInPlace() throws {
         let clipped = parameters(withGradients: [[30, 40]])
         func address() -> UnsafeRawPointer? {
             clipped[0].grad!.withUnsafeBufferPointer(as: Double.self) { UnsafeRawPointer($0.baseAddress) }

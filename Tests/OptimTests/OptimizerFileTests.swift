@@ -26,16 +26,16 @@ import Layers
             }
         }
         let straight = try makeModel()
-        let straightOptimizer = Adam(straight.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
+        let straightOptimizer = try Adam(straight.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
         train(straight, straightOptimizer, steps: 0..<10)
 
         let first = try makeModel()
-        let firstOptimizer = Adam(first.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
+        let firstOptimizer = try Adam(first.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
         train(first, firstOptimizer, steps: 0..<5)
         try firstOptimizer.saveState(to: url)
         let resumed = try makeModel()
         try resumed.loadParameters(first.parameterTensors())
-        let resumedOptimizer = Adam(resumed.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
+        let resumedOptimizer = try Adam(resumed.namedParameters(), options: .init(learningRate: 0.01, amsgrad: true))
         try resumedOptimizer.loadState(from: url)
         train(resumed, resumedOptimizer, steps: 5..<10)
 

@@ -19,14 +19,14 @@ private func copyOfParameters(_ source: FixtureModel) -> FixtureModel {
     return copy
 }
 
-private typealias OptimizerFactory = @Sendable ([(name: String, parameter: Parameter)]) -> any OptimizerProtocol
+private typealias OptimizerFactory = @Sendable ([(name: String, parameter: Parameter)]) throws -> any OptimizerProtocol
 
 private let factories: [(String, OptimizerFactory)] = [
-    ("SGD nesterov", { SGD($0, options: .init(learningRate: 0.1, momentum: 0.9, nesterov: true)) }),
-    ("Adam amsgrad", { Adam($0, options: .init(learningRate: 0.05, amsgrad: true)) }),
-    ("AdamW", { AdamW($0, options: .init(learningRate: 0.05)) }),
-    ("RMSprop centered", { RMSprop($0, options: .init(momentum: 0.5, centered: true)) }),
-    ("Adagrad", { Adagrad($0, options: .init(learningRate: 0.1, learningRateDecay: 0.05)) }),
+    ("SGD nesterov", { try SGD($0, options: .init(learningRate: 0.1, momentum: 0.9, nesterov: true)) }),
+    ("Adam amsgrad", { try Adam($0, options: .init(learningRate: 0.05, amsgrad: true)) }),
+    ("AdamW", { try AdamW($0, options: .init(learningRate: 0.05)) }),
+    ("RMSprop centered", { try RMSprop($0, options: .init(momentum: 0.5, centered: true)) }),
+    ("Adagrad", { try Adagrad($0, options: .init(learningRate: 0.1, learningRateDecay: 0.05)) }),
 ]
 
 @Suite struct OptimizerStateTests {
@@ -36,14 +36,14 @@ private let factories: [(String, OptimizerFactory)] = [
     func saveAndLoadContinuesIdentically(_ index: Int) throws {
         let make = factories[index].1
         let straight = FixtureModel()
-        train(straight, with: make(TanhRegression(straight).namedParameters()), steps: 25)
+        train(straight, with: try make(TanhRegression(straight).namedParameters()), steps: 25)
 
         let first = FixtureModel()
-        let firstOptimizer = make(TanhRegression(first).namedParameters())
+        let firstOptimizer = try make(TanhRegression(first).namedParameters())
         train(first, with: firstOptimizer, steps: 10)
         let saved = firstOptimizer.stateDictionary()
         let resumed = copyOfParameters(first)
-        let resumedOptimizer = make(TanhRegression(resumed).namedParameters())
+        let resumedOptimizer = try make(TanhRegression(resumed).namedParameters())
         try resumedOptimizer.load(state: saved)
         #expect(resumedOptimizer.stateDictionary().mapValues(\.scalars) == saved.mapValues(\.scalars))
         train(resumed, with: resumedOptimizer, steps: 15)
@@ -51,9 +51,9 @@ private let factories: [(String, OptimizerFactory)] = [
         #expect(resumed.bias.value.scalars == straight.bias.value.scalars)
     }
 
-    @Test func keysUseTheModulesParameterNames() {
+    @Test func keysUseTheModulesParameterNames() throws {
         let model = FixtureModel()
-        let optimizer = Adam(TanhRegression(model).namedParameters(), options: .init())
+        let optimizer = try Adam(TanhRegression(model).namedParameters(), options: .init())
         train(model, with: optimizer, steps: 3)
         let state = optimizer.stateDictionary()
         #expect(state.keys.sorted() == ["exp_avg.bias", "exp_avg.weight", "exp_avg_sq.bias", "exp_avg_sq.weight",
@@ -64,10 +64,10 @@ private let factories: [(String, OptimizerFactory)] = [
 
     @Test func loadConvertsBuffersToTheParameterDType() throws {
         let model = FixtureModel()
-        let optimizer = SGD(model.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
+        let optimizer = try SGD(model.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
         train(model, with: optimizer, steps: 2)
         let narrow = FixtureModel(dtype: .float32)
-        let narrowOptimizer = SGD(narrow.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
+        let narrowOptimizer = try SGD(narrow.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
         try narrowOptimizer.load(state: optimizer.stateDictionary())
         let buffer = try #require(narrowOptimizer.state(of: narrow.weight)?["momentum_buffer"])
         #expect(buffer.dtype == .float32)
@@ -77,7 +77,7 @@ private let factories: [(String, OptimizerFactory)] = [
     /// Each kind of bad entry throws its error, and the optimizer's state is left as it was.
     @Test func badStatesThrowTypedErrorsAndChangeNothing() throws {
         let model = FixtureModel()
-        let optimizer = Adam(model.namedParameters, options: .init())
+        let optimizer = try Adam(model.namedParameters, options: .init())
         train(model, with: optimizer, steps: 2)
         let good = optimizer.stateDictionary()
         let cases: [([String: Tensor], OptimizerStateError)] = [
@@ -98,7 +98,7 @@ private let factories: [(String, OptimizerFactory)] = [
 
     @Test func loadingAnEmptyStateStartsAfresh() throws {
         let model = FixtureModel()
-        let optimizer = SGD(model.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
+        let optimizer = try SGD(model.namedParameters, options: .init(learningRate: 0.1, momentum: 0.9))
         train(model, with: optimizer, steps: 2)
         try optimizer.load(state: [:])
         #expect(optimizer.state(of: model.weight) == nil && optimizer.stateDictionary().isEmpty)

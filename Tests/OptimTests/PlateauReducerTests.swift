@@ -6,12 +6,12 @@ import Optim
 @Suite struct PlateauReducerTests {
     /// Patience 1: the second step in a row without a 10% improvement halves the rate; the
     /// cooldown step after it does not count.
-    @Test func reducesAfterPatienceAndCoolsDown() {
-        let optimizer = SGD([Parameter(Tensor(ones: [1]))], options: .init(learningRate: 1))
-        let reducer = PlateauReducer(factor: 0.5, patience: 1, threshold: 0.1, cooldown: 1, minimumRate: 0.3)
+    @Test func reducesAfterPatienceAndCoolsDown() throws {
+        let optimizer = try SGD([Parameter(Tensor(ones: [1]))], options: .init(learningRate: 1))
+        let reducer = try PlateauReducer(factor: 0.5, patience: 1, threshold: 0.1, cooldown: 1, minimumRate: 0.3)
         var rates: [Double] = []
         for metric in [10.0, 9.5, 9.4, 9.3, 9.2, 9.1, 9.0, 8.9] {
-            reducer.step(metric: metric, optimizer: optimizer)
+            try reducer.step(metric: metric, optimizer: optimizer)
             rates.append(optimizer.learningRates[0])
         }
         // 10 is best; 9.5 and 9.4 are not 10% better: reduce at the 3rd step (to 0.5); the 4th is
@@ -24,17 +24,17 @@ import Optim
     /// A reducer restored from another's state mid-run continues exactly as the original.
     @Test func savedStateResumesExactly() throws {
         let metrics = [5.0, 4.0, 4.1, 4.2, 3.9, 3.95, 4.0, 4.1, 4.2, 3.0, 3.1, 3.2]
-        func run(_ reducer: PlateauReducer, _ optimizer: SGD, _ range: Range<Int>) -> [Double] {
-            range.map { reducer.step(metric: metrics[$0], optimizer: optimizer); return optimizer.learningRates[0] }
+        func run(_ reducer: PlateauReducer, _ optimizer: SGD, _ range: Range<Int>) throws -> [Double] {
+            try range.map { try reducer.step(metric: metrics[$0], optimizer: optimizer); return optimizer.learningRates[0] }
         }
         let options = SGD.Options(learningRate: 1)
-        let straight = PlateauReducer(factor: 0.5, patience: 1, cooldown: 1), straightOptimizer = SGD([Parameter(Tensor(ones: [1]))], options: options)
-        let expected = run(straight, straightOptimizer, 0..<12)
-        let first = PlateauReducer(factor: 0.5, patience: 1, cooldown: 1), optimizer = SGD([Parameter(Tensor(ones: [1]))], options: options)
-        _ = run(first, optimizer, 0..<6)
-        let resumed = PlateauReducer(factor: 0.5, patience: 1, cooldown: 1)
+        let straight = try PlateauReducer(factor: 0.5, patience: 1, cooldown: 1), straightOptimizer = try SGD([Parameter(Tensor(ones: [1]))], options: options)
+        let expected = try run(straight, straightOptimizer, 0..<12)
+        let first = try PlateauReducer(factor: 0.5, patience: 1, cooldown: 1), optimizer = try SGD([Parameter(Tensor(ones: [1]))], options: options)
+        _ = try run(first, optimizer, 0..<6)
+        let resumed = try PlateauReducer(factor: 0.5, patience: 1, cooldown: 1)
         try resumed.load(state: first.stateDictionary())
-        let rest = run(resumed, optimizer, 6..<12)
+        let rest = try run(resumed, optimizer, 6..<12)
         #expect(rest == Array(expected[6...]))
         #expect(Set(expected).count > 2)  // it did reduce, more than once
         var broken = first.stateDictionary()

@@ -66,48 +66,48 @@ extension Adagrad.Options: TorchConfigurable {
 /// The optimizer a fixture case describes: W in the first group with the case's options, and
 /// b in it too or, with `groups`, in a second group with its overrides.
 private func makeOptimizer<Options: TorchConfigurable>(
-    _ defaults: Options, _ make: ([(name: String, parameter: Parameter)], Options) -> Optimizer<Options>,
+    _ defaults: Options, _ make: ([(name: String, parameter: Parameter)], Options) throws -> Optimizer<Options>,
     _ testCase: TorchFixture.Case, _ model: FixtureModel
-) -> any OptimizerProtocol {
+) throws -> any OptimizerProtocol {
     var options = defaults
     options.configure(testCase.options)
-    guard let groups = testCase.groups else { return make(model.namedParameters, options) }
-    let optimizer = make([("W", model.weight)], options)
-    optimizer.addParameterGroup([("b", model.bias)]) { $0.configure(groups[1]) }
+    guard let groups = testCase.groups else { return try make(model.namedParameters, options) }
+    let optimizer = try make([("W", model.weight)], options)
+    try optimizer.addParameterGroup([("b", model.bias)]) { $0.configure(groups[1]) }
     return optimizer
 }
 
-private func makeOptimizer(_ testCase: TorchFixture.Case, _ model: FixtureModel) -> any OptimizerProtocol {
+private func makeOptimizer(_ testCase: TorchFixture.Case, _ model: FixtureModel) throws -> any OptimizerProtocol {
     switch testCase.optimizer {
-    case "SGD": makeOptimizer(SGD.Options(), { SGD($0, options: $1) }, testCase, model)
-    case "Adam": makeOptimizer(Adam.Options(), { Adam($0, options: $1) }, testCase, model)
-    case "AdamW": makeOptimizer(AdamW.Options(), { AdamW($0, options: $1) }, testCase, model)
-    case "RMSprop": makeOptimizer(RMSprop.Options(), { RMSprop($0, options: $1) }, testCase, model)
-    case "Adagrad": makeOptimizer(Adagrad.Options(), { Adagrad($0, options: $1) }, testCase, model)
+    case "SGD": try makeOptimizer(SGD.Options(), { try SGD($0, options: $1) }, testCase, model)
+    case "Adam": try makeOptimizer(Adam.Options(), { try Adam($0, options: $1) }, testCase, model)
+    case "AdamW": try makeOptimizer(AdamW.Options(), { try AdamW($0, options: $1) }, testCase, model)
+    case "RMSprop": try makeOptimizer(RMSprop.Options(), { try RMSprop($0, options: $1) }, testCase, model)
+    case "Adagrad": try makeOptimizer(Adagrad.Options(), { try Adagrad($0, options: $1) }, testCase, model)
     default: fatalError("unknown optimizer \(testCase.optimizer)")
     }
 }
 
 /// The schedule a fixture case describes with torch's scheduler names and arguments.
-func makeSchedule(_ description: TorchFixture.Schedule) -> LearningRateSchedule {
-    let parts = (description.schedules ?? []).map(makeSchedule)
+func makeSchedule(_ description: TorchFixture.Schedule) throws -> LearningRateSchedule {
+    let parts = try (description.schedules ?? []).map(makeSchedule)
     switch description.kind {
-    case "step": return .step(size: description.stepSize!, gamma: description.gamma!)
-    case "exponential": return .exponential(gamma: description.gamma!)
-    case "cosine": return .cosineAnnealing(period: description.period!, minimum: description.minimum!)
+    case "step": return try .step(size: description.stepSize!, gamma: description.gamma!)
+    case "exponential": return try .exponential(gamma: description.gamma!)
+    case "cosine": return try .cosineAnnealing(period: description.period!, minimum: description.minimum!)
     case "linear":
-        return .linear(from: description.startFactor!, to: description.endFactor!, over: description.totalSteps!)
+        return try .linear(from: description.startFactor!, to: description.endFactor!, over: description.totalSteps!)
     case "sequential":
         return zip(description.milestones!, parts.dropFirst()).reduce(parts[0]) { $0.followed(by: $1.1, atStep: $1.0) }
     case "chained": return parts.dropFirst().reduce(parts[0]) { $0.chained(with: $1) }
-    case "multistep": return .multiStep(milestones: description.milestones!, gamma: description.gamma!)
-    case "constant": return .constantFactor(description.factor!, over: description.totalSteps!)
-    case "polynomial": return .polynomial(over: description.totalSteps!, power: description.power!)
+    case "multistep": return try .multiStep(milestones: description.milestones!, gamma: description.gamma!)
+    case "constant": return try .constantFactor(description.factor!, over: description.totalSteps!)
+    case "polynomial": return try .polynomial(over: description.totalSteps!, power: description.power!)
     case "cosine_restarts":
-        return .cosineAnnealingWarmRestarts(period: description.restartPeriod!, periodMultiplier: description.periodMultiplier!,
+        return try .cosineAnnealingWarmRestarts(period: description.restartPeriod!, periodMultiplier: description.periodMultiplier!,
                                             minimum: description.minimum!)
     case "one_cycle":
-        return .oneCycle(maximum: description.maxRate!, totalSteps: description.cycleSteps!, warmUpFraction: description.warmUpFraction!,
+        return try .oneCycle(maximum: description.maxRate!, totalSteps: description.cycleSteps!, warmUpFraction: description.warmUpFraction!,
                          annealing: description.annealing == "cos" ? .cosine : .linear, divisionFactor: description.divisionFactor!,
                          finalDivisionFactor: description.finalDivisionFactor!, threePhase: description.threePhase!)
     default: fatalError("unknown schedule \(description.kind)")
@@ -115,9 +115,9 @@ func makeSchedule(_ description: TorchFixture.Schedule) -> LearningRateSchedule 
 }
 
 /// The ReduceLROnPlateau a fixture case describes, or `nil` for a step-driven schedule.
-func makeReducer(_ description: TorchFixture.Schedule) -> PlateauReducer? {
+func makeReducer(_ description: TorchFixture.Schedule) throws -> PlateauReducer? {
     guard description.kind == "plateau" else { return nil }
-    return PlateauReducer(mode: description.mode == "min" ? .minimize : .maximize, factor: description.factor!,
+    return try PlateauReducer(mode: description.mode == "min" ? .minimize : .maximize, factor: description.factor!,
                           patience: description.patience!, threshold: description.threshold!,
                           thresholdMode: description.thresholdMode == "rel" ? .relative : .absolute,
                           cooldown: description.cooldown!, minimumRate: description.minimumRate!, epsilon: description.epsilon!)
@@ -144,14 +144,14 @@ private func expectClose(_ actual: [Double], _ expected: [Double], _ what: Strin
     /// 25-step float64 trajectory, the learning rates and clip norms it used, and its final
     /// per-parameter state.
     @Test(arguments: TorchFixture.shared.cases.map(\.name))
-    func trajectoryMatchesTorch(_ name: String) {
+    func trajectoryMatchesTorch(_ name: String) throws {
         let testCase = TorchFixture.case(named: name)
         let model = FixtureModel()
-        let optimizer = makeOptimizer(testCase, model)
-        let reducer = testCase.schedule.flatMap(makeReducer)
-        let schedule = reducer == nil ? testCase.schedule.map(makeSchedule) : nil
+        let optimizer = try makeOptimizer(testCase, model)
+        let reducer = try testCase.schedule.flatMap(makeReducer)
+        let schedule = reducer == nil ? try testCase.schedule.map(makeSchedule) : nil
         for (step, record) in testCase.steps.enumerated() {
-            if let schedule { optimizer.apply(schedule, atStep: step) }
+            if let schedule { try optimizer.apply(schedule, atStep: step) }
             optimizer.zeroGrad()
             let loss = model.backward()
             expectClose(optimizer.learningRates, record.lr, "\(name) learning rates at step \(step)", tolerance: 1e-15)
@@ -159,7 +159,7 @@ private func expectClose(_ actual: [Double], _ expected: [Double], _ what: Strin
                 expectClose([norm], [record.norm!], "\(name) clip norm at step \(step)")
             }
             optimizer.step()
-            reducer?.step(metric: loss, optimizer: optimizer)
+            try reducer?.step(metric: loss, optimizer: optimizer)
             expectClose(model.weight.value.scalars, record.W, "\(name) W after step \(step + 1)")
             expectClose(model.bias.value.scalars, record.b, "\(name) b after step \(step + 1)")
         }

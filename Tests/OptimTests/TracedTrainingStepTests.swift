@@ -26,7 +26,7 @@ private final class Classifier: Module, UnaryLayer {
 
     /// Traced once on the first batch, the compiled step runs every later batch (new data, and
     /// parameters the optimizer changed) exactly as eager training does.
-    @Test func compiledStepEqualsEagerTrainingOnNewBatches() {
+    @Test func compiledStepEqualsEagerTrainingOnNewBatches() throws {
         let (eager, traced) = Self.twinModels()
         traced.labelParameters()
         let (x0, y0) = Self.batch(0)
@@ -35,8 +35,8 @@ private final class Classifier: Module, UnaryLayer {
         }
         #expect(loss.program.description.hasPrefix("graph(%x: f64[5,4], %labels: i64[5], %hidden.weight: f64[8,4]"))
         let step = loss.compiledGradient()
-        let eagerOptimizer = Adam(eager.namedParameters(), options: .init(learningRate: 0.05))
-        let tracedOptimizer = Adam(traced.namedParameters(), options: .init(learningRate: 0.05))
+        let eagerOptimizer = try Adam(eager.namedParameters(), options: .init(learningRate: 0.05))
+        let tracedOptimizer = try Adam(traced.namedParameters(), options: .init(learningRate: 0.05))
         for index in 0..<4 {
             let (x, y) = Self.batch(index)
             eagerOptimizer.zeroGrad()
@@ -54,7 +54,7 @@ private final class Classifier: Module, UnaryLayer {
     }
 
     /// Ignored targets are data too: the mean divides by the kept count of each batch.
-    @Test func ignoredTargetsFollowTheBatch() {
+    @Test func ignoredTargetsFollowTheBatch() throws {
         let (model, _) = Self.twinModels()
         let (x, _) = Self.batch(0)
         let first = IndexTensor([0, -100, 2, 1, -100]), second = IndexTensor([-100, 1, 1, -100, -100])

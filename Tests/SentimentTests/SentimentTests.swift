@@ -19,9 +19,9 @@ import Layers
         #expect(batch.ids == IndexTensor([[not, good], [fun, 0]]) && batch.lengths == [2, 1] && batch.labels == IndexTensor([0, 1]))
     }
 
-    @Test func tinyConfigurationLearnsNegation() {
+    @Test func tinyConfigurationLearnsNegation() throws {
         var lines: [String] = []
-        let (model, test, _) = train(.tiny) { lines.append($0) }
+        let (model, test, _) = try train(.tiny) { lines.append($0) }
         let heldOut = accuracy(model, test)
         #expect(heldOut >= 0.9, "held-out accuracy \(heldOut); log: \(lines)")
     }

@@ -15,9 +15,9 @@ import Layers
         #expect(batch.targetLengths == [4, 2] && batch.references == [[4, 3, 2], [5]])
     }
 
-    @Test func tinyConfigurationLearnsToReverse() {
+    @Test func tinyConfigurationLearnsToReverse() throws {
         var lines: [String] = []
-        let (model, test, _) = train(.tiny) { lines.append($0) }
+        let (model, test, _) = try train(.tiny) { lines.append($0) }
         #expect(!lines.isEmpty)
         let match = exactMatch(model, test, task: Seq2SeqConfiguration.tiny.task)
         #expect(match >= 0.9, "held-out exact match \(match); log: \(lines)")

@@ -42,9 +42,9 @@ import Layers
         }
     }
 
-    @Test func tinyConfigurationTagsUnseenNames() {
+    @Test func tinyConfigurationTagsUnseenNames() throws {
         var lines: [String] = []
-        let (tagger, features, heldOut, _) = train(.tiny) { lines.append($0) }
+        let (tagger, features, heldOut, _) = try train(.tiny) { lines.append($0) }
         let f1 = evaluate(tagger, features, heldOut).f1()
         #expect(f1 >= 0.9, "held-out slot F1 \(f1); log: \(lines)")
     }

@@ -29,7 +29,7 @@ do {
     let lstm = LSTM(inputSize: vocabulary, hiddenSize: hidden, numLayers: layers, batchFirst: true)
     let head = Linear(hidden, vocabulary)
     try group.join([head.parameters(), lstm.parameters()])
-    let optimizer = Adam(lstm.namedParameters() + head.namedParameters(), options: .init(learningRate: 3e-3))
+    let optimizer = try Adam(lstm.namedParameters() + head.namedParameters(), options: .init(learningRate: 3e-3))
     var text = RandomGenerator(seed: UInt64(100 + group.rank))
     var state: [Tensor]?
     var started = Date()

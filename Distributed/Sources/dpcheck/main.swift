@@ -33,7 +33,7 @@ do {
     lstm.to(.float64)
     head.to(.float64)
     try group.join([head.parameters(), lstm.parameters()])
-    let optimizer = Adam(lstm.namedParameters() + head.namedParameters(), options: .init(learningRate: 0.01))
+    let optimizer = try Adam(lstm.namedParameters() + head.namedParameters(), options: .init(learningRate: 0.01))
     var data = RandomGenerator(seed: 17)
     var state: [Tensor]?
     for _ in 0..<steps {

@@ -38,7 +38,7 @@ public enum DeferredSum: Sendable, Equatable {
 
 extension Program {
     /// The program with the outputs at `positions` replaced by the pieces their sums over
-    /// many runs are built from, and how to build each sum (``DeferredSum/sum(over:)``).
+    /// many runs are built from, and how to build each sum (``DeferredSum/sum(over:stacked:)``).
     /// An output computed as a row contraction `matmul[transA=true] a, b` (how a weight's
     /// gradient comes out of a batch) returns a and b instead, and a sum over rows (a bias's
     /// gradient) returns the summed value; the sum over runs is then one large product or

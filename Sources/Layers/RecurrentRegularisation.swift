@@ -1,0 +1,163 @@
+/// The recurrent regularisers a ``RecurrentNetwork`` applies (its
+/// ``RecurrentNetwork/regularisation``), for any cell including user-defined ones. Dropout
+/// and weight drop act only in training (``Module/isTraining``): in `eval()` the network
+/// computes exactly what it computes without them. Zoneout acts in both modes (its evaluation
+/// form is the expectation). Every mask comes from the calling thread's generator, so
+/// `RandomGenerator.seedThread(_:)` makes a run reproducible.
+///
+///     let lstm = LSTM(inputSize: 32, hiddenSize: 256, numLayers: 2)
+///     lstm.regularisation = RecurrentRegularisation(
+///         variationalDropout: VariationalDropout(inputs: 0.25, state: 0.25, outputs: 0.25),
+///         weightDrop: WeightDrop(0.5), zoneout: Zoneout(probabilities: [0.05, 0.5]))
+public struct RecurrentRegularisation: Sendable, Equatable {
+    /// Gal & Ghahramani's dropout with one mask per sequence, or `nil`.
+    public var variationalDropout: VariationalDropout?
+    /// DropConnect on named recurrent weights (AWD-LSTM's weight drop), or `nil`.
+    public var weightDrop: WeightDrop?
+    /// Krueger et al.'s zoneout of the state, or `nil`.
+    public var zoneout: Zoneout?
+
+    /// The given regularisers; none by default.
+    public init(variationalDropout: VariationalDropout? = nil, weightDrop: WeightDrop? = nil, zoneout: Zoneout? = nil) {
+        self.variationalDropout = variationalDropout
+        self.weightDrop = weightDrop
+        self.zoneout = zoneout
+    }
+}
+
+/// Variational dropout (Gal & Ghahramani, "A Theoretically Grounded Application of Dropout in
+/// Recurrent Neural Networks", 2016): inverted dropout whose mask is drawn once per sequence
+/// (per batch row) and call, and reused at every time step:
+///
+///     x̃_t = x_t ⊙ m_x      h̃_{t−1} = h_{t−1} ⊙ m_h      ỹ_t = y_t ⊙ m_y      m ∈ {0, 1/(1 − p)}
+///
+/// - `inputs`: every layer's input sequence — the network's input for the first layer, the
+///   layer below's output (both directions concatenated) for the others; one mask per layer.
+/// - `state`: the state the step reads, one mask per layer and direction. Only the components
+///   listed in `stateComponents` are dropped, by default component 0, which in every built-in
+///   cell is the recurrent output h (y for a Jordan cell) that goes through the recurrent
+///   weights, as in the paper; an LSTM's memory c is not dropped, since a mask fixed over the
+///   sequence would erase the same memory units at every step (Semeniuta et al. 2016). The
+///   mask affects only what the step reads: the carried and the returned final state are the
+///   cell's own.
+/// - `outputs`: the network's output sequence (the last layer's), one mask.
+public struct VariationalDropout: Sendable, Equatable {
+    /// The probability of dropping a unit of every layer's input.
+    public let inputs: Double
+    /// The probability of dropping a unit of the state components the step reads.
+    public let state: Double
+    /// The probability of dropping a unit of the network's output.
+    public let outputs: Double
+    /// The state components `state` drops (positions in the cell's state).
+    public let stateComponents: [Int]
+
+    /// Dropout probabilities, each in [0, 1).
+    public init(inputs: Double = 0, state: Double = 0, outputs: Double = 0, stateComponents: [Int] = [0]) {
+        for (name, p) in [("inputs", inputs), ("state", state), ("outputs", outputs)] {
+            requireProbability(p, "VariationalDropout", name)
+        }
+        guard stateComponents.allSatisfy({ $0 >= 0 }) else {
+            opFailure("VariationalDropout", "state components \(stateComponents) must be non-negative positions")
+        }
+        self.inputs = inputs
+        self.state = state
+        self.outputs = outputs
+        self.stateComponents = stateComponents
+    }
+}
+
+/// Weight drop (Merity et al., "Regularizing and Optimizing LSTM Language Models", 2017; the
+/// DropConnect of Wan et al. 2013 on recurrent weights): each named weight W of every cell is
+/// replaced by W ⊙ M, with M an inverted-dropout mask (entries 0 or 1/(1 − p)) drawn once per
+/// forward call and shared by every time step and batch row. Gradients reach W through the
+/// mask. The names are those of the cell's own parameters (`weight_hh`, not the network's
+/// `weight_hh_l0`); a cell without one of them stops the call naming it.
+///
+/// The weights are substituted while the call runs, so a network must not be called by two
+/// threads at once while weight drop is on.
+public struct WeightDrop: Sendable, Equatable {
+    /// The probability of dropping each weight.
+    public let probability: Double
+    /// The cell parameters dropped.
+    public let parameters: [String]
+
+    /// Drops each entry of the named cell parameters with `probability` (in [0, 1)).
+    public init(_ probability: Double, parameters: [String] = ["weight_hh"]) {
+        requireProbability(probability, "WeightDrop", "probability")
+        guard !parameters.isEmpty else { opFailure("WeightDrop", "no parameters named") }
+        self.probability = probability
+        self.parameters = parameters
+    }
+}
+
+/// Zoneout (Krueger et al., "Zoneout: Regularizing RNNs by Randomly Preserving Hidden
+/// Activations", 2017): each unit of a state component keeps its previous value with
+/// probability p, drawn afresh per unit, batch row and time step; evaluation uses the
+/// expectation:
+///
+///     training:   s_t = d_t ⊙ s_{t−1} + (1 − d_t) ⊙ cell(x_t, s_{t−1}),   d_t ~ Bernoulli(p)
+///     evaluation: s_t = p · s_{t−1} + (1 − p) · cell(x_t, s_{t−1})
+///
+/// It acts on the carried state; each step's output stays the cell's own, as in the authors'
+/// `ZoneoutWrapper`. Krueger et al.'s LSTM uses different rates for h and c (e.g. 0.05 and 0.5):
+/// `Zoneout(probabilities: [0.05, 0.5])`.
+public struct Zoneout: Sendable, Equatable {
+    /// One probability per state component, or one for every component.
+    public let probabilities: [Double]
+
+    /// The same probability (in [0, 1)) for every state component.
+    public init(_ probability: Double) {
+        self.init(probabilities: [probability])
+    }
+
+    /// One probability (in [0, 1)) per state component, in the cell's state order; a
+    /// single value applies to every component.
+    public init(probabilities: [Double]) {
+        guard !probabilities.isEmpty else { opFailure("Zoneout", "no probabilities given") }
+        for p in probabilities { requireProbability(p, "Zoneout", "probability") }
+        self.probabilities = probabilities
+    }
+
+    /// The probability for each of `count` state components.
+    func probabilities(components count: Int) -> [Double] {
+        if probabilities.count == 1 { return Array(repeating: probabilities[0], count: count) }
+        guard probabilities.count == count else {
+            opFailure("Zoneout", "\(probabilities.count) probabilities for a state of \(count) components")
+        }
+        return probabilities
+    }
+}
+
+/// Stops unless `p` is a dropout probability, in [0, 1).
+func requireProbability(_ p: Double, _ op: String, _ name: String) {
+    guard (0..<1).contains(p) else { opFailure(op, "\(name) must be in [0, 1), got \(p)") }
+}
+
+/// An inverted-dropout mask: each entry 0 with probability p, else 1/(1 − p), from the
+/// calling thread's generator.
+func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) -> Tensor {
+    drawnMask(shape, dtype: dtype, probability: p, hit: 0, miss: 1 / (1 - p))
+}
+
+/// A tensor whose entries are `hit` with probability p and `miss` otherwise: one uniform draw
+/// per entry from the calling thread's generator, in order, compared with p in `dtype` —
+/// exactly what `Tensor.where(Tensor.randomUniform(…, dtype: dtype) .>= p, miss, hit)` gives,
+/// but written straight into the result, since regularised runs draw masks at every step.
+func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
+    var mask = Tensor(zeros: shape, dtype: dtype)
+    RandomGenerator.withThreadGenerator { generator in
+        switch dtype {
+        case .float32: fill(&mask, as: Float.self, from: &generator, probability: p, hit: hit, miss: miss)
+        case .float64: fill(&mask, as: Double.self, from: &generator, probability: p, hit: hit, miss: miss)
+        }
+    }
+    return mask
+}
+
+private func fill<T: FloatElement>(_ mask: inout Tensor, as _: T.Type, from generator: inout RandomGenerator,
+                                   probability p: Double, hit: Double, miss: Double) {
+    let (threshold, hit, miss) = (T(p), T(hit), T(miss))
+    mask.withUnsafeMutableBufferPointer(as: T.self) { values in
+        for index in values.indices { values[index] = T(generator.nextUniform()) >= threshold ? miss : hit }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+@testable import Layers
+
+private func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+
+/// v Wᵀ for a row vector v and a matrix tensor W, with scalars.
+private func product(_ v: [Double], _ weight: Tensor, rows: Range<Int>, columns: Range<Int>? = nil) -> [Double] {
+    let columns = columns ?? 0..<v.count
+    return rows.map { row in zip(columns, v).reduce(0) { $0 + $1.1 * weight[row, $1.0] } }
+}
+
+/// Every parameter of `target` set to `source`'s value (same order and shapes).
+private func copyParameters(_ source: Module, to target: Module) {
+    for (target, source) in zip(target.parameters(), source.parameters()) { target.value = source.value }
+}
+
+/// The gated-feedback RNN and the depth-gated LSTM: each step by hand or against the stacked
+/// network they generalise, a property from each paper, and the gradient checks.
+@Suite struct StackedCellTests {
+    /// One GF-RNN step (2 layers of 2 tanh or GRU units) computed with scalars from the paper's equations.
+    @Test(arguments: GatedFeedbackCell.Unit.allCases)
+    func gatedFeedbackStepByHand(_ unit: GatedFeedbackCell.Unit) {
+        let cell = GatedFeedbackCell(inputSize: 3, hiddenSize: 2, layerCount: 2, unit: unit)
+        randomize(cell, seed: 7)
+        let x = [0.4, -0.3, 0.8], previous = [[0.2, -0.6], [0.7, 0.1]]
+        let (output, next) = cell.step(Tensor([x], dtype: .float64),
+                                       state: previous.map { Tensor([$0], dtype: .float64) })
+        let all = previous[0] + previous[1]
+        var below = x
+        for (j, layer) in cell.layers.enumerated() {
+            let gates = (0..<2).map { i in
+                sigmoid(product(below, layer.gate_input.value, rows: i..<(i + 1))[0]
+                        + product(all, layer.gate_hidden.value, rows: i..<(i + 1))[0])
+            }
+            // s^j = Σ_i g^{i→j} · h^i U^{i→j}ᵀ, U^{i→j} the column block i of weight_feedback.
+            let feedback = (0..<2).map { unitIndex in
+                (0..<2).reduce(0.0) { sum, i in
+                    sum + gates[i] * product(previous[i], layer.weight_feedback.value, rows: unitIndex..<(unitIndex + 1),
+                                             columns: (2 * i)..<(2 * i + 2))[0]
+                }
+            }
+            let projected = zip(product(below, layer.weight_ih.value, rows: 0..<(unit == .gru ? 6 : 2)),
+                                layer.bias!.value.scalars).map(+)
+            let h: [Double]
+            if unit == .gru {
+                let own = product(previous[j], layer.weight_hh!.value, rows: 0..<4)
+                h = (0..<2).map { k in
+                    let r = sigmoid(projected[k] + own[k]), z = sigmoid(projected[2 + k] + own[2 + k])
+                    let candidate = Foundation.tanh(projected[4 + k] + r * feedback[k])
+                    return (1 - z) * previous[j][k] + z * candidate
+                }
+            } else {
+                h = (0..<2).map { Foundation.tanh(projected[$0] + feedback[$0]) }
+            }
+            for k in 0..<2 { #expect(abs(next[j][0, k] - h[k]) < 1e-14, "\(unit) layer \(j) unit \(k)") }
+            below = h
+        }
+        #expect(output.scalars == next[1].scalars)
+    }
+
+    /// With the cross-layer feedback U^{i→j} (i ≠ j) zero and the gate weights zero, every gate
+    /// is σ(0) = ½ and the GF-RNN is a conventional stacked tanh RNN with W_hh = U^{j→j}/2.
+    @Test func withoutCrossLayerFeedbackItIsAStackedRNN() {
+        let cell = GatedFeedbackCell(inputSize: 3, hiddenSize: 4, layerCount: 2)
+        randomize(cell, seed: 8)
+        let stacked = RNN(inputSize: 3, hiddenSize: 4, numLayers: 2)
+        stacked.to(.float64)
+        for (j, layer) in cell.layers.enumerated() {
+            layer.gate_input.value = layer.gate_input.value.zerosLike()
+            layer.gate_hidden.value = layer.gate_hidden.value.zerosLike()
+            let blocks = layer.weight_feedback.value.chunked(into: 2, along: 1)
+            layer.weight_feedback.value = concat(j == 0 ? [blocks[0], blocks[1].zerosLike()] : [blocks[0].zerosLike(), blocks[1]], along: 1)
+            let rnn = stacked.cells[j]
+            rnn.weight_ih.value = layer.weight_ih.value
+            rnn.bias_ih!.value = layer.bias!.value
+            rnn.bias_hh!.value = layer.bias!.value.zerosLike()
+            rnn.weight_hh.value = blocks[j] * 0.5
+        }
+        let network = RecurrentNetwork(inputSize: 3) { _, _ in cell }
+        let x = randomInput([6, 2, 3], seed: 9)
+        let (output, state) = network(x)
+        let (expectedOutput, expectedState) = stacked(x)
+        #expect(zip(output.scalars, expectedOutput.scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        #expect(zip(concat(state, along: 0).scalars, expectedState[0].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+    }
+
+    @Test(arguments: GatedFeedbackCell.Unit.allCases)
+    func gatedFeedbackPassesTheGradientCheck(_ unit: GatedFeedbackCell.Unit) throws {
+        let network = RecurrentNetwork(inputSize: 2, bidirectional: true) { _, size in
+            GatedFeedbackCell(inputSize: size, hiddenSize: 2, layerCount: 3, unit: unit)
+        }
+        randomize(network, seed: 10)
+        try checkStackedGradients(network)
+    }
+
+    /// Layers with equal weights, the depth gate closed (b_d = −1000, so d = 0 exactly): the
+    /// depth-gated LSTM is PyTorch's stacked LSTM.
+    @Test func closedDepthGateIsAStackedLSTM() {
+        let cell = DepthGatedLSTMCell(inputSize: 3, hiddenSize: 4, layerCount: 2)
+        randomize(cell, seed: 11)
+        let upper = cell.layers[1]
+        upper.depth_bias!.value = upper.depth_bias!.value.zerosLike() - 1000
+        let stacked = LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2)
+        stacked.to(.float64)
+        for (layer, lstm) in zip(cell.layers, stacked.cells) {
+            (lstm.weight_ih.value, lstm.weight_hh.value) = (layer.weight_ih.value, layer.weight_hh.value)
+            (lstm.bias_ih!.value, lstm.bias_hh!.value) = (layer.bias_ih.value, layer.bias_hh.value)
+        }
+        let network = RecurrentNetwork(inputSize: 3) { _, _ in cell }
+        let x = randomInput([6, 2, 3], seed: 12)
+        let (output, state) = network(x)
+        let (expectedOutput, expectedState) = stacked(x)
+        #expect(zip(output.scalars, expectedOutput.scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        let hidden = concat([state[0], state[2]], along: 0), cells = concat([state[1], state[3]], along: 0)
+        #expect(zip(hidden.scalars, expectedState[0].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        #expect(zip(cells.scalars, expectedState[1].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+    }
+
+    /// The paper's linear path across depth: the depth gate open (d = 1) and the upper
+    /// layer's input and forget gates shut (i = f = 0) make its memory the lower layer's, exactly.
+    @Test func openDepthGateCarriesTheLowerMemoryUp() {
+        let cell = DepthGatedLSTMCell(inputSize: 3, hiddenSize: 4, layerCount: 2)
+        randomize(cell, seed: 13)
+        let upper = cell.layers[1]
+        upper.depth_bias!.value = upper.depth_bias!.value.zerosLike() + 1000
+        var bias = upper.bias_ih.value
+        for row in 0..<8 { bias[row] = -1000 }  // the i and f blocks
+        upper.bias_ih.value = bias
+        let network = RecurrentNetwork(inputSize: 3) { _, _ in cell }
+        let x = randomInput([5, 2, 3], seed: 14)
+        for steps in 1...5 {
+            let state = network(x.slice(0..<steps, along: 0)).state
+            #expect(state[3].scalars == state[1].scalars, "after \(steps) steps")
+        }
+    }
+
+    @Test func depthGatedLSTMPassesTheGradientCheck() throws {
+        let network = RecurrentNetwork(inputSize: 2, bidirectional: true) { _, size in
+            DepthGatedLSTMCell(inputSize: size, hiddenSize: 2, layerCount: 3)
+        }
+        randomize(network, seed: 15)
+        try checkStackedGradients(network)
+    }
+
+    private func checkStackedGradients<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>) throws {
+        let x = randomInput([4, 2, 2], seed: 16)
+        try checkGradients(of: { values in
+            let (output, state) = network(values[0], lengths: [4, 3])
+            return concat([output.reshaped(to: [-1])] + state.map { $0.reshaped(to: [-1]) }, along: 0)
+        }, at: [x], parameters: network.parameters())
+    }
+}
