@@ -24,6 +24,9 @@ final class CompiledStep: @unchecked Sendable {
     /// Whether the step takes a [batch, 1] validity mask after the state (steps past some
     /// sequence's length hold that sequence's state and output zero).
     let isMasked: Bool
+    /// How many per-step values the step reads after the state and mask, without gradients
+    /// (the engine's regularisation masks).
+    let extraCount: Int
     /// (prepared input rows, its parameters…) → the sequence inputs, for all steps' rows at once.
     let inputPart: (program: Program, parameters: [Parameter])?
     /// (inputs…, state…, mask?, parameters…) → (output, state…, residuals…).
@@ -41,15 +44,16 @@ final class CompiledStep: @unchecked Sendable {
     /// The uncompiled halves, evaluated op by op when the backward pass is itself recorded.
     let forwardProgram: Program, backwardProgram: Program
 
-    private init(_ split: SplitStep, candidates: [Parameter], stateCount: Int, isMasked: Bool) {
+    private init(_ split: SplitStep, candidates: [Parameter], stateCount: Int, isMasked: Bool, extraCount: Int) {
         let program = split.step
         parameters = split.stepParameters.map { candidates[$0] }
         inputCount = split.inputCount
         inputPart = split.inputPart.map { ($0, split.inputParameters.map { candidates[$0] }) }
         self.stateCount = stateCount
         self.isMasked = isMasked
+        self.extraCount = extraCount
         let leading = inputCount + stateCount
-        let argumentCount = leading + (isMasked ? 1 : 0)
+        let argumentCount = leading + (isMasked ? 1 : 0) + extraCount
         let gradient = program.gradient(withRespectTo: Array(0..<leading) + Array(argumentCount..<program.inputs.count))
         let halves = gradient.split()
         forwardProgram = halves.forward
@@ -64,15 +68,18 @@ final class CompiledStep: @unchecked Sendable {
     /// The compiled step of `step` for these example values, or `nil` when it cannot stand
     /// for every step: when two traces (at time 0 and 1) differ — the step reads the time,
     /// draws random numbers or branches on values — or when the output or a state component
-    /// does not depend on the inputs, so has no gradient.
-    static func make(step: (_ input: Tensor, _ state: [Tensor], _ time: Int) -> (output: Tensor, state: [Tensor]),
-                     input: Tensor, state: [Tensor], masked: Bool, parameters candidates: [Parameter]) -> CompiledStep? {
+    /// does not depend on the inputs, so has no gradient. `extras` are example values of the
+    /// per-step values the step reads besides its input and state.
+    static func make(step: (_ input: Tensor, _ state: [Tensor], _ extras: [Tensor], _ time: Int) -> (output: Tensor, state: [Tensor]),
+                     input: Tensor, state: [Tensor], extras: [Tensor] = [], masked: Bool,
+                     parameters candidates: [Parameter]) -> CompiledStep? {
         let mask = Mask(Array(repeating: true, count: input.shape[0]), shape: [input.shape[0], 1])
-        let arguments: [any ProgramArgument] = [input] + state + (masked ? [mask] : [])
+        let arguments: [any ProgramArgument] = [input] + state + (masked ? [mask] : []) + extras
         func trace(at time: Int) -> Program {
             Program.trace(arguments, parameters: candidates) { traced in
                 let state = (0..<state.count).map { traced.tensor(1 + $0) }
-                var (output, next) = step(traced.tensor(0), state, time)
+                let extras = extras.indices.map { traced.tensor(1 + state.count + (masked ? 1 : 0) + $0) }
+                var (output, next) = step(traced.tensor(0), state, extras, time)
                 if masked {
                     let valid = traced.mask(1 + state.count)
                     output = Tensor.where(valid, output, Tensor(0, dtype: output.dtype))
@@ -89,7 +96,7 @@ final class CompiledStep: @unchecked Sendable {
         else { return nil }
         let split = program.splittingInputPart(leading: arguments.count)
         guard split.step.gradient(withRespectTo: []).cotangentCount == 1 + state.count else { return nil }
-        return CompiledStep(split, candidates: candidates, stateCount: state.count, isMasked: masked)
+        return CompiledStep(split, candidates: candidates, stateCount: state.count, isMasked: masked, extraCount: extras.count)
     }
 }
 
@@ -131,7 +138,8 @@ private final class RunResiduals: @unchecked Sendable {
 
 /// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
 /// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
-/// the initial state components [batch, size] and the parameters the step reads; the result
+/// the initial state components [batch, size], the parameters the step reads and the extra
+/// per-step values [steps, batch, ·] (no gradient flows into those); the result
 /// is the step outputs [steps, batch, output] and then the final state components, flattened
 /// into one vector (the engine slices them out).
 struct CompiledRun: Primitive {
@@ -154,7 +162,10 @@ struct CompiledRun: Primitive {
     var attributes: [(name: String, value: Attribute)] {
         [("stateCount", .int(plain.stateCount))] + (truncation.map { [("truncation", .int($0))] } ?? [])
     }
-    var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(leading + plain.parameters.count))) }
+    var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
+    /// The parameters' operands, and the extra per-step values'.
+    private var parameterOperands: Range<Int> { leading..<(leading + plain.parameters.count) }
+    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + plain.extraCount) }
     /// Sequence inputs and state components: the operands before the parameters.
     private var leading: Int { plain.inputCount + plain.stateCount }
     private var states: Range<Int> { plain.inputCount..<leading }
@@ -171,18 +182,19 @@ struct CompiledRun: Primitive {
         return masked
     }
 
-    /// Step `t`'s leading arguments: its rows of the sequence inputs, the state and, for a
-    /// masked step, its validity mask.
+    /// Step `t`'s leading arguments: its rows of the sequence inputs, the state, for a masked
+    /// step its validity mask, and its rows of the extra values.
     private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor]) -> [Tensor] {
         let rows = inputs.prefix(plain.inputCount).map { $0.select(t, along: 0) }
-        guard step(at: t).isMasked, let lengths else { return rows + state }
-        return rows + state + [Mask(lengths.map { t < $0 }, shape: [lengths.count, 1]).programValue]
+        let extraRows = inputs[extras].map { $0.select(t, along: 0) }
+        guard step(at: t).isMasked, let lengths else { return rows + state + extraRows }
+        return rows + state + [Mask(lengths.map { t < $0 }, shape: [lengths.count, 1]).programValue] + extraRows
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
         return noGrad {
-            let parameters = Array(inputs[leading...])
+            let parameters = Array(inputs[parameterOperands])
             let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
             var state = Array(inputs[states]), output = Tensor(zeros: shape, dtype: inputs[0].dtype)
             residuals.steps = []
@@ -257,12 +269,12 @@ struct CompiledRun: Primitive {
             }
             return sums.dropFirst().reduce(sums[0], +)
         }
-        return inputGradients + stateGradient + parameterGradients
+        return inputGradients + stateGradient + parameterGradients + extras.map { _ in nil }
     }
 
     /// Each step's residuals from the forward programs run as recorded ops.
     private func recordedResiduals(_ inputs: [Tensor]) -> [[Tensor]] {
-        let parameters = Array(inputs[leading...])
+        let parameters = Array(inputs[parameterOperands])
         var state = Array(inputs[states]), residuals: [[Tensor]] = []
         for t in 0..<inputs[0].shape[0] {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }

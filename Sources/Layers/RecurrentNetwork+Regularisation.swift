@@ -2,9 +2,9 @@
 /// these at four points of a run (around the call, on each layer's input, on the output, and
 /// per step), and they return their argument unchanged when the regulariser is off.
 extension RecurrentNetwork {
-    /// Whether the steps of a call must run eagerly through ``regularisedStep(_:_:state:time:context:masks:)``:
+    /// Whether an op-by-op run's steps go through ``regularisedStep(_:_:state:time:context:masks:keep:)``:
     /// while state dropout or weight drop is on in training, or zoneout in either mode. (Input
-    /// and output dropout act outside the steps.)
+    /// and output dropout act outside the steps; a compiled run always traces that step.)
     var stepsNeedRegularisation: Bool {
         if regularisation.zoneout != nil { return true }
         guard isTraining else { return false }
@@ -69,19 +69,36 @@ extension RecurrentNetwork {
 
     /// One step with state dropout (the step reads the masked state) and zoneout (each unit
     /// of the new state keeps its previous value with probability p; the expectation in eval).
+    /// `keep`, if given, holds zoneout's masks for this step (``zoneoutMasks(for:steps:)``'s
+    /// rows), else they are drawn here.
     func regularisedStep(_ cell: Cell, _ input: Tensor, state: [Tensor], time: Int, context: Cell.Context,
-                         masks: [Tensor?]) -> (output: Tensor, state: [Tensor]) {
+                         masks: [Tensor?], keep: [Tensor?]? = nil) -> (output: Tensor, state: [Tensor]) {
         let read = zip(state, masks).map { component, mask in mask.map { component * $0 } ?? component }
         let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
         guard let zoneout = regularisation.zoneout else { return (output, next) }
-        let zoned = zip(zip(state, next), zoneout.probabilities(components: next.count)).map { pair, p -> Tensor in
-            let (previous, new) = pair
+        let zoned = zip(state, next).enumerated().map { component, pair -> Tensor in
+            let ((previous, new), p) = (pair, zoneout.probabilities(components: next.count)[component])
             guard p > 0 else { return new }
             guard isTraining else { return p * previous + (1 - p) * new }
             // d = 1 with probability p; d ⊙ s_{t−1} + (1 − d) ⊙ s̃ is s_{t−1} or s̃ exactly.
-            let keep = drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
-            return keep * previous + (1 - keep) * new
+            let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
+            return mask * previous + (1 - mask) * new
         }
         return (output, zoned)
+    }
+
+    /// Zoneout's masks for `steps` steps from `start`, one [steps, batch, size] sequence per
+    /// component (`nil`: not zoned), drawn step by step in the order ``regularisedStep(_:_:state:time:context:masks:keep:)``
+    /// draws them; `nil` outside training or without zoneout.
+    func zoneoutMasks(for start: [Tensor], steps: Int) -> [Tensor?]? {
+        guard isTraining, let zoneout = regularisation.zoneout else { return nil }
+        let probabilities = zoneout.probabilities(components: start.count)
+        var drawn = [[Tensor]](repeating: [], count: start.count)
+        for _ in 0..<steps {
+            for (component, p) in probabilities.enumerated() where p > 0 {
+                drawn[component].append(drawnMask(start[component].shape, dtype: start[component].dtype, probability: p, hit: 1, miss: 0))
+            }
+        }
+        return drawn.map { $0.isEmpty ? nil : stack($0, along: 0) }
     }
 }

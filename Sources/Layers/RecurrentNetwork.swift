@@ -26,8 +26,9 @@
 /// float64, second derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
-/// contextual cells, cells holding buffers, runs with state dropout, weight drop or zoneout
-/// on (``regularisation``), and runs under tracing or anomaly mode. A step
+/// contextual cells, cells holding buffers, runs recording gradient flow or step states, and
+/// runs under tracing or anomaly mode (``regularisation`` compiles: its masks are step
+/// inputs). A step
 /// that reads some other mutable Swift value would be frozen at its first trace: set
 /// ``usesCompiledSteps`` to `false` for such a cell.
 ///

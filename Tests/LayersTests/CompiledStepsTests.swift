@@ -79,6 +79,30 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         expectCompiledEqualsEager(truncated, lengths: [5, 4, 2])
     }
 
+    /// Regularisation runs compiled too (its masks are step inputs, drawn in the op-by-op
+    /// order): the same seed gives the same masks, results and gradients both ways.
+    @Test func regularisedRunsMatchTheirOpByOpRun() {
+        let network = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        network.regularisation = RecurrentRegularisation(
+            variationalDropout: VariationalDropout(inputs: 0.2, state: 0.3, outputs: 0.1, stateComponents: [0, 1]),
+            weightDrop: WeightDrop(0.4), zoneout: Zoneout(probabilities: [0.1, 0.3]))
+        func seeded(compiled: Bool) -> [Tensor] {
+            RandomGenerator.seedThread(21)
+            return run(network, compiled: compiled, lengths: [5, 2, 4], initialState: nil)
+        }
+        let (eager, compiled) = (seeded(compiled: false), seeded(compiled: true))
+        for (position, (a, b)) in zip(eager, compiled).enumerated() {
+            #expect(maxDifference(a, b) <= 1e-12, "result \(position)")
+        }
+        network.usesCompiledSteps = true
+        RandomGenerator.seedThread(21)
+        let x = Tensor.randomNormal([5, 3, 4], dtype: .float64)
+        let names = Graph(network(x).output).operations.map { $0.primitive!.name }
+        #expect(names.filter { $0 == "compiled_recurrent_run" }.count == 4)  // 2 layers × 2 directions
+        network.eval()
+        expectCompiledEqualsEager(network, lengths: [5, 2, 4])  // zoneout's expectation, no masks
+    }
+
     @Test func userCellMatchesItsOpByOpRun() {
         RandomGenerator.seedThread(3)
         let network = float64(RecurrentNetwork(inputSize: 4, numLayers: 2, bidirectional: true) { _, size in
@@ -113,11 +137,11 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         RandomGenerator.seedThread(10)
         let user = MinimalGatedUnit(inputSize: 3, hiddenSize: 4), builtIn = LSTMCell(inputSize: 3, hiddenSize: 4)
         let x = Tensor.randomNormal([2, 3]), state = [Tensor.randomNormal([2, 4])]
-        let userStep = CompiledStep.make(step: { x, state, _ in user.step(x, state: state) }, input: x, state: state, masked: false,
+        let userStep = CompiledStep.make(step: { x, state, _, _ in user.step(x, state: state) }, input: x, state: state, masked: false,
                                          parameters: user.parameters())
         #expect(userStep?.inputCount == 2 && userStep?.inputPart?.parameters.count == 2)
         #expect(userStep?.parameters.count == 4)  // the hidden weights and both biases
-        let builtInStep = CompiledStep.make(step: { x, state, _ in builtIn.step(prepared: x, state: state) }, input: Tensor.randomNormal([2, 16]),
+        let builtInStep = CompiledStep.make(step: { x, state, _, _ in builtIn.step(prepared: x, state: state) }, input: Tensor.randomNormal([2, 16]),
                                             state: state + state, masked: false, parameters: builtIn.parameters())
         #expect(builtInStep?.inputPart == nil && builtInStep?.parameters.count == 2)  // weight_hh, bias_hh
     }

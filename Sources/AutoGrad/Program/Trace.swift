@@ -89,7 +89,10 @@ extension Program {
         }
         let outputs = body(TracedArguments(values: values, kinds: values.map(\.elementType)))
         let parameterInputs = parameters.enumerated().map { position, parameter in
-            (parameter.value.node!, parameter.name ?? "param\(position)")
+            guard let node = parameter.value.node else {
+                opFailure("trace", "parameter \(parameter.name ?? "\(position)") holds a value computed without recording; trace it recording")
+            }
+            return (node, parameter.name ?? "param\(position)")
         }
         let argumentInputs = values.map { ($0.node!, $0.node!.name!) }
         let program = Program(recorded: outputs, inputs: argumentInputs + parameterInputs)
