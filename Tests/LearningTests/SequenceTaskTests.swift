@@ -47,7 +47,6 @@ import Optim
         var generator = RandomGenerator(seed: 5)
         for _ in 0..<150 {
             let batch = Tasks.slotFilling(batch: 16, maxLength: maxLength, cities: cities, fillers: fillers, using: &generator)
-            let tags = batch.tags.values
             optimizer.zeroGrad()
             crossEntropy(logits: logits(batch.words, batch.lengths), targets: batch.tags, ignoreIndex: -1).backward()
             optimizer.step()
