@@ -7,6 +7,7 @@ same case (never by tests): `python3 reference_training.py THREADS CONFIG FAMILY
   B: batch 32, seq 50, input 64, hidden 256; linear head (to 64) on the last step, MSE
   C: batch 64, seq 100, input 512, hidden 1024; linear head (to 512) on the last step, MSE
   D: 2 layers, bidirectional, batch 16, seq 50, input 64, hidden 128; head every step, MSE
+  LM: the main job's model (charlm): one-hot 161, 2 layers, hidden 256, batch 32, seq 64, as A
 One step is forward, loss, backward and Adam (default options) over network and head.
 "fused" is nn.LSTM/nn.GRU/nn.RNN (oneDNN); "custom" (LSTM, 1 layer) is a cell written from two
 Linear + elementwise ops per step, what a custom architecture costs; "jax" (LSTM, 1 layer) is
@@ -25,7 +26,8 @@ import torch
 
 torch.set_num_threads(threads)
 CONFIGS = {"A": (1, 25, 65, 128, 1, False), "B": (32, 50, 64, 256, 1, False),
-           "C": (64, 100, 512, 1024, 1, False), "D": (16, 50, 64, 128, 2, True)}
+           "C": (64, 100, 512, 1024, 1, False), "D": (16, 50, 64, 128, 2, True),
+           "LM": (32, 64, 161, 256, 2, False)}
 batch, steps, inputs, hidden, layers, bidirectional = CONFIGS[config]
 repeats = 3 if config == "C" else 15
 
@@ -74,7 +76,7 @@ class CustomLSTM(torch.nn.Module):
 
 def data():
     generator = torch.Generator().manual_seed(1)
-    if config == "A":
+    if config in ("A", "LM"):
         ids = torch.randint(0, inputs, (steps + 1, batch), generator=generator)
         return torch.nn.functional.one_hot(ids[:-1], inputs).float(), ids[1:].reshape(-1)
     x = torch.randn(steps, batch, inputs, generator=generator)
@@ -89,7 +91,7 @@ def torch_step(network):
 
     def step():
         output, _ = network(x)
-        if config == "A":
+        if config in ("A", "LM"):
             loss = torch.nn.functional.cross_entropy(head(output).reshape(-1, inputs), target)
         elif config == "D":
             loss = torch.nn.functional.mse_loss(head(output), target)
@@ -118,7 +120,7 @@ def jax_step():
             return (h, c), h
         zeros = jnp.zeros((batch, hidden))
         _, outputs = jax.lax.scan(cell, (zeros, zeros), x)
-        if config == "A":
+        if config in ("A", "LM"):
             logits = (outputs @ p["w_head"].T + p["b_head"]).reshape(-1, inputs)
             return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), target[:, None], axis=1))
         prediction = outputs[-1] @ p["w_head"].T + p["b_head"]
