@@ -149,6 +149,8 @@ struct CompiledRun: Primitive {
     let lengths: [Int]?
     /// Gradients stop flowing into the state every this many steps (truncated BPTT).
     let truncation: Int?
+    /// The first step run masked: the shortest sequence's length (`Int.max` without a mask).
+    private let firstMaskedStep: Int
     private let residuals = RunResiduals()
 
     init(plain: CompiledStep, masked: CompiledStep?, lengths: [Int]?, truncation: Int?) {
@@ -156,6 +158,20 @@ struct CompiledRun: Primitive {
         self.masked = masked
         self.lengths = lengths
         self.truncation = truncation
+        firstMaskedStep = masked == nil ? .max : lengths!.min()!
+    }
+
+    /// The step outputs [steps, batch, output] and the state components (of `stateShapes`)
+    /// in a flat vector laid out as a run's result (or its gradient).
+    static func unflattened(_ flat: Tensor, steps: Int, batch: Int, outputSize: Int, stateShapes: [[Int]])
+        -> (outputs: Tensor, states: [Tensor]) {
+        var offset = steps * batch * outputSize
+        let states = stateShapes.map { shape -> Tensor in
+            let count = shape.reduce(1, *)
+            defer { offset += count }
+            return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
+        }
+        return (flat.slice(0..<(steps * batch * outputSize), along: 0).reshaped(to: [steps, batch, outputSize]), states)
     }
 
     var name: String { "compiled_recurrent_run" }
@@ -178,8 +194,7 @@ struct CompiledRun: Primitive {
 
     /// The step for time `t`: masked from the shortest sequence's length on.
     private func step(at t: Int) -> CompiledStep {
-        guard let masked, let lengths, t >= lengths.min()! else { return plain }
-        return masked
+        t >= firstMaskedStep ? masked! : plain
     }
 
     /// Step `t`'s leading arguments: its rows of the sequence inputs, the state, for a masked
@@ -222,13 +237,8 @@ struct CompiledRun: Primitive {
 
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
-        let outputCount = plain.outputSize
-        let outputGradients = gradient.slice(0..<(steps * batch * outputCount), along: 0).reshaped(to: [steps, batch, outputCount])
-        var offset = steps * batch * outputCount
-        var stateGradient = inputs[states].map { component -> Tensor in
-            defer { offset += component.count }
-            return gradient.slice(offset..<(offset + component.count), along: 0).reshaped(to: component.shape)
-        }
+        var (outputGradients, stateGradient) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
+                                                                stateShapes: inputs[states].map(\.shape))
         // A recorded backward pass (second order) runs the same programs as ops, on a forward
         // recomputed from the recorded inputs, so every residual is differentiable.
         let recorded = AutoGrad.isRecording
@@ -256,17 +266,20 @@ struct CompiledRun: Primitive {
         }
         // The parameters' gradients, each summed over the steps in one op per compiled step
         // (the masked step's outputs may be laid out differently from the plain step's).
-        let shortest = masked == nil ? steps : min(lengths!.min()!, steps)
-        let groups = [(step: plain, steps: 0..<shortest), (step: masked ?? plain, steps: shortest..<steps)].filter { !$0.steps.isEmpty }
-        let parameterGradients = plain.parameters.indices.map { k in
-            let sums = groups.map { group in
+        // Each group's input gradients stacked by rows, as the sums read them.
+        let shortest = min(firstMaskedStep, steps)
+        let groups = [(step: plain, steps: 0..<shortest), (step: masked ?? plain, steps: shortest..<steps)]
+            .filter { !$0.steps.isEmpty }
+            .map { group in
                 let stacked = Dictionary(uniqueKeysWithValues: inputGradients.indices.map { input in
                     let rows = inputGradients[input].reshaped(to: [steps * batch, -1])
                     return (input, group.steps.count == steps ? rows
                                 : rows.slice((group.steps.lowerBound * batch)..<(group.steps.upperBound * batch), along: 0))
                 })
-                return group.step.parameterSums[k].sum(over: Array(stepResults[group.steps]), stacked: stacked)
+                return (group.step, results: Array(stepResults[group.steps]), stacked: stacked)
             }
+        let parameterGradients = plain.parameters.indices.map { k in
+            let sums = groups.map { $0.0.parameterSums[k].sum(over: $0.results, stacked: $0.stacked) }
             return sums.dropFirst().reduce(sums[0], +)
         }
         return inputGradients + stateGradient + parameterGradients + extras.map { _ in nil }

@@ -11,18 +11,15 @@ extension RecurrentNetwork {
     func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?)
         -> (outputs: Tensor, state: [Tensor])? {
         let cell = cells[index]
+        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
+              prepared.shape[0] > 0, cell.namedBuffers().isEmpty else { return nil }
         // A parameter value that is not a recorded tensor (a weight-drop copy made under
         // noGrad) would be frozen into the trace as a constant.
-        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
-              prepared.shape[0] > 0, cell.namedBuffers().isEmpty, cell.parameters().allSatisfy(\.value.requiresGrad)
-        else { return nil }
+        let parameters = cell.parameters()
+        guard parameters.allSatisfy(\.value.requiresGrad) else { return nil }
         let (time, batch) = (prepared.shape[0], prepared.shape[1])
         // Which state components the step's masks cover: dropped (read masked), then zoned.
-        let dropout = regularisation.variationalDropout
-        let dropped = start.indices.map { isTraining && (dropout?.state ?? 0) > 0 && dropout!.stateComponents.contains($0) }
-        let zoned = start.indices.map { component in
-            isTraining && (regularisation.zoneout?.probabilities(components: start.count)[component] ?? 0) > 0
-        }
+        let (dropped, zoned) = (droppedStateComponents(count: start.count), zonedStateComponents(count: start.count))
         let examples = zip(start, dropped).compactMap { $1 ? $0.detached() : nil } + zip(start, zoned).compactMap { $1 ? $0.detached() : nil }
         func step(_ input: Tensor, _ state: [Tensor], _ extras: [Tensor], _ time: Int) -> (output: Tensor, state: [Tensor]) {
             var rows = extras[...]
@@ -35,7 +32,7 @@ extension RecurrentNetwork {
                                             regularisation: "\(isTraining) \(regularisation)")
             return compiledSteps.step(for: key) {
                 CompiledStep.make(step: step, input: prepared.select(0, along: 0).detached(), state: start.map { $0.detached() },
-                                  extras: examples, masked: validity, parameters: cell.parameters())
+                                  extras: examples, masked: validity, parameters: parameters)
             }
         }
         guard let plain = compiled(masked: false) else { return nil }
@@ -58,13 +55,9 @@ extension RecurrentNetwork {
         let extras = stateMasks + (zoneoutMasks(for: start, steps: time) ?? []).compactMap { $0 }
         let run = CompiledRun(plain: plain, masked: validityMasked, lengths: lengths, truncation: truncation)
         let flat = apply(run, sequences + start + plain.parameters.map(\.value) + extras)
-        let outputCount = plain.outputSize
-        var offset = time * batch * outputCount
-        let state = start.map { component -> Tensor in
-            defer { offset += component.count }
-            return flat.slice(offset..<(offset + component.count), along: 0).reshaped(to: component.shape)
-        }
-        return (flat.slice(0..<(time * batch * outputCount), along: 0).reshaped(to: [time, batch, outputCount]), state)
+        let (outputs, state) = CompiledRun.unflattened(flat, steps: time, batch: batch, outputSize: plain.outputSize,
+                                                       stateShapes: start.map(\.shape))
+        return (outputs, state)
     }
 }
 

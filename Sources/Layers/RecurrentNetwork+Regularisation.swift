@@ -50,20 +50,31 @@ extension RecurrentNetwork {
         return sequence * invertedDropoutMask([1, batch, features], dtype: sequence.dtype, probability: probability)
     }
 
+    /// Which of `count` state components the steps read through a state-dropout mask now.
+    func droppedStateComponents(count: Int) -> [Bool] {
+        guard isTraining, let dropout = regularisation.variationalDropout, dropout.state > 0 else {
+            return Array(repeating: false, count: count)
+        }
+        if let outside = dropout.stateComponents.first(where: { $0 >= count }) {
+            opFailure("VariationalDropout", "state component \(outside) of a \(Cell.self) state of \(count) components")
+        }
+        return (0..<count).map(dropout.stateComponents.contains)
+    }
+
+    /// Which of `count` state components zoneout draws masks for now (training only; eval
+    /// uses the expectation).
+    func zonedStateComponents(count: Int) -> [Bool] {
+        guard isTraining, let zoneout = regularisation.zoneout else { return Array(repeating: false, count: count) }
+        return zoneout.probabilities(components: count).map { $0 > 0 }
+    }
+
     /// The state-dropout masks of one layer and direction, drawn once for the whole sequence
     /// (`nil` entries: components not dropped), when the steps need regularising.
     func stepMasks(for start: [Tensor]) -> [Tensor?]? {
         guard stepsNeedRegularisation else { return nil }
-        guard isTraining, let dropout = regularisation.variationalDropout, dropout.state > 0 else {
-            return Array(repeating: nil, count: start.count)
-        }
-        if let outside = dropout.stateComponents.first(where: { $0 >= start.count }) {
-            opFailure("VariationalDropout", "state component \(outside) of a \(Cell.self) state of \(start.count) components")
-        }
-        return start.indices.map { component in
-            dropout.stateComponents.contains(component)
-                ? invertedDropoutMask(start[component].shape, dtype: start[component].dtype, probability: dropout.state)
-                : nil
+        let probability = regularisation.variationalDropout?.state ?? 0
+        return zip(start, droppedStateComponents(count: start.count)).map { component, dropped in
+            dropped ? invertedDropoutMask(component.shape, dtype: component.dtype, probability: probability) : nil
         }
     }
 
@@ -76,8 +87,9 @@ extension RecurrentNetwork {
         let read = zip(state, masks).map { component, mask in mask.map { component * $0 } ?? component }
         let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
         guard let zoneout = regularisation.zoneout else { return (output, next) }
+        let probabilities = zoneout.probabilities(components: next.count)
         let zoned = zip(state, next).enumerated().map { component, pair -> Tensor in
-            let ((previous, new), p) = (pair, zoneout.probabilities(components: next.count)[component])
+            let ((previous, new), p) = (pair, probabilities[component])
             guard p > 0 else { return new }
             guard isTraining else { return p * previous + (1 - p) * new }
             // d = 1 with probability p; d ⊙ s_{t−1} + (1 − d) ⊙ s̃ is s_{t−1} or s̃ exactly.
