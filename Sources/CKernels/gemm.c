@@ -160,3 +160,47 @@ void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
     }
     fpu_leave(csr);
 }
+
+/* The packed-B entry points, one set per element type, dispatched like the GEMM above. The
+ * packed layout depends on the instruction set, so a buffer is only valid in this process. */
+#if defined(__x86_64__)
+#define DISPATCH(ty, call, ...)                                                               \
+    switch (pick_isa()) {                                                                     \
+    case ISA_AVX512: call##_##ty##_avx512(__VA_ARGS__); break;                                \
+    case ISA_AVX2:   call##_##ty##_avx2(__VA_ARGS__); break;                                  \
+    default:         call##_##ty##_generic(__VA_ARGS__);                                      \
+    }
+#define DISPATCH_VALUE(ty, call, ...)                                                         \
+    switch (pick_isa()) {                                                                     \
+    case ISA_AVX512: return call##_##ty##_avx512(__VA_ARGS__);                                \
+    case ISA_AVX2:   return call##_##ty##_avx2(__VA_ARGS__);                                  \
+    default:         return call##_##ty##_generic(__VA_ARGS__);                               \
+    }
+#else
+#define DISPATCH(ty, call, ...) call##_##ty##_generic(__VA_ARGS__);
+#define DISPATCH_VALUE(ty, call, ...) return call##_##ty##_generic(__VA_ARGS__);
+#endif
+
+#define PACKED_ENTRY_POINTS(T, ty, prefix)                                                    \
+int64_t prefix##_panel_width(void) { DISPATCH_VALUE(ty, panel_width) }                       \
+void prefix##_pack_b(int transB, int64_t K, int64_t N, const T *B, int64_t ldb, T *packed)    \
+{                                                                                             \
+    DISPATCH(ty, pack_b, transB, K, N, B, ldb, packed)                                        \
+}                                                                                             \
+void prefix##_packed(int transA, int64_t M, int64_t N, int64_t K, T alpha, const T *A,       \
+                     int64_t lda, const T *packed, T beta, T *C, int64_t ldc,                 \
+                     int64_t column_begin, int64_t column_end)                                \
+{                                                                                             \
+    if (M <= 0 || column_begin >= column_end) return;                                        \
+    const unsigned csr = fpu_enter();                                                         \
+    DISPATCH(ty, gemm_packed, transA, M, N, K, alpha, A, lda, packed, beta, C, ldc,           \
+             column_begin, column_end)                                                        \
+    fpu_leave(csr);                                                                           \
+}
+
+/* Float panels are the widest on every path (a multiple of the double ones), so one size
+ * holds either type's packing. */
+int64_t ag_gemm_packed_size(int64_t K, int64_t N) { DISPATCH_VALUE(s, packed_size, K, N) }
+
+PACKED_ENTRY_POINTS(float, s, ag_sgemm)
+PACKED_ENTRY_POINTS(double, d, ag_dgemm)

@@ -177,6 +177,72 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
     free(raw);
 }
 
+/* Packed op(B) for products with many A and one B (a recurrent step's weight, read at every
+ * step): the K x N matrix is cut into the driver's K blocks, and each block into NR-column
+ * micro-panels, stored one after another, so a product reads them as the driver's own packed
+ * panels. Block pc starts at pc * npad, its panel of columns jr at jr * kc. */
+static TARGET int64_t FN(packed_size)(int64_t K, int64_t N)
+{
+    return K * ((N + NR - 1) / NR * NR);
+}
+
+static TARGET void FN(pack_b)(int transB, int64_t K, int64_t N, const T *B, int64_t ldb, T *packed)
+{
+    const int64_t brs = transB ? 1 : ldb, npad = (N + NR - 1) / NR * NR;
+    const int64_t kblocks = (K + KC - 1) / KC, kcmax = K == 0 ? 0 : (K + kblocks - 1) / kblocks;
+    for (int64_t pc = 0; pc < K; pc += kcmax) {
+        const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
+        FN(pack)(NR, B + pc * brs, ldb, !transB, N, kc, packed + pc * npad);
+    }
+}
+
+/* Columns [j0, j1) of C = alpha * op(A) * B + beta * C with B packed by pack_b; j0 is a
+ * multiple of NR, so threads can share one packed B by taking column ranges. */
+static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, T alpha,
+                                   const T *A, int64_t lda, const T *packed, T beta, T *C, int64_t ldc,
+                                   int64_t j0, int64_t j1)
+{
+    const int64_t ars = transA ? 1 : lda, acs = transA ? lda : 1, npad = (N + NR - 1) / NR * NR;
+    if (K == 0 || alpha == 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = j0; j < j1; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+        return;
+    }
+    const int64_t kblocks = (K + KC - 1) / KC, kcmax = (K + kblocks - 1) / kblocks;
+    const int64_t mcmax = (M < MC ? (M + MR - 1) / MR * MR : MC);
+    char *raw = malloc((size_t)mcmax * kcmax * sizeof(T) + 64);
+    if (!raw) {  /* unpack nothing: multiply panel by panel from the packed layout, unblocked */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = j0; j < j1; j++) {
+                T s = 0;
+                for (int64_t pc = 0; pc < K; pc += kcmax) {
+                    const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
+                    const T *panel = packed + pc * npad + (j / NR * NR) * kc + j % NR;
+                    for (int64_t k = 0; k < kc; k++) s += A[i * ars + (pc + k) * acs] * panel[k * NR];
+                }
+                C[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * C[i * ldc + j];
+            }
+        return;
+    }
+    T *Ap = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    for (int64_t pc = 0; pc < K; pc += kcmax) {
+        const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
+        const T bk = pc == 0 ? beta : 1;
+        const T *Bp = packed + pc * npad;
+        for (int64_t ic = 0; ic < M; ic += MC) {
+            const int64_t mc = M - ic < MC ? M - ic : MC;
+            FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap);
+            for (int64_t jr = j0; jr < j1; jr += NR)
+                for (int64_t ir = 0; ir < mc; ir += MR)
+                    FN(kernel)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk, C + (ic + ir) * ldc + jr, ldc,
+                               mc - ir < MR ? mc - ir : MR, j1 - jr < NR ? j1 - jr : NR);
+        }
+    }
+    free(raw);
+}
+
+static TARGET int64_t FN(panel_width)(void) { return NR; }
+
 #undef T
 #undef SUF
 #undef TARGET

@@ -33,8 +33,11 @@ final class CompiledStep: @unchecked Sendable {
     let forward: HoistedExecutable
     /// (residuals…, d output, d state…) → (d inputs…, d state…, the pieces of the parameters'
     /// gradients…): each parameter's gradient summed over the steps is `parameterSums[k]`
-    /// of the steps' outputs, formed once after the reverse sweep.
-    let backward: Executable
+    /// of the steps' outputs, formed once after the reverse sweep. The residuals that are
+    /// parameters (at ``invariantResiduals``) go to its prologue, once per run.
+    let backward: HoistedExecutable
+    /// The positions of the residuals that are parameters, the same at every step.
+    let invariantResiduals: Set<Int>
     /// How each parameter's gradient is summed over the steps.
     let parameterSums: [DeferredSum]
     /// (inputs…, state…, mask?, parameters…) → (output, state…), without residuals.
@@ -60,7 +63,10 @@ final class CompiledStep: @unchecked Sendable {
         (backwardProgram, parameterSums) = halves.backward.deferringSums(of: Array(leading..<halves.backward.outputs.count))
         let parameterInputs = Set(argumentCount..<program.inputs.count)
         forward = HoistedExecutable(forwardProgram, invariant: parameterInputs)
-        backward = Executable(backwardProgram)
+        invariantResiduals = Set(forwardProgram.outputs.dropFirst(1 + stateCount).enumerated().compactMap { position, value in
+            if case .input(let input) = value, parameterInputs.contains(input) { position } else { nil }
+        })
+        backward = HoistedExecutable(backwardProgram, invariant: invariantResiduals)
         inference = HoistedExecutable(program, invariant: parameterInputs)
         outputSize = program.type(of: program.outputs[0]).shape[1]
     }
@@ -248,9 +254,20 @@ struct CompiledRun: Primitive {
         var stepResults = [[Tensor]](repeating: [], count: steps)
         var inputGradients = recorded ? [] : inputs.prefix(plain.inputCount).map { $0.zerosLike() }
         let stateGradients = plain.inputCount..<leading
+        // What only the parameters among the residuals determine, once per run and step kind.
+        var invariants: [ObjectIdentifier: [Tensor]] = [:]
         for t in (0..<steps).reversed() {
-            let arguments = stepResiduals[t] + [outputGradients.select(t, along: 0)] + stateGradient
-            var results = recorded ? step(at: t).backwardProgram.evaluate(on: arguments) : step(at: t).backward(arguments)
+            let compiled = step(at: t), cotangents = [outputGradients.select(t, along: 0)] + stateGradient
+            var results: [Tensor]
+            if recorded {
+                results = compiled.backwardProgram.evaluate(on: stepResiduals[t] + cotangents)
+            } else {
+                let residuals = stepResiduals[t].indices.map { (compiled.invariantResiduals.contains($0), stepResiduals[t][$0]) }
+                if invariants[ObjectIdentifier(compiled)] == nil {
+                    invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
+                }
+                results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!)
+            }
             stateGradient = Array(results[stateGradients])
             if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
             if !recorded {

@@ -188,3 +188,28 @@ func peakResidentBytes() -> Int {
           let kilobytes = Int(line.split(separator: " ")[1]) else { return 0 }
     return kilobytes * 1024
 }
+
+/// The steps section, for development: our training step alone (no references), on one thread
+/// and on every core, wall and CPU time per step. `agbench steps B LSTM` runs config B's
+/// built-in LSTM; `user` in place of the family runs the user-written cell; a third argument
+/// picks one thread count.
+func stepsSection() throws {
+    let arguments = Array(CommandLine.arguments.drop { $0 != "steps" }.dropFirst())
+    let name = arguments.first ?? "B", family = arguments.count > 1 ? arguments[1] : "LSTM"
+    guard let config = TrainingConfig.all.first(where: { $0.name == name }) else {
+        print("no config \(name); configs: \(TrainingConfig.all.map(\.name).joined(separator: " "))")
+        return
+    }
+    let (network, run) = family == "user" ? config.userLSTM() : config.builtIn(family)
+    let step = try config.trainingStep(network, run)
+    let counts = arguments.count > 2 ? [Int(arguments[2]) ?? 1] : Array(Set([1, ProcessInfo.processInfo.activeProcessorCount])).sorted()
+    for threads in counts {
+        ComputeThreads.maximum = threads
+        let median = medianSeconds(repeats: config.repeats, step)
+        let cpuBefore = ownCPUSeconds()
+        for _ in 0..<config.repeats { step() }
+        let cpu = (ownCPUSeconds() - cpuBefore) / Double(config.repeats) * 1e3
+        print("\(name) \(family), \(threads) thread\(threads > 1 ? "s" : ""): median \(format(median * 1e3)) ms, "
+              + "CPU \(format(cpu)) ms per step")
+    }
+}

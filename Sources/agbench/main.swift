@@ -67,6 +67,7 @@ if wants("matmul") {
 }
 
 if wants("training") { try trainingSection() }
+if sections.contains("steps") { try stepsSection() }
 if wants("peak") { peakMemorySection() }
 if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "peak-child" {
     try peakMemoryChild(CommandLine.arguments[2], CommandLine.arguments[3])

@@ -34,6 +34,37 @@ import AutoGrad
             """)
     }
 
+    /// The gradient of four chunks (pads tiling the axis, summed in any order) is one
+    /// concatenation; pads that overlap or leave a gap stay sums.
+    @Test func paddedPartsJoin() throws {
+        try expectPass({ $0.joiningPaddedParts().eliminatingDeadCode() }, """
+            graph(%a: f64[2,2], %b: f64[2,3], %c: f64[2,1]) {
+              %0 = pad[axis=1 start=2 size=6] %b : f64[2,6]
+              %1 = pad[axis=1 start=0 size=6] %a : f64[2,6]
+              %2 = pad[axis=1 start=5 size=6] %c : f64[2,6]
+              %3 = add %0, %1 : f64[2,6]
+              %4 = add %2, %3 : f64[2,6]
+              return %4
+            }
+            """, """
+            graph(%a: f64[2,2], %b: f64[2,3], %c: f64[2,1]) {
+              %0 = concatenate[axis=1] %a, %b, %c : f64[2,6]
+              return %0
+            }
+            """)
+        let unchanged = """
+            graph(%a: f64[2,2], %b: f64[2,3]) {
+              %0 = pad[axis=1 start=0 size=6] %a : f64[2,6]
+              %1 = pad[axis=1 start=1 size=6] %b : f64[2,6]
+              %2 = pad[axis=1 start=4 size=6] %a : f64[2,6]
+              %3 = add %0, %1 : f64[2,6]
+              %4 = add %0, %2 : f64[2,6]
+              return %3, %4
+            }
+            """
+        try expectPass({ $0.joiningPaddedParts().eliminatingDeadCode() }, unchanged, unchanged)
+    }
+
     @Test func commonSubexpressionElimination() throws {
         try expectPass({ $0.eliminatingCommonSubexpressions().eliminatingDeadCode() }, """
             graph(%x: f64[2,3], %b: f64[3]) {

@@ -29,7 +29,9 @@ static int passed, failed;
 /* One test case: random op(A) (M x K), op(B) (K x N), C (M x N) with padded strides.
  * Padding of A/B holds NaN (reading it would poison the result); padding of C holds a
  * sentinel that must survive. With beta == 0, C starts as NaN, which must be ignored. */
-#define DEFINE_CHECK(T, NAME, GEMM, TOL)                                                       \
+/* The packed-B path runs on the same case (into Cp): B packed once, C's columns computed in
+ * two ranges split at a panel boundary, as two threads would. */
+#define DEFINE_CHECK(T, NAME, GEMM, PACKED, TOL)                                               \
 static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta,             \
                 int64_t pa, int64_t pb, int64_t pc)                                          \
 {                                                                                            \
@@ -44,18 +46,26 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
         C[i] = i % ldc >= N ? (T)C_SENTINEL : beta == 0 ? (T)NAN : (T)urand();              \
     memcpy(C0, C, sizeof(T) * (size_t)(M * ldc));                                            \
     GEMM(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                              \
+    T *Cp = malloc(sizeof(T) * (size_t)(M * ldc + 1));                                       \
+    T *packed = malloc(sizeof(T) * (size_t)(ag_gemm_packed_size(K, N) + 1));                \
+    memcpy(Cp, C0, sizeof(T) * (size_t)(M * ldc));                                           \
+    PACKED##_pack_b(tb, K, N, B, ldb, packed);                                               \
+    const int64_t panel = PACKED##_panel_width(), split = N < panel ? N : panel * (1 + irand((N + panel - 1) / panel)); \
+    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, 0, split < N ? split : N); \
+    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, split < N ? split : N, N); \
     int bad = 0;                                                                             \
-    for (int64_t i = 0; i < M && !bad; i++)                                                  \
+    for (int64_t i = 0; i < 2 * M && !bad; i++)                                              \
         for (int64_t j = 0; j < ldc && !bad; j++) {                                          \
-            const T got = C[i * ldc + j];                                                    \
+            const T got = i < M ? C[i * ldc + j] : Cp[(i - M) * ldc + j];                    \
             if (j >= N) { bad = got != (T)C_SENTINEL; continue; }                           \
+            const int64_t r = i % M;                                                         \
             double s = 0, mag = 0;                                                           \
             for (int64_t k = 0; k < K && alpha != 0; k++) {                                  \
-                const double a = ta ? A[k * lda + i] : A[i * lda + k];                       \
+                const double a = ta ? A[k * lda + r] : A[r * lda + k];                       \
                 const double b = tb ? B[j * ldb + k] : B[k * ldb + j];                       \
                 s += a * b, mag += fabs(a * b);                                              \
             }                                                                                \
-            const double c0 = beta == 0 ? 0 : (double)beta * C0[i * ldc + j];                \
+            const double c0 = beta == 0 ? 0 : (double)beta * C0[r * ldc + j];                \
             const double ref = (double)alpha * s + c0;                                       \
             const double tol = TOL * (double)(K > 0 ? K : 1) * (fabs((double)alpha) * mag + fabs(c0)) + 1e-300; \
             bad = !(fabs((double)got - ref) <= tol);                                         \
@@ -63,17 +73,17 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
     if (bad) {                                                                               \
         failed++;                                                                            \
         if (failed <= 20)                                                                    \
-            printf("FAIL %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pads=%lld,%lld,%lld\n", \
+            printf("FAIL %s (or its packed-B path) ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pads=%lld,%lld,%lld\n", \
                    #GEMM, ta, tb, (long long)M, (long long)N, (long long)K, (double)alpha,   \
                    (double)beta, (long long)pa, (long long)pb, (long long)pc);               \
     } else {                                                                                 \
         passed++;                                                                            \
     }                                                                                        \
-    free(A), free(B), free(C), free(C0);                                                     \
+    free(A), free(B), free(C), free(C0), free(Cp), free(packed);                             \
     return !bad;                                                                             \
 }
-DEFINE_CHECK(float, check_s, ag_sgemm, 1e-5)
-DEFINE_CHECK(double, check_d, ag_dgemm, 1e-12)
+DEFINE_CHECK(float, check_s, ag_sgemm, ag_sgemm, 1e-5)
+DEFINE_CHECK(double, check_d, ag_dgemm, ag_dgemm, 1e-12)
 
 static double pick_scalar(int allow_zero)
 {

@@ -60,16 +60,37 @@ extension BinaryElementwisePrimitive {
     }
 
     public func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        // Scalars and equal shapes take the tight loops; other broadcasts materialize first.
+        // Scalars and equal shapes take the tight loops, and so does an operand repeated whole
+        // over leading axes (a bias added to every row), a block at a time; other broadcasts
+        // materialize first.
         var a = inputs[0], b = inputs[1]
+        let count = elementCount(shape), result = TensorStorage.make(count: count, dtype: a.dtype)
+        let blockA = repeatedBlock(a.shape, in: shape), blockB = repeatedBlock(b.shape, in: shape)
+        if let block = blockA ?? blockB, (blockA == nil ? a : b).count == count {
+            switch a.dtype {
+            case .float32: zipBlocks(a, b, result.pointer(Float.self), count, block: block, repeatsA: blockA != nil)
+            case .float64: zipBlocks(a, b, result.pointer(Double.self), count, block: block, repeatsA: blockA != nil)
+            }
+            return Tensor(storage: result, shape: shape)
+        }
         if a.count != 1 { a = a.broadcastIfNeeded(to: shape) }
         if b.count != 1 { b = b.broadcastIfNeeded(to: shape) }
-        let result = TensorStorage.make(count: elementCount(shape), dtype: a.dtype)
         switch a.dtype {
-        case .float32: zipLoop(a, b, result.pointer(Float.self), result.count)
-        case .float64: zipLoop(a, b, result.pointer(Double.self), result.count)
+        case .float32: zipLoop(a, b, result.pointer(Float.self), count)
+        case .float64: zipLoop(a, b, result.pointer(Double.self), count)
         }
         return Tensor(storage: result, shape: shape)
+    }
+
+    /// The loop over `count` elements where one operand (`a` if `repeatsA`) holds `block`
+    /// elements repeated over and over and the other is full-length.
+    @inline(__always)
+    func zipBlocks<T: FloatElement>(_ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>, _ count: Int,
+                                    block: Int, repeatsA: Bool) {
+        let (pa, pb) = (UnsafePointer(a.storage.pointer(T.self)), UnsafePointer(b.storage.pointer(T.self)))
+        for start in stride(from: 0, to: count, by: block) {
+            zipPointers(repeatsA ? pa : pa + start, false, repeatsA ? pb + start : pb, false, result + start, block)
+        }
     }
 
     public func zip(_ a: UnsafePointer<Float>, scalarA: Bool, _ b: UnsafePointer<Float>, scalarB: Bool,
@@ -104,6 +125,14 @@ extension BinaryElementwisePrimitive {
             for i in 0..<count { result[i] = value }
         }
     }
+}
+
+/// The size of an operand of `shape` that broadcasting repeats whole over `target`'s leading
+/// axes (its shape, without leading 1s, is a proper suffix of `target`), or `nil`.
+private func repeatedBlock(_ shape: [Int], in target: [Int]) -> Int? {
+    let core = shape.drop { $0 == 1 }, count = core.reduce(1, *)
+    guard count > 1, core.count < target.count, Array(target.suffix(core.count)) == Array(core) else { return nil }
+    return count
 }
 
 /// A primitive that writes its result into a buffer it is given: what a compiled program runs

@@ -107,7 +107,7 @@ func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
 
 /// One (batched) GEMM call split across threads: by batch when there are enough matrices,
 /// else by rows of the output.
-private struct GEMM: @unchecked Sendable {
+struct GEMM: @unchecked Sendable {
     let transposeA: Bool, transposeB: Bool
     let m: Int, n: Int, k: Int
     let a: TensorStorage, b: TensorStorage, c: TensorStorage

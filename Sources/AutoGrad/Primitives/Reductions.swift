@@ -70,6 +70,13 @@ struct Reduce: WritesIntoBuffer {
                 out.update(repeating: 0, count: inner)
             } else if inner == 1 && kind == .sum {
                 out[0] = contiguousSum(source, n)
+            } else if kind == .sum {
+                // A loop of its own, so it vectorizes (through `combine` it does not).
+                out.update(from: source, count: inner)
+                for k in 1..<n {
+                    let row = source + k * inner
+                    for i in 0..<inner { out[i] += row[i] }
+                }
             } else {
                 out.update(from: source, count: inner)
                 for k in 1..<n {

@@ -100,18 +100,31 @@ struct FusedElementwise: WritesIntoBuffer {
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
 
+    /// Kernels of at least this many elements (a recurrent step's gates at batch 32) are split
+    /// by blocks across threads; below it, waking a thread costs more than it saves.
+    static let parallelCount = 8192
+
     /// Evaluates the body block by block into `output` (which has the result's size).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         let count = elementCount(shape)
-        switch output.dtype {
-        case .float32: evaluate(inputs, output.pointer(Float.self), count)
-        case .float64: evaluate(inputs, output.pointer(Double.self), count)
+        // Small outputs get blocks of their own size, so the scratch fits on the stack.
+        let block = Swift.max(1, Swift.min(Self.blockSize, count)), blocks = (count + block - 1) / block
+        let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.maximum, blocks) : 1
+        let perThread = (blocks + threads - 1) / threads
+        func evaluate(part: Int) {
+            let elements = (part * perThread * block)..<Swift.min(count, (part + 1) * perThread * block)
+            guard !elements.isEmpty else { return }
+            switch output.dtype {
+            case .float32: self.evaluate(inputs, output.pointer(Float.self), count, block: block, elements: elements)
+            case .float64: self.evaluate(inputs, output.pointer(Double.self), count, block: block, elements: elements)
+            }
         }
+        if threads > 1 { parallelFor(threads, threads: threads) { evaluate(part: $0) } } else { evaluate(part: 0) }
     }
 
-    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int) {
-        // Small outputs get blocks of their own size, so the scratch fits on the stack.
-        let block = Swift.max(1, Swift.min(Self.blockSize, count))
+    /// Evaluates the blocks of `block` elements that cover `elements` (of `count`).
+    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int,
+                                           block: Int, elements: Range<Int>) {
         let broadcast = contents.broadcastStrides, inputScratch = steps.count - 1
         withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + inputs.count))) { scratch in
             let scratch = scratch.baseAddress!
@@ -128,7 +141,7 @@ struct FusedElementwise: WritesIntoBuffer {
                         return (UnsafePointer(scratch + index * block), false)
                     }
                 }
-                for start in stride(from: 0, to: count, by: block) {
+                for start in stride(from: elements.lowerBound, to: elements.upperBound, by: block) {
                     let n = Swift.min(block, count - start)
                     // Broadcast operands are gathered block by block into their own scratch.
                     for (index, strides) in broadcast.enumerated() {

@@ -14,13 +14,15 @@ public struct HoistedProgram: Sendable {
 
 extension Program {
     /// The program cut at the values that depend only on the inputs at `invariant`
-    /// positions: those are computed once by the prologue and passed to the body. A weight
-    /// an invariant matrix product reads transposed is transposed once in the prologue, since
-    /// the product packs a transposed operand at every run otherwise (half the speed for the
-    /// few-row products of a recurrent step).
+    /// positions: those are computed once by the prologue and passed to the body. A matrix
+    /// product whose right operand is invariant (a weight) reads it packed: the prologue packs
+    /// it once (`pack_rhs`) and the body multiplies by the packed form (`matmul_packed`),
+    /// since the product would otherwise repack the whole weight at every run — a third of
+    /// the time of a recurrent step's few-row product. Products of one or two rows, which the
+    /// GEMM runs unpacked, are left as they are.
     public func hoistingInvariants(_ invariant: Set<Int>) -> HoistedProgram {
         var prologue = ProgramBuilder(), body = ProgramBuilder()
-        var inPrologue: [Value: Value] = [:], inBody: [Value: Value] = [:], transposedInBody: [Value: Value] = [:]
+        var inPrologue: [Value: Value] = [:], inBody: [Value: Value] = [:], packedInBody: [Bool: [Value: Value]] = [:]
         var prologueOutputs: [Value] = []
         for (position, input) in inputs.enumerated() {
             if invariant.contains(position) {
@@ -53,18 +55,19 @@ extension Program {
             let operands = equation.operands
             if !operands.isEmpty, operands.allSatisfy({ prologueValue($0) != nil }) {
                 inPrologue[.result(position)] = try! prologue.apply(equation.primitive, operands.map { prologueValue($0)! })
-            } else if let product = equation.primitive as? MatMul, product.transposeB, let weight = inPrologue[operands[1]],
-                      type(of: operands[1]).shape.count == 2 {
-                // x·Wᵀ with W invariant: x·(Wᵀ), Wᵀ made once.
-                let transposed = transposedInBody[operands[1]] ?? {
-                    let shape = type(of: operands[1]).shape
-                    let value = handedOver(try! prologue.apply(Permute(permutation: [1, 0]), [weight]),
-                                           ValueType(type(of: operands[1]).element, [shape[1], shape[0]]))
-                    transposedInBody[operands[1]] = value
+            } else if let product = equation.primitive as? MatMul, let weight = inPrologue[operands[1]],
+                      let rows = packableRows(product, type(of: operands[0]).shape, type(of: operands[1]).shape), rows > 2 {
+                let shape = type(of: operands[1]).shape
+                let packing = PackRightOperand(transposed: product.transposeB)
+                let packed = packedInBody[product.transposeB, default: [:]][operands[1]] ?? {
+                    let value = handedOver(try! prologue.apply(packing, [weight]),
+                                           try! packing.outputType([type(of: operands[1])]))
+                    packedInBody[product.transposeB, default: [:]][operands[1]] = value
                     return value
                 }()
-                inBody[.result(position)] = try! body.apply(MatMul(transposeA: product.transposeA, transposeB: false),
-                                                            [bodyValue(operands[0]), transposed])
+                inBody[.result(position)] = try! body.apply(PackedMatMul(transposeA: product.transposeA,
+                                                                         columns: product.transposeB ? shape[0] : shape[1]),
+                                                            [bodyValue(operands[0]), packed])
             } else {
                 inBody[.result(position)] = try! body.apply(equation.primitive, operands.map(bodyValue))
             }
@@ -73,4 +76,12 @@ extension Program {
         let results = outputs.map(bodyValue)
         return HoistedProgram(prologue: try! prologue.build(outputs: prologueOutputs), body: try! body.build(outputs: results))
     }
+}
+
+/// The rows of op(A) when `product` of operands shaped `a` and `b` can read b packed: b a
+/// matrix, and A either untransposed (its rows, over any leading axes) or a matrix.
+private func packableRows(_ product: MatMul, _ a: [Int], _ b: [Int]) -> Int? {
+    guard b.count == 2, a.count >= 2 else { return nil }
+    if product.transposeA { return a.count == 2 ? a[1] : nil }
+    return a.dropLast().reduce(1, *)
 }

@@ -133,10 +133,43 @@ extension Program {
         }
     }
 
-    /// The standard pipeline: simplify, fold constants, eliminate common subexpressions,
-    /// then dead code.
+    /// Joins padded parts: a sum of `pad`s (step 1) that tile one axis without overlap — the
+    /// gradient of a tensor cut into chunks, e.g. an LSTM's four gates — becomes one
+    /// `concatenate` of the parts, instead of a zero-filled full-size tensor per part and an
+    /// addition per part. Partial sums stay (dead code once the tiling is complete).
+    public func joiningPaddedParts() -> Program {
+        /// The parts known to make up a value: each (start along `axis`, the part's value).
+        struct Tiling { let axis: Int, size: Int, parts: [(start: Int, value: Value)] }
+        var tilings: [Value: Tiling] = [:]
+        return try! rewritten { builder, equation, operands in
+            if let pad = equation.primitive as? Pad, pad.step == 1 {
+                let result = try builder.apply(pad, operands)
+                tilings[result] = Tiling(axis: pad.axis, size: pad.size, parts: [(pad.start, operands[0])])
+                return result
+            }
+            guard equation.primitive is Add, let a = tilings[operands[0]], let b = tilings[operands[1]],
+                  a.axis == b.axis, a.size == b.size, operands.allSatisfy({ builder.type(of: $0) == equation.type })
+            else { return nil }
+            let parts = (a.parts + b.parts).sorted { $0.start < $1.start }
+            var end = 0
+            for part in parts {
+                guard part.start >= end else { return nil }  // overlapping parts add up: not a tiling
+                end = part.start + builder.type(of: part.value).shape[a.axis]
+            }
+            let contiguous = zip(parts, parts.dropFirst()).allSatisfy { $0.start + builder.type(of: $0.value).shape[a.axis] == $1.start }
+            if contiguous, parts[0].start == 0, end == a.size {
+                return try builder.apply(Concat(axis: a.axis), parts.map(\.value))
+            }
+            let result = try builder.apply(Add(), operands)
+            tilings[result] = Tiling(axis: a.axis, size: a.size, parts: parts)
+            return result
+        }
+    }
+
+    /// The standard pipeline: simplify, join padded parts, fold constants, eliminate common
+    /// subexpressions, then dead code.
     public func optimized() -> Program {
-        simplifyingAlgebra().foldingConstants().eliminatingCommonSubexpressions().eliminatingDeadCode()
+        simplifyingAlgebra().joiningPaddedParts().foldingConstants().eliminatingCommonSubexpressions().eliminatingDeadCode()
     }
 }
 

@@ -67,6 +67,8 @@ public enum PrimitiveRegistry {
             "matmul": { a in
                 MatMul(transposeA: try a.bool("transA", default: false), transposeB: try a.bool("transB", default: false))
             },
+            "pack_rhs": { a in PackRightOperand(transposed: try a.bool("transB", default: false)) },
+            "matmul_packed": { a in PackedMatMul(transposeA: try a.bool("transA", default: false), columns: try a.int("n")) },
             "stop_gradient": { _ in StopGradient() },
             "fused": { a in
                 guard let fused = FusedElementwise(body: try Program(parsing: try a.text("body"))) else {
