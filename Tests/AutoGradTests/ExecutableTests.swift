@@ -40,6 +40,20 @@ import AutoGrad
         #expect(fused.run([x, row])[0].scalars == program.run([x, row])[0].scalars)
     }
 
+    /// Broadcast operands of every kind a block can meet: a row read in place (blocks within
+    /// a row), rows shorter than a block (copied run by run), a column (one value per row) and
+    /// a middle axis — each equal to the op-by-op program.
+    @Test(arguments: [([3, 700], [700]), ([13, 100], [100]), ([700, 3], [700, 1]), ([2, 300, 5], [300, 1]), ([4, 3, 90], [4, 1, 90])])
+    func fusedKernelsReadEveryBroadcastPattern(shape: [Int], operandShape: [Int]) {
+        var generator = RandomGenerator(seed: 5)
+        let x = Tensor.randomNormal(shape, dtype: .float64, using: &generator)
+        let operand = Tensor.randomNormal(operandShape, dtype: .float64, using: &generator)
+        let program = Program.trace([x, operand]) { a in [(a.tensor(0) * a.tensor(1)).tanh() + a.tensor(1)] }.program
+        let fused = program.fusingElementwise()
+        #expect(fused.equations.count == 1)
+        #expect(fused.run([x, operand])[0].scalars == program.run([x, operand])[0].scalars)
+    }
+
     /// Every op of the gradient tables: the compiled gradient program equals eager backward.
     @Test(arguments: ProgramTests.cases) func compiledGradientProgramEqualsEager(_ row: GradientCase) {
         let inputs = row.inputs()

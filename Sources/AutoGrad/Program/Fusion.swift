@@ -129,12 +129,14 @@ struct FusedElementwise: WritesIntoBuffer {
         withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + inputs.count))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
-            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count) { bases in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: 2 * inputs.count) { pointers in
+                // Each input's base, then each broadcast input's elements for the current block.
+                let bases = pointers.baseAddress!, gathered = bases + inputs.count
                 for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
                 func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
                     switch source {
                     case .input(let index) where broadcast[index] != nil:
-                        return (UnsafePointer(scratch + (inputScratch + index) * block), false)
+                        return (gathered[index], false)
                     case .input(let index):
                         return inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
                     case .step(let index):
@@ -143,11 +145,12 @@ struct FusedElementwise: WritesIntoBuffer {
                 }
                 for start in stride(from: elements.lowerBound, to: elements.upperBound, by: block) {
                     let n = Swift.min(block, count - start)
-                    // Broadcast operands are gathered block by block into their own scratch.
+                    // Broadcast operands are gathered block by block into their own scratch
+                    // (or read in place when the block lies within one of their rows).
                     for (index, strides) in broadcast.enumerated() {
                         guard let strides else { continue }
-                        gatherBroadcast(bases[index], strides: strides, shape: contents.shape, start: start, count: n,
-                                        into: scratch + (inputScratch + index) * block)
+                        gathered[index] = gatherBroadcast(bases[index], strides: strides, shape: contents.shape, start: start, count: n,
+                                                          into: scratch + (inputScratch + index) * block)
                     }
                     for (index, step) in steps.enumerated() {
                         // The last step writes straight into the output.
@@ -166,20 +169,35 @@ struct FusedElementwise: WritesIntoBuffer {
     }
 
     /// Elements `start ..< start + count` (row-major, in `shape`) of a tensor read through
-    /// broadcast `strides`, written contiguously into `target`: an odometer over the block.
+    /// broadcast `strides`: where they lie contiguous in the source (a bias's row), the source
+    /// itself; else copied into `target` run by run along the last axis (a bias added to rows
+    /// shorter than a block), and `target` returned.
     private func gatherBroadcast<T>(_ source: UnsafePointer<T>, strides: [Int], shape: [Int], start: Int, count: Int,
-                                    into target: UnsafeMutablePointer<T>) {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, shape.count)) { buffer in
+                                    into target: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
+        let rank = shape.count, last = rank - 1, rowLength = shape[last], step = strides[last]
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, rank)) { buffer in
             var index = buffer, rest = start, offset = 0
             for axis in shape.indices.reversed() {
                 index[axis] = rest % shape[axis]
                 rest /= shape[axis]
                 offset += index[axis] * strides[axis]
             }
-            for i in 0..<count {
-                target[i] = source[offset]
-                advanceOdometer(&index, &offset, shape: shape, strides: strides, rank: shape.count)
+            if step == 1 && index[last] + count <= rowLength { return source + offset }
+            var written = 0
+            while written < count {
+                let run = Swift.min(rowLength - index[last], count - written)
+                switch step {
+                case 1: (target + written).update(from: source + offset, count: run)
+                case 0: (target + written).update(repeating: source[offset], count: run)
+                default: for i in 0..<run { target[written + i] = source[offset + i * step] }
+                }
+                written += run
+                // On to the start of the next row.
+                offset -= index[last] * step
+                index[last] = 0
+                advanceOdometer(&index, &offset, shape: shape, strides: strides, rank: last)
             }
+            return UnsafePointer(target)
         }
     }
 
