@@ -198,9 +198,13 @@ void prefix##_packed(int transA, int64_t M, int64_t N, int64_t K, T alpha, const
     fpu_leave(csr);                                                                           \
 }
 
-/* Float panels are the widest on every path (a multiple of the double ones), so one size
- * holds either type's packing. */
-int64_t ag_gemm_packed_size(int64_t K, int64_t N) { DISPATCH_VALUE(s, packed_size, K, N) }
-
 PACKED_ENTRY_POINTS(float, s, ag_sgemm)
 PACKED_ENTRY_POINTS(double, d, ag_dgemm)
+
+/* Float panels are the widest on every path (a multiple of the double ones), so one size
+ * holds either type's packing. */
+int64_t ag_gemm_packed_size(int64_t K, int64_t N)
+{
+    const int64_t panel = ag_sgemm_panel_width();
+    return K * ((N + panel - 1) / panel * panel);
+}

@@ -97,40 +97,59 @@ static inline TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
     }
 }
 
-/* C (m x n, m <= MR, n <= NR) = alpha * a * b + beta * C, where a is an MR x kc packed
- * A panel and b a kc x NR packed B panel. The MR x NR accumulator lives entirely in
- * registers (MR * NV vectors); each k step is NV vector loads and MR * NV FMAs whose A
- * operand is a scalar broadcast. */
-static TARGET void FN(kernel)(int64_t kc, const T *restrict a, const T *restrict b,
-                              T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)
+/* C (m x n, m <= ROWS, n <= NR) = alpha * a * b + beta * C, where a is a packed A panel
+ * (MR rows per k, of which the first ROWS are read) and b a kc x NR packed B panel. The
+ * ROWS x NR accumulator lives entirely in registers (ROWS * NV vectors); each k step is NV
+ * vector loads and ROWS * NV FMAs whose A operand is a scalar broadcast. Kernels of fewer rows
+ * than MR serve the last rows of A, so a product of 32 rows does not compute 36. */
+#define DEFINE_KERNEL(NAME, ROWS)                                                              \
+static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b,             \
+                            T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)         \
+{                                                                                             \
+    typedef FN(vec) vec;                                                                      \
+    vec acc[ROWS][NV] = {{{0}}};                                                              \
+    for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {                                      \
+        vec bv[NV];                                                                           \
+        _Pragma("GCC unroll 16")                                                              \
+        for (int j = 0; j < NV; j++) bv[j] = *(const vec *)(b + j * VL);                      \
+        _Pragma("GCC unroll 32")                                                              \
+        for (int i = 0; i < ROWS; i++)                                                        \
+            _Pragma("GCC unroll 16")                                                          \
+            for (int j = 0; j < NV; j++) acc[i][j] += a[i] * bv[j];                           \
+    }                                                                                         \
+    if (m == ROWS && n == NR) {                                                               \
+        for (int i = 0; i < ROWS; i++)                                                        \
+            for (int j = 0; j < NV; j++) {                                                    \
+                vec *cv = (vec *)(c + i * ldc + j * VL);                                      \
+                *cv = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cv;         \
+            }                                                                                 \
+    } else {  /* fringe tile: spill the accumulator and update only the valid part */         \
+        T tile[ROWS][NR];                                                                     \
+        for (int i = 0; i < ROWS; i++)                                                        \
+            for (int j = 0; j < NV; j++) *(vec *)&tile[i][j * VL] = acc[i][j];                \
+        for (int64_t i = 0; i < m; i++)                                                       \
+            for (int64_t j = 0; j < n; j++) {                                                 \
+                T *cij = c + i * ldc + j;                                                     \
+                *cij = beta == 0 ? alpha * tile[i][j] : alpha * tile[i][j] + beta * *cij;     \
+            }                                                                                 \
+    }                                                                                         \
+}
+DEFINE_KERNEL(kernel, MR)
+DEFINE_KERNEL(kernel_two, 2)
+#if MR > 4
+DEFINE_KERNEL(kernel_four, 4)
+#endif
+#undef DEFINE_KERNEL
+
+/* The micro-kernel for a tile of m <= MR rows: the smallest that covers them. */
+static inline TARGET void FN(tile)(int64_t kc, const T *restrict a, const T *restrict b,
+                                   T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)
 {
-    typedef FN(vec) vec;
-    vec acc[MR][NV] = {{{0}}};
-    for (int64_t k = 0; k < kc; k++, a += MR, b += NR) {
-        vec bv[NV];
-#pragma GCC unroll 16
-        for (int j = 0; j < NV; j++) bv[j] = *(const vec *)(b + j * VL);
-#pragma GCC unroll 32
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 16
-            for (int j = 0; j < NV; j++) acc[i][j] += a[i] * bv[j];
-    }
-    if (m == MR && n == NR) {
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NV; j++) {
-                vec *cv = (vec *)(c + i * ldc + j * VL);
-                *cv = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cv;
-            }
-    } else {  /* fringe tile: spill the accumulator and update only the valid part */
-        T tile[MR][NR];
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NV; j++) *(vec *)&tile[i][j * VL] = acc[i][j];
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                T *cij = c + i * ldc + j;
-                *cij = beta == 0 ? alpha * tile[i][j] : alpha * tile[i][j] + beta * *cij;
-            }
-    }
+    if (m <= 2 && MR > 2) FN(kernel_two)(kc, a, b, alpha, beta, c, ldc, m, n);
+#if MR > 4
+    else if (m <= 4) FN(kernel_four)(kc, a, b, alpha, beta, c, ldc, m, n);
+#endif
+    else FN(kernel)(kc, a, b, alpha, beta, c, ldc, m, n);
 }
 
 /* Blocked driver; expects M, N > 0. */
@@ -168,7 +187,7 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
                 /* Macro-kernel: the B micro-panel is reused across the whole A block. */
                 for (int64_t jr = 0; jr < nc; jr += NR)
                     for (int64_t ir = 0; ir < mc; ir += MR)
-                        FN(kernel)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk,
+                        FN(tile)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk,
                                    C + (ic + ir) * ldc + jc + jr, ldc,
                                    mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR);
             }
@@ -181,11 +200,6 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
  * step): the K x N matrix is cut into the driver's K blocks, and each block into NR-column
  * micro-panels, stored one after another, so a product reads them as the driver's own packed
  * panels. Block pc starts at pc * npad, its panel of columns jr at jr * kc. */
-static TARGET int64_t FN(packed_size)(int64_t K, int64_t N)
-{
-    return K * ((N + NR - 1) / NR * NR);
-}
-
 static TARGET void FN(pack_b)(int transB, int64_t K, int64_t N, const T *B, int64_t ldb, T *packed)
 {
     const int64_t brs = transB ? 1 : ldb, npad = (N + NR - 1) / NR * NR;
@@ -234,7 +248,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
             FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap);
             for (int64_t jr = j0; jr < j1; jr += NR)
                 for (int64_t ir = 0; ir < mc; ir += MR)
-                    FN(kernel)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk, C + (ic + ir) * ldc + jr, ldc,
+                    FN(tile)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk, C + (ic + ir) * ldc + jr, ldc,
                                mc - ir < MR ? mc - ir : MR, j1 - jr < NR ? j1 - jr : NR);
         }
     }
