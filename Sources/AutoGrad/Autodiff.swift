@@ -13,6 +13,11 @@ public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
 /// Whether ops on this thread are being recorded (false inside ``noGrad(_:)``).
 public var isRecording: Bool { ag_grad_mode() != 0 }
 
+/// Whether the values saved for pullbacks survive the backward pass running on this thread
+/// (`retainGraph`); true outside a backward pass. A pullback that keeps large values of its
+/// own (a compiled recurrent run's residuals) may drop each as soon as it is used when false.
+public var isRetainingGraph: Bool { ag_retains_graph() != 0 }
+
 /// Whether a ``Program/trace(_:parameters:names:_:)`` body is running on this thread (code
 /// with a faster untraceable path, such as a compiled recurrent run, takes its op-by-op path).
 public var isTracing: Bool { ag_trace_mode() != 0 }
@@ -104,8 +109,11 @@ func backpropagate(_ outputs: [Tensor], seeds: [Tensor]?, targets: Set<ObjectIde
         root.accumulate(seed, from: nil)
     }
     let order = topologicalOrder(from: roots)
-    let previousMode = ag_set_grad_mode(createGraph ? 1 : 0)
-    defer { ag_set_grad_mode(previousMode) }
+    let previousMode = ag_set_grad_mode(createGraph ? 1 : 0), previousRetention = ag_set_retains_graph(retainGraph ? 1 : 0)
+    defer {
+        ag_set_grad_mode(previousMode)
+        ag_set_retains_graph(previousRetention)
+    }
     for node in order.reversed() {
         guard let primitive = node.primitive else { continue }
         if let gradient = node.pending {

@@ -10,6 +10,7 @@
 
 static _Thread_local int grad_mode = 1;
 static _Thread_local int trace_mode = 0;
+static _Thread_local int retains_graph = 1;
 static _Thread_local int thread_prepared = 0;
 static atomic_int flush_default = 1;
 
@@ -18,6 +19,14 @@ int ag_grad_mode(void) { return grad_mode; }
 int ag_set_grad_mode(int enabled) {
     int previous = grad_mode;
     grad_mode = enabled;
+    return previous;
+}
+
+int ag_retains_graph(void) { return retains_graph; }
+
+int ag_set_retains_graph(int retains) {
+    int previous = retains_graph;
+    retains_graph = retains;
     return previous;
 }
 

@@ -58,7 +58,7 @@ final class CompiledStep: @unchecked Sendable {
         let leading = inputCount + stateCount
         let argumentCount = leading + (isMasked ? 1 : 0) + extraCount
         let gradient = program.gradient(withRespectTo: Array(0..<leading) + Array(argumentCount..<program.inputs.count))
-        let halves = gradient.split()
+        let halves = gradient.split(recomputingCheapResiduals: true)
         forwardProgram = halves.forward
         (backwardProgram, parameterSums) = halves.backward.deferringSums(of: Array(leading..<halves.backward.outputs.count))
         let parameterInputs = Set(argumentCount..<program.inputs.count)
@@ -248,7 +248,12 @@ struct CompiledRun: Primitive {
         // A recorded backward pass (second order) runs the same programs as ops, on a forward
         // recomputed from the recorded inputs, so every residual is differentiable.
         let recorded = AutoGrad.isRecording
-        let stepResiduals = recorded ? recordedResiduals(inputs) : residuals.steps
+        var stepResiduals = recorded ? recordedResiduals(inputs) : residuals.steps
+        // Unless the graph is kept for another backward pass, each step's residuals are
+        // dropped once its backward step has read them: the run's memory shrinks as the
+        // gradients of its inputs grow.
+        let releasing = !recorded && !AutoGrad.isRetainingGraph
+        if releasing { residuals.steps = [] }
         // Unrecorded, each step's input gradients go straight into their sequence (and are
         // then read from there by the parameters' sums); recorded, they stay ops.
         var stepResults = [[Tensor]](repeating: [], count: steps)
@@ -267,6 +272,7 @@ struct CompiledRun: Primitive {
                     invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
                 }
                 results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!)
+                if releasing { stepResiduals[t] = [] }
             }
             stateGradient = Array(results[stateGradients])
             if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }

@@ -65,6 +65,33 @@ import AutoGrad
         for (computed, expected) in zip(gradients, whole.dropFirst()) { #expect(computed.scalars == expected.scalars) }
     }
 
+    /// A residual one unary op makes of an output (tanh(c) of an LSTM's new state c) is not
+    /// kept: the backward half recomputes it from c, which becomes the residual; the
+    /// gradients are the same.
+    @Test func cheapResidualsAreRecomputed() throws {
+        let program = try Program(parsing: """
+            graph(%x: f64[3,4], %c: f64[3,4]) {
+              %0 = mul %x, %c : f64[3,4]
+              %1 = tanh %0 : f64[3,4]
+              %2 = mul %1, %x : f64[3,4]
+              return %2, %0
+            }
+            """)
+        let vjp = program.gradient(withRespectTo: [0, 1])
+        let kept = vjp.split(), recomputed = vjp.split(recomputingCheapResiduals: true)
+        #expect(!kept.backward.description.contains("= tanh %r."))
+        #expect(recomputed.backward.description.contains("= tanh %r.0 : f64[3,4]"))
+        #expect(recomputed.forward.outputs.count == kept.forward.outputs.count)  // tanh(c) out, c in
+        var generator = RandomGenerator(seed: 21)
+        let inputs = program.inputs.map { Tensor.randomNormal($0.type.shape, dtype: .float64, using: &generator) }
+        let cotangents = (0..<2).map { _ in Tensor.randomNormal([3, 4], dtype: .float64, using: &generator) }
+        func gradients(_ halves: (forward: Program, backward: Program)) -> [[Double]] {
+            let results = halves.forward.run(inputs)
+            return halves.backward.run(Array(results.dropFirst(vjp.outputCount)) + cotangents).map(\.scalars)
+        }
+        #expect(gradients(recomputed) == gradients(kept))
+    }
+
     /// Second order: the gradient program's own gradient equals eager double backward.
     @Test(arguments: HigherOrderTests.secondOrderCases) func secondOrderThroughPrograms(_ row: GradientCase) {
         let (program, inputs, _, _) = Self.traced(row)

@@ -66,6 +66,20 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         expectCompiledEqualsEager(projected)
     }
 
+    /// A compiled run drops each step's residuals once its backward step has read them, unless
+    /// the graph is retained: then a second backward pass gives the same gradients.
+    @Test func retainedGraphKeepsTheResiduals() {
+        RandomGenerator.seedThread(9)
+        let lstm = float64(LSTM(inputSize: 4, hiddenSize: 6))
+        let x = Tensor.randomNormal([5, 3, 4], dtype: .float64).requiringGrad()
+        let output = lstm(x).output
+        let loss = (output * output).sum()
+        let wrt = [x] + lstm.parameters().map(\.value)
+        let first = AutoGrad.gradients(of: loss, withRespectTo: wrt, retainGraph: true)
+        let second = AutoGrad.gradients(of: loss, withRespectTo: wrt)
+        for (a, b) in zip(first, second) { #expect(a.scalars == b.scalars) }
+    }
+
     @Test func everyEngineFeatureMatchesTheOpByOpRun() {
         RandomGenerator.seedThread(2)
         let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))

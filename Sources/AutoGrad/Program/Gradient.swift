@@ -109,16 +109,39 @@ extension GradientProgram {
     /// apart (a recurrent engine runs them step by step): `forward` takes the original inputs
     /// and returns the original outputs followed by the residuals; `backward` takes the
     /// residuals followed by the cotangents and returns the gradients.
-    public func split() -> (forward: Program, backward: Program) {
+    ///
+    /// With `recomputingCheapResiduals`, a residual that one unary elementwise op makes of
+    /// another residual or of an output (an LSTM's tanh(c) of its new cell state c) is not
+    /// kept but recomputed by the backward half from that value, which becomes a residual if
+    /// it was not one: a step's residuals are what backpropagation through time holds for
+    /// every step, while its outputs are the next step's state, held anyway.
+    public func split(recomputingCheapResiduals: Bool = false) -> (forward: Program, backward: Program) {
         let original = program.inputs.count - cotangentCount
+        var recomputed: [Program.Value: Program.Equation] = [:], kept: [Program.Value] = []
+        let available = Set(residuals).union(program.outputs.prefix(outputCount))
+        for residual in residuals {
+            if recomputingCheapResiduals, case .result(let index) = residual,
+               program.equations[index].primitive is UnaryElementwisePrimitive,
+               case let operand = program.equations[index].operands[0], available.contains(operand), recomputed[operand] == nil {
+                recomputed[residual] = program.equations[index]
+                if !residuals.contains(operand) && !kept.contains(operand) { kept.append(operand) }
+            } else {
+                kept.append(residual)
+            }
+        }
         let forward = try! Program(inputs: Array(program.inputs.prefix(original)), constants: program.constants,
                                    equations: Array(program.equations.prefix(forwardCount)),
-                                   outputs: Array(program.outputs.prefix(outputCount)) + residuals).eliminatingDeadCode()
+                                   outputs: Array(program.outputs.prefix(outputCount)) + kept).eliminatingDeadCode()
         var builder = ProgramBuilder(), map: [Program.Value: Program.Value] = [:]
         let names = program.valueNames()
-        for residual in residuals { map[residual] = builder.input("r." + names[residual]!, program.type(of: residual)) }
+        for residual in kept { map[residual] = builder.input("r." + names[residual]!, program.type(of: residual)) }
         for position in original..<program.inputs.count {
             map[.input(position)] = builder.input(program.inputs[position].name, program.inputs[position].type)
+        }
+        // Residuals are in program order, so an operand is mapped before what is made of it.
+        for residual in residuals {
+            guard let equation = recomputed[residual] else { continue }
+            map[residual] = try! builder.apply(equation.primitive, [map[equation.operands[0]]!])
         }
         func mapped(_ value: Program.Value) -> Program.Value {
             if let new = map[value] { return new }

@@ -59,6 +59,11 @@ void ag_parallel_for(int64_t count, int threads, ag_task_fn task, void *context)
 int ag_grad_mode(void);
 /// Sets this thread's grad mode and returns the previous one.
 int ag_set_grad_mode(int enabled);
+/// Whether the backward pass running on this thread keeps the values saved for pullbacks
+/// (thread-local; 1 outside a backward pass).
+int ag_retains_graph(void);
+/// Sets it and returns the previous value (the backward walk does, for its duration).
+int ag_set_retains_graph(int retains);
 /// Whether this thread is tracing a program: every op on a traced value is recorded, also
 /// under no-grad (thread-local, default 0).
 int ag_trace_mode(void);
