@@ -84,9 +84,19 @@ extension RecurrentNetwork {
     /// rows), else they are drawn here.
     func regularisedStep(_ cell: Cell, _ input: Tensor, state: [Tensor], time: Int, context: Cell.Context,
                          masks: [Tensor?], keep: [Tensor?]? = nil) -> (output: Tensor, state: [Tensor]) {
+        let (output, next, _) = regularised(state: state, masks: masks, keep: keep) { read in
+            let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
+            return (output, next, [])
+        }
+        return (output, next)
+    }
+
+    /// `step` (a cell's step, given the state it reads) with state dropout and zoneout as
+    /// ``regularisedStep(_:_:state:time:context:masks:keep:)`` applies them; the gates are the step's own.
+    func regularised(state: [Tensor], masks: [Tensor?], keep: [Tensor?]?, _ step: ([Tensor]) -> StepWithGates) -> StepWithGates {
         let read = zip(state, masks).map { component, mask in mask.map { component * $0 } ?? component }
-        let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
-        guard let zoneout = regularisation.zoneout else { return (output, next) }
+        let (output, next, gates) = step(read)
+        guard let zoneout = regularisation.zoneout else { return (output, next, gates) }
         let probabilities = zoneout.probabilities(components: next.count)
         let zoned = zip(state, next).enumerated().map { component, pair -> Tensor in
             let ((previous, new), p) = (pair, probabilities[component])
@@ -96,7 +106,7 @@ extension RecurrentNetwork {
             let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
             return mask * previous + (1 - mask) * new
         }
-        return (output, zoned)
+        return (output, zoned, gates)
     }
 
     /// Zoneout's masks for `steps` steps from `start`, one [steps, batch, size] sequence per
