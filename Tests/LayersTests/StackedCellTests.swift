@@ -179,12 +179,65 @@ private func copyParameters(_ source: Module, to target: Module) {
         }
     }
 
-    @Test func depthGatedLSTMPassesTheGradientCheck() throws {
+    @Test(arguments: [false, true])
+    func depthGatedLSTMPassesTheGradientCheck(peepholes: Bool) throws {
         let network = RecurrentNetwork(inputSize: 2, bidirectional: true) { _, size in
-            DepthGatedLSTMCell(inputSize: size, hiddenSize: 2, layerCount: 3)
+            DepthGatedLSTMCell(inputSize: size, hiddenSize: 2, layerCount: 3, peepholes: peepholes)
         }
         randomize(network, seed: 15)
         try checkStackedGradients(network)
+    }
+
+    /// Peepholes of all-zero weights leave today's cell (without them) exactly as it was.
+    @Test func zeroPeepholesAreTheCellWithout() {
+        let plain = DepthGatedLSTMCell(inputSize: 3, hiddenSize: 4, layerCount: 3)
+        let peeping = DepthGatedLSTMCell(inputSize: 3, hiddenSize: 4, layerCount: 3, peepholes: true)
+        randomize(plain, seed: 19)
+        randomize(peeping, seed: 20)
+        let plainParameters = Dictionary(uniqueKeysWithValues: plain.namedParameters().map { ($0.name, $0.parameter) })
+        for (name, parameter) in peeping.namedParameters() {
+            parameter.value = plainParameters[name]?.value ?? parameter.value.zerosLike()
+        }
+        #expect(peeping.namedParameters().count == plainParameters.count + 9)
+        let x = randomInput([6, 3, 3], seed: 21)
+        let (output, state) = RecurrentNetwork(inputSize: 3) { _, _ in peeping }(x, lengths: [6, 4, 1])
+        let (expectedOutput, expectedState) = RecurrentNetwork(inputSize: 3) { _, _ in plain }(x, lengths: [6, 4, 1])
+        #expect(output.scalars == expectedOutput.scalars)
+        #expect(zip(state, expectedState).allSatisfy { $0.scalars == $1.scalars })
+    }
+
+    /// One step of a 2-layer cell of 2 units with peepholes, from the paper's equations in scalars:
+    /// i and f peep at the layer's previous memory, o at its new memory (depth term included).
+    @Test func peepholeStepByHand() {
+        let cell = DepthGatedLSTMCell(inputSize: 3, hiddenSize: 2, layerCount: 2, peepholes: true)
+        randomize(cell, seed: 22)
+        let x = [0.4, -0.3, 0.8], previous = [[0.2, -0.6], [0.7, 0.1]], memory = [[0.5, -0.3], [-0.8, 0.4]]
+        let state = zip(previous, memory).flatMap { [Tensor([$0], dtype: .float64), Tensor([$1], dtype: .float64)] }
+        let (output, next) = cell.step(Tensor([x], dtype: .float64), state: state)
+        var below = x, lowerMemory: [Double]?
+        for (l, layer) in cell.layers.enumerated() {
+            let bias = zip(layer.bias_ih.value.scalars, layer.bias_hh.value.scalars).map(+)
+            let a = zip(zip(product(below, layer.weight_ih.value, rows: 0..<8), product(previous[l], layer.weight_hh.value, rows: 0..<8)).map(+),
+                        bias).map(+)
+            let (pi, pf, po) = (layer.peephole_i!.value, layer.peephole_f!.value, layer.peephole_o!.value)
+            let newMemory = (0..<2).map { k -> Double in
+                let c = memory[l][k]
+                let i = sigmoid(a[k] + pi[k] * c), f = sigmoid(a[2 + k] + pf[k] * c)
+                var new = f * c + i * Foundation.tanh(a[4 + k])
+                if let lowerMemory {
+                    let d = sigmoid(product(below, layer.depth_weight!.value, rows: k..<(k + 1))[0] + layer.depth_bias!.value[k]
+                                    + layer.depth_cell!.value[k] * c + layer.depth_lower!.value[k] * lowerMemory[k])
+                    new += d * lowerMemory[k]
+                }
+                return new
+            }
+            let h = (0..<2).map { k in sigmoid(a[6 + k] + po[k] * newMemory[k]) * Foundation.tanh(newMemory[k]) }
+            for k in 0..<2 {
+                #expect(abs(next[2 * l][0, k] - h[k]) < 1e-14 && abs(next[2 * l + 1][0, k] - newMemory[k]) < 1e-14, "layer \(l) unit \(k)")
+            }
+            (below, lowerMemory) = (h, newMemory)
+        }
+        #expect(output.scalars == next[2].scalars)
     }
 
     private func checkStackedGradients<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>) throws {
