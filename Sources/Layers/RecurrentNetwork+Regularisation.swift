@@ -113,14 +113,11 @@ extension RecurrentNetwork {
     /// component (`nil`: not zoned), drawn step by step in the order ``regularisedStep(_:_:state:time:context:masks:keep:)``
     /// draws them; `nil` outside training or without zoneout.
     func zoneoutMasks(for start: [Tensor], steps: Int) -> [Tensor?]? {
-        guard isTraining, let zoneout = regularisation.zoneout else { return nil }
+        guard isTraining, let zoneout = regularisation.zoneout, let dtype = start.first?.dtype else { return nil }
         let probabilities = zoneout.probabilities(components: start.count)
-        var drawn = [[Tensor]](repeating: [], count: start.count)
-        for _ in 0..<steps {
-            for (component, p) in probabilities.enumerated() where p > 0 {
-                drawn[component].append(drawnMask(start[component].shape, dtype: start[component].dtype, probability: p, hit: 1, miss: 0))
-            }
-        }
-        return drawn.map { $0.isEmpty ? nil : stack($0, along: 0) }
+        let zoned = probabilities.indices.filter { probabilities[$0] > 0 }
+        var drawn = drawnMaskSequences(zoned.map { [steps] + start[$0].shape }, probabilities: zoned.map { probabilities[$0] },
+                                       steps: steps, dtype: dtype, hit: 1, miss: 0).makeIterator()
+        return probabilities.map { $0 > 0 ? drawn.next() : nil }
     }
 }
