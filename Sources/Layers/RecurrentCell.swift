@@ -59,7 +59,8 @@ public protocol ContextualRecurrentCell: Module {
     /// the call's context. Returns the output [batch, outputSize] and the new state.
     func step(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> (output: Tensor, state: [Tensor])
     /// The same step, also returning the named values it computes on the way — its gates, in
-    /// PyTorch's sense (an LSTM's i, f, g, o; a GRU's r, z, n) — each [batch, ·], for
+    /// PyTorch's sense (an LSTM's i, f, g, o; a GRU's r, z, n) — under distinct names, the same
+    /// at every step, each [batch, ·], for
     /// ``RecurrentNetwork/stepGates``. By default the step with none: a cell opts in by
     /// implementing this with the same output and state as its step.
     func stepReportingGates(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> StepWithGates
