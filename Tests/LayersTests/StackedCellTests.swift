@@ -107,14 +107,7 @@ private func copyParameters(_ source: Module, to target: Module) {
             lstm.bias_ih!.value = layer.bias!.value
             lstm.bias_hh!.value = layer.bias!.value.zerosLike()
         }
-        let network = RecurrentNetwork(inputSize: 3) { _, _ in cell }
-        let x = randomInput([6, 2, 3], seed: 18)
-        let (output, state) = network(x)
-        let (expectedOutput, expectedState) = stacked(x)
-        #expect(zip(output.scalars, expectedOutput.scalars).allSatisfy { abs($0 - $1) < 1e-14 })
-        let hidden = concat([state[0], state[2]], along: 0), cells = concat([state[1], state[3]], along: 0)
-        #expect(zip(hidden.scalars, expectedState[0].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
-        #expect(zip(cells.scalars, expectedState[1].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        expectSameRun(of: cell, as: stacked, seed: 18)
     }
 
     /// Zeroes every gate's weights (so each g^{i→j} = σ(0) = ½) and the cross-layer blocks
@@ -127,6 +120,18 @@ private func copyParameters(_ source: Module, to target: Module) {
             layer.weight_feedback.value = concat(blocks.indices.map { $0 == j ? blocks[$0] : blocks[$0].zerosLike() }, along: 1)
             return blocks[j]
         }
+    }
+
+    /// A two-layer cell whose state is [h¹, c¹, h², c²] gives `stacked`'s outputs and states
+    /// (to 1e-14) over 6 steps.
+    private func expectSameRun<Cell: RecurrentCell>(of cell: Cell, as stacked: LSTM, seed: UInt64) {
+        let x = randomInput([6, 2, 3], seed: seed)
+        let (output, state) = RecurrentNetwork(inputSize: 3) { _, _ in cell }(x)
+        let (expectedOutput, expectedState) = stacked(x)
+        #expect(zip(output.scalars, expectedOutput.scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        let hidden = concat([state[0], state[2]], along: 0), cells = concat([state[1], state[3]], along: 0)
+        #expect(zip(hidden.scalars, expectedState[0].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        #expect(zip(cells.scalars, expectedState[1].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
     }
 
     @Test(arguments: GatedFeedbackCell.Unit.allCases)
@@ -151,14 +156,7 @@ private func copyParameters(_ source: Module, to target: Module) {
             (lstm.weight_ih.value, lstm.weight_hh.value) = (layer.weight_ih.value, layer.weight_hh.value)
             (lstm.bias_ih!.value, lstm.bias_hh!.value) = (layer.bias_ih.value, layer.bias_hh.value)
         }
-        let network = RecurrentNetwork(inputSize: 3) { _, _ in cell }
-        let x = randomInput([6, 2, 3], seed: 12)
-        let (output, state) = network(x)
-        let (expectedOutput, expectedState) = stacked(x)
-        #expect(zip(output.scalars, expectedOutput.scalars).allSatisfy { abs($0 - $1) < 1e-14 })
-        let hidden = concat([state[0], state[2]], along: 0), cells = concat([state[1], state[3]], along: 0)
-        #expect(zip(hidden.scalars, expectedState[0].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
-        #expect(zip(cells.scalars, expectedState[1].scalars).allSatisfy { abs($0 - $1) < 1e-14 })
+        expectSameRun(of: cell, as: stacked, seed: 12)
     }
 
     /// The paper's linear path across depth: the depth gate open (d = 1) and the upper
