@@ -103,6 +103,7 @@ extension InputProjectingCell {
         step(prepared: input, state: state)
     }
 
+    /// The two-part step with its gates: a plain cell reads neither the time nor a context.
     public func stepReportingGates(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> StepWithGates {
         stepReportingGates(prepared: input, state: state)
     }
