@@ -2,7 +2,9 @@ import Foundation
 
 /// A small, fast, seedable generator (xoshiro256**), so runs are reproducible.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+    // Inlinable draws: a loop in another module (a dropout mask's, one draw per entry) would
+    // otherwise pay a call per draw, several times the draw itself.
+    @usableFromInline var state: (UInt64, UInt64, UInt64, UInt64)
     private var spareNormal: Double?
 
     /// A generator whose whole sequence is determined by `seed`.
@@ -19,6 +21,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// The next 64 random bits.
+    @inlinable
     public mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
         let t = state.1 << 17
@@ -32,6 +35,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform sample in `[0, 1)` with 53 random bits.
+    @inlinable
     public mutating func nextUniform() -> Double {
         Double(next() >> 11) * 0x1p-53
     }

@@ -3,18 +3,22 @@
 /// layer below flow linearly into the memory cell of the layer above, as the forget gate
 /// does along time. Run it as a one-layer ``RecurrentNetwork``; its state spans the layers.
 ///
-/// Layer 1 is PyTorch's LSTM cell on x_t. Layer ℓ + 1 reads x^{ℓ+1}_t = h^ℓ_t and
+/// Layer 1 is an LSTM cell on x_t. Layer ℓ + 1 reads x^{ℓ+1}_t = h^ℓ_t and, with c = c^{ℓ+1}_{t−1},
 ///
-///     [i, f, g, o] = x^{ℓ+1}_t W_ihᵀ + b_ih + h^{ℓ+1}_{t−1} W_hhᵀ + b_hh     (gate order i, f, g, o)
-///     d    = σ(x^{ℓ+1}_t W_xdᵀ + b_d + w_cd ⊙ c^{ℓ+1}_{t−1} + w_ld ⊙ c^ℓ_t)
-///     c^{ℓ+1}_t = σ(f) ⊙ c^{ℓ+1}_{t−1} + σ(i) ⊙ tanh(g) + d ⊙ c^ℓ_t
-///     h^{ℓ+1}_t = σ(o) ⊙ tanh(c^{ℓ+1}_t)
+///     [a_i, a_f, a_g, a_o] = x^{ℓ+1}_t W_ihᵀ + b_ih + h^{ℓ+1}_{t−1} W_hhᵀ + b_hh     (gate order i, f, g, o)
+///     i    = σ(a_i [+ p_i ⊙ c])
+///     f    = σ(a_f [+ p_f ⊙ c])
+///     d    = σ(x^{ℓ+1}_t W_xdᵀ + b_d + w_cd ⊙ c + w_ld ⊙ c^ℓ_t)
+///     c^{ℓ+1}_t = f ⊙ c + i ⊙ tanh(a_g) + d ⊙ c^ℓ_t
+///     o    = σ(a_o [+ p_o ⊙ c^{ℓ+1}_t])
+///     h^{ℓ+1}_t = o ⊙ tanh(c^{ℓ+1}_t)
 ///
-/// the depth gate being the paper's eq. (7)–(8); the gates i, f, o here are PyTorch's, without
-/// the paper's peepholes (``LSTMCell``'s `peepholes` option), which are independent of depth
-/// gating. With d = 0 the cell is a conventional stacked LSTM; with d = 1 and i = f = 0 the
-/// upper memory is a copy of the lower one. The output is the top layer's h; the state is
-/// `[h¹, c¹, h², c², …]`.
+/// the gates being the paper's eqs. (1)–(5) and the depth gate its eqs. (7)–(8). The bracketed
+/// peepholes (`peepholes: true`, the paper's W_ci, W_cf, W_co, diagonal as in Graves 2013; in
+/// every layer, the first included) read the layer's previous memory, and the output gate its
+/// new memory, depth term included. Without them (the default) the gates are PyTorch's. With
+/// d = 0 the cell is a conventional stacked LSTM; with d = 1 and i = f = 0 the upper memory is
+/// a copy of the lower one. The output is the top layer's h; the state is `[h¹, c¹, h², c², …]`.
 ///
 /// Parameters, per layer `layers.{ℓ}` (ℓ from 0, H the hidden size of every layer):
 ///
@@ -26,6 +30,7 @@
 /// | `depth_bias` | H | b_d |
 /// | `depth_cell` | H | w_cd (on the layer's previous cell) |
 /// | `depth_lower` | H | w_ld (on the lower layer's new cell) |
+/// | `peephole_i`, `peephole_f`, `peephole_o` (with `peepholes`) | H | diagonals of W_ci, W_cf, W_co |
 ///
 /// Every weight starts as PyTorch's recurrent cells' (U(−k, k), k = 1/√H).
 open class DepthGatedLSTMCell: Module, RecurrentCell {
@@ -38,13 +43,15 @@ open class DepthGatedLSTMCell: Module, RecurrentCell {
     /// Features of each step's output: the top layer's h.
     public var outputSize: Int { hiddenSize }
 
-    /// A cell of `layerCount` depth-gated layers of `hiddenSize` units.
-    public init(inputSize: Int, hiddenSize: Int, layerCount: Int) {
+    /// A cell of `layerCount` depth-gated layers of `hiddenSize` units; `peepholes` gives every
+    /// layer's gates the paper's peepholes.
+    public init(inputSize: Int, hiddenSize: Int, layerCount: Int, peepholes: Bool = false) {
         guard layerCount >= 1 else { opFailure("DepthGatedLSTMCell", "layerCount must be at least 1, got \(layerCount)") }
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         layers = (0..<layerCount).map { layer in
-            DepthGatedLSTMLayer(inputSize: layer == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, hasDepthGate: layer > 0)
+            DepthGatedLSTMLayer(inputSize: layer == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, hasDepthGate: layer > 0,
+                                peepholes: peepholes)
         }
         super.init()
     }
@@ -61,11 +68,12 @@ open class DepthGatedLSTMCell: Module, RecurrentCell {
             let (h, c) = (state[2 * index], state[2 * index + 1])
             let z = (affine(below, layer.weight_ih, layer.bias_ih) + affine(h, layer.weight_hh, layer.bias_hh))
                 .chunked(into: 4, along: 1)
-            var newCell = z[1].sigmoid() * c + z[0].sigmoid() * z[2].tanh()
+            let (i, f) = (layer.peeping(layer.peephole_i, z[0], c).sigmoid(), layer.peeping(layer.peephole_f, z[1], c).sigmoid())
+            var newCell = f * c + i * z[2].tanh()
             if let lowerCell, let gate = layer.depthGate(below, cell: c, lowerCell: lowerCell) {
                 newCell = newCell + gate * lowerCell
             }
-            let newHidden = z[3].sigmoid() * newCell.tanh()
+            let newHidden = layer.peeping(layer.peephole_o, z[3], newCell).sigmoid() * newCell.tanh()
             next += [newHidden, newCell]
             (below, lowerCell) = (newHidden, newCell)
         }
@@ -91,9 +99,15 @@ open class DepthGatedLSTMLayer: Module {
     public let depth_cell: Parameter?
     /// w_ld: the depth gate's peephole on the lower layer's new cell.
     public let depth_lower: Parameter?
+    /// The input gate's peephole on the layer's previous cell (with peepholes).
+    public let peephole_i: Parameter?
+    /// The forget gate's peephole on the layer's previous cell (with peepholes).
+    public let peephole_f: Parameter?
+    /// The output gate's peephole on the layer's new cell (with peepholes).
+    public let peephole_o: Parameter?
 
     /// A layer reading `inputSize` features; `hasDepthGate` for every layer above the first.
-    public init(inputSize: Int, hiddenSize: Int, hasDepthGate: Bool) {
+    public init(inputSize: Int, hiddenSize: Int, hasDepthGate: Bool, peepholes: Bool = false) {
         func make(_ shape: [Int]) -> Parameter { recurrentParameter(shape, hiddenSize: hiddenSize) }
         weight_ih = make([4 * hiddenSize, inputSize])
         weight_hh = make([4 * hiddenSize, hiddenSize])
@@ -103,7 +117,15 @@ open class DepthGatedLSTMLayer: Module {
         depth_bias = hasDepthGate ? make([hiddenSize]) : nil
         depth_cell = hasDepthGate ? make([hiddenSize]) : nil
         depth_lower = hasDepthGate ? make([hiddenSize]) : nil
+        peephole_i = peepholes ? make([hiddenSize]) : nil
+        peephole_f = peepholes ? make([hiddenSize]) : nil
+        peephole_o = peepholes ? make([hiddenSize]) : nil
         super.init()
+    }
+
+    /// A gate's preactivation with its peephole on `cell` added, if the layer has it.
+    func peeping(_ peephole: Parameter?, _ preactivation: Tensor, _ cell: Tensor) -> Tensor {
+        peephole.map { preactivation + $0.value * cell } ?? preactivation
     }
 
     /// d = σ(x W_xdᵀ + b_d + w_cd ⊙ c_{t−1} + w_ld ⊙ c^ℓ_t), or `nil` in the first layer.

@@ -44,7 +44,15 @@ open class GRUCell: Module, InputProjectingCell {
     /// x W_ihᵀ + b_ih, all gates.
     open func prepareInputs(_ inputs: Tensor) -> Tensor { affine(inputs, weight_ih, bias_ih) }
 
+    /// One step from a row block of ``prepareInputs(_:)``'s result: the equations above.
     open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        let (output, next, _) = stepReportingGates(prepared: input, state: state)
+        return (output, next)
+    }
+
+    /// The step with its gates `r`, `z`, `n` of the equations above. A subclass that overrides
+    /// ``step(prepared:state:)`` overrides this too.
+    open func stepReportingGates(prepared input: Tensor, state: [Tensor]) -> StepWithGates {
         let h = state[0]
         let fromInput = input.chunked(into: 3, along: 1)
         let n: Tensor, r: Tensor, z: Tensor
@@ -62,6 +70,6 @@ open class GRUCell: Module, InputProjectingCell {
             n = (fromInput[2] + affine(r * h, weights[1], biases?[1])).tanh()
         }
         let next = n + z * (h - n)
-        return (next, [next])
+        return (next, [next], [("r", r), ("z", z), ("n", n)])
     }
 }

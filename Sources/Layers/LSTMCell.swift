@@ -160,6 +160,14 @@ open class LSTMCell: Module, InputProjectingCell {
 
     /// One step from a row block of ``prepareInputs(_:)``'s result: the equations above.
     open func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor]) {
+        let (output, next, _) = stepReportingGates(prepared: input, state: state)
+        return (output, next)
+    }
+
+    /// The step with its gates `i`, `f`, `g`, `o` of the equations above, those the cell has (`i`
+    /// too with CIFG, where it is 1 − f). A subclass that overrides ``step(prepared:state:)``
+    /// overrides this too.
+    open func stepReportingGates(prepared input: Tensor, state: [Tensor]) -> StepWithGates {
         let (h, c) = (state[0], state[1])
         let chunks = (input + affine(h, weight_hh, bias_hh)).chunked(into: blocks.count, along: 1)
         var (zi, zf, zo) = (blocks.input.map { chunks[$0] }, blocks.forget.map { chunks[$0] }, blocks.output.map { chunks[$0] })
@@ -172,8 +180,9 @@ open class LSTMCell: Module, InputProjectingCell {
         let squashed = squash(newCell)
         let hidden = o.map { $0 * squashed } ?? squashed
         let output = weight_hr.map { matmul(hidden, $0.value, transposeB: true) } ?? hidden
-        guard weight_gg != nil else { return (output, [output, newCell]) }
+        let named = [("i", i), ("f", f), ("g", g), ("o", o)].compactMap { name, value in value.map { (name: name, value: $0) } }
+        guard weight_gg != nil else { return (output, [output, newCell], named) }
         let gates = [zi == nil ? nil : i, f, o].compactMap { $0 }
-        return (output, [output, newCell, concat(gates, along: 1)])
+        return (output, [output, newCell, concat(gates, along: 1)], named)
     }
 }

@@ -58,10 +58,26 @@ public protocol ContextualRecurrentCell: Module {
     /// the cell runs (counted from each sequence's end in a reverse direction), `context`
     /// the call's context. Returns the output [batch, outputSize] and the new state.
     func step(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> (output: Tensor, state: [Tensor])
+    /// The same step, also returning the named values it computes on the way — its gates, in
+    /// PyTorch's sense (an LSTM's i, f, g, o; a GRU's r, z, n) — under distinct names, the same
+    /// at every step, each [batch, ·], for
+    /// ``RecurrentNetwork/stepGates``. By default the step with none: a cell opts in by
+    /// implementing this with the same output and state as its step.
+    func stepReportingGates(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> StepWithGates
 }
+
+/// A step's output and new state with the named gates it computed (see
+/// ``ContextualRecurrentCell/stepReportingGates(prepared:state:time:context:)``).
+public typealias StepWithGates = (output: Tensor, state: [Tensor], gates: [(name: String, value: Tensor)])
 
 extension ContextualRecurrentCell {
     public func prepareInputs(_ inputs: Tensor) -> Tensor { inputs }
+
+    /// The step, with no gates.
+    public func stepReportingGates(prepared input: Tensor, state: [Tensor], time: Int, context: Context) -> StepWithGates {
+        let (output, next) = step(prepared: input, state: state, time: time, context: context)
+        return (output, next, [])
+    }
 }
 
 /// A cell written as its two parts, ``InputProjectingCell/prepareInputs(_:)`` and
@@ -72,6 +88,10 @@ public protocol InputProjectingCell: RecurrentCell {
     func prepareInputs(_ inputs: Tensor) -> Tensor
     /// One step from a row block of ``prepareInputs(_:)``'s result.
     func step(prepared input: Tensor, state: [Tensor]) -> (output: Tensor, state: [Tensor])
+    /// The same step with its named gates (see
+    /// ``ContextualRecurrentCell/stepReportingGates(prepared:state:time:context:)``); by
+    /// default none.
+    func stepReportingGates(prepared input: Tensor, state: [Tensor]) -> StepWithGates
 }
 
 extension InputProjectingCell {
@@ -81,6 +101,17 @@ extension InputProjectingCell {
 
     public func step(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> (output: Tensor, state: [Tensor]) {
         step(prepared: input, state: state)
+    }
+
+    /// The two-part step with its gates: a plain cell reads neither the time nor a context.
+    public func stepReportingGates(prepared input: Tensor, state: [Tensor], time: Int, context: Void) -> StepWithGates {
+        stepReportingGates(prepared: input, state: state)
+    }
+
+    /// The step, with no gates.
+    public func stepReportingGates(prepared input: Tensor, state: [Tensor]) -> StepWithGates {
+        let (output, next) = step(prepared: input, state: state)
+        return (output, next, [])
     }
 }
 

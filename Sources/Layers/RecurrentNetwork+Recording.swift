@@ -5,10 +5,13 @@ import AutoGrad
 struct RecurrentRecording {
     var recordsGradientFlow = false
     var collectsStepStates = false
+    var collectsStepGates = false
     /// The latest call's gradient norms, written by its backward pass.
     var flow: GradientFlowRecorder?
     /// The latest call's states, in ``RecurrentNetwork/stepStates``'s layout.
     var stepStates: [Tensor]?
+    /// The latest call's gates, in ``RecurrentNetwork/stepGates``'s layout.
+    var stepGates: [String: Tensor]?
 }
 
 /// A network that can record how gradients flow back through time, seen whatever its cell:
@@ -57,30 +60,62 @@ extension RecurrentNetwork {
     /// The states are the tensors the run used, so gradients can be taken with respect to them.
     public var stepStates: [Tensor]? { recording.stepStates }
 
+    /// Whether each call keeps every step's gates, read from ``stepGates``. Off by default.
+    public var collectsStepGates: Bool {
+        get { recording.collectsStepGates }
+        set { recording.collectsStepGates = newValue }
+    }
+
+    /// Every step's gates of the latest call made with ``collectsStepGates`` on, by the names
+    /// the cell reports them under (``ContextualRecurrentCell/stepReportingGates(prepared:state:time:context:)``:
+    /// an ``LSTMCell``'s `i`, `f`, `g`, `o`, a ``GRUCell``'s `r`, `z`, `n`; empty for a cell that
+    /// reports none), each [layers · directions, time, batch, size] in ``stepStates``'s layout:
+    /// `stepGates["f"]![i, t]` is the forget gate cell i computed when it read input step t.
+    /// Past a sequence's length (with `lengths` or a mask) no step runs, and the gates are zero.
+    /// They are the tensors the run used, so gradients can be taken with respect to them.
+    public var stepGates: [String: Tensor]? { recording.stepGates }
+
     /// Whether the steps must run eagerly, one `cell.step` at a time, so that the probes and
-    /// the kept states see them: a compiled step program would bypass both.
-    var stepsNeedRecording: Bool { recordsGradientFlow || collectsStepStates }
+    /// the kept states and gates see them: a compiled step program would bypass them.
+    var stepsNeedRecording: Bool { recordsGradientFlow || collectsStepStates || collectsStepGates }
 
     /// The recorder of one call, or `nil` when nothing is recorded; clears the last records.
     func beginStepRecording(steps: Int) -> StepRecorder? {
         recording.flow = nil
         recording.stepStates = nil
+        recording.stepGates = nil
         guard stepsNeedRecording else { return nil }
         let layout = cells.indices.map { (layer: $0 / directions, isReverse: $0 % directions == 1) }
         let flow = recordsGradientFlow ? GradientFlowRecorder(layout: layout, steps: steps) : nil
         recording.flow = flow
-        return StepRecorder(flow: flow, keepsStates: collectsStepStates, lanes: cells.count)
+        return StepRecorder(flow: flow, keepsStates: collectsStepStates, keepsGates: collectsStepGates, lanes: cells.count)
     }
 
-    /// Stores the kept states in ``stepStates``'s layout: reverse directions back in input order.
+    /// Stores the kept states and gates in ``stepStates``'s layout.
     func finishStepRecording(_ recorder: StepRecorder?, lengths: [Int]?) {
-        guard let recorder, recorder.keepsStates, let first = recorder.states.first, !first.isEmpty else { return }
-        recording.stepStates = first[0].indices.map { component in
-            stack(recorder.states.enumerated().map { lane, steps in
-                let sequence = stack(steps.map { $0[component] }, along: 0)
-                return lane % directions == 1 ? reversedWithinLengths(sequence, lengths) : sequence
-            }, along: 0)
+        guard let recorder else { return }
+        if recorder.keepsStates, let first = recorder.states.first?.first {
+            recording.stepStates = first.indices.map { component in
+                recordedSequence(recorder.states.map { steps in steps.map { $0[component] } }, lengths: lengths)
+            }
         }
+        if recorder.keepsGates, let names = recorder.gates.first?.first?.map(\.name) {
+            for (lane, steps) in recorder.gates.enumerated() where steps.contains(where: { $0.map(\.name) != names }) {
+                opFailure("RecurrentNetwork", "cell \(lane) reports gates \(steps[0].map(\.name)), cell 0 \(names): stepGates needs the same")
+            }
+            recording.stepGates = Dictionary(uniqueKeysWithValues: names.indices.map { gate in
+                (names[gate], recordedSequence(recorder.gates.map { steps in steps.map { $0[gate].value } }, lengths: lengths))
+            })
+        }
+    }
+
+    /// One recorded value per lane and step (run order) as [lanes, time, batch, ·], reverse
+    /// directions back in input order.
+    private func recordedSequence(_ lanes: [[Tensor]], lengths: [Int]?) -> Tensor {
+        stack(lanes.enumerated().map { lane, steps in
+            let sequence = stack(steps, along: 0)
+            return lane % directions == 1 ? reversedWithinLengths(sequence, lengths) : sequence
+        }, along: 0)
     }
 
     /// How anomaly messages name a step of cell `lane`.
@@ -91,16 +126,20 @@ extension RecurrentNetwork {
     }
 }
 
-/// One call's recording: the probes that note ∂L/∂h_t and the states kept per step.
+/// One call's recording: the probes that note ∂L/∂h_t and the states and gates kept per step.
 final class StepRecorder {
     let flow: GradientFlowRecorder?
     let keepsStates: Bool
+    let keepsGates: Bool
     /// The states after each step, per cell, in run order.
     private(set) var states: [[[Tensor]]]
+    /// The gates of each step, per cell, in run order.
+    private(set) var gates: [[[(name: String, value: Tensor)]]]
 
-    init(flow: GradientFlowRecorder?, keepsStates: Bool, lanes: Int) {
-        (self.flow, self.keepsStates) = (flow, keepsStates)
+    init(flow: GradientFlowRecorder?, keepsStates: Bool, keepsGates: Bool, lanes: Int) {
+        (self.flow, self.keepsStates, self.keepsGates) = (flow, keepsStates, keepsGates)
         states = Array(repeating: [], count: lanes)
+        gates = Array(repeating: [], count: lanes)
     }
 
     /// A step's results with the state handed on passing through a probe; the output too when
@@ -111,8 +150,13 @@ final class StepRecorder {
         return (output.graphNode === node ? probed : output, [probed] + state.dropFirst())
     }
 
-    /// Keeps the state after a step.
-    func keep(_ state: [Tensor], lane: Int) {
+    /// Keeps the state after a step and the step's gates; `valid` marks the sequences the step
+    /// ran for (`nil`: all), the others' gates are kept as zeros.
+    func keep(_ state: [Tensor], gates stepGates: [(name: String, value: Tensor)], valid: Mask?, lane: Int) {
         if keepsStates { states[lane].append(state) }
+        guard keepsGates else { return }
+        gates[lane].append(stepGates.map { name, value in
+            (name, valid.map { Tensor.where($0, value, Tensor(0, dtype: value.dtype)) } ?? value)
+        })
     }
 }

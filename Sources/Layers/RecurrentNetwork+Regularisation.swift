@@ -84,9 +84,19 @@ extension RecurrentNetwork {
     /// rows), else they are drawn here.
     func regularisedStep(_ cell: Cell, _ input: Tensor, state: [Tensor], time: Int, context: Cell.Context,
                          masks: [Tensor?], keep: [Tensor?]? = nil) -> (output: Tensor, state: [Tensor]) {
+        let (output, next, _) = regularised(state: state, masks: masks, keep: keep) { read in
+            let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
+            return (output, next, [])
+        }
+        return (output, next)
+    }
+
+    /// `step` (a cell's step, given the state it reads) with state dropout and zoneout as
+    /// ``regularisedStep(_:_:state:time:context:masks:keep:)`` applies them; the gates are the step's own.
+    func regularised(state: [Tensor], masks: [Tensor?], keep: [Tensor?]?, _ step: ([Tensor]) -> StepWithGates) -> StepWithGates {
         let read = zip(state, masks).map { component, mask in mask.map { component * $0 } ?? component }
-        let (output, next) = cell.step(prepared: input, state: read, time: time, context: context)
-        guard let zoneout = regularisation.zoneout else { return (output, next) }
+        let (output, next, gates) = step(read)
+        guard let zoneout = regularisation.zoneout else { return (output, next, gates) }
         let probabilities = zoneout.probabilities(components: next.count)
         let zoned = zip(state, next).enumerated().map { component, pair -> Tensor in
             let ((previous, new), p) = (pair, probabilities[component])
@@ -96,21 +106,18 @@ extension RecurrentNetwork {
             let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
             return mask * previous + (1 - mask) * new
         }
-        return (output, zoned)
+        return (output, zoned, gates)
     }
 
     /// Zoneout's masks for `steps` steps from `start`, one [steps, batch, size] sequence per
     /// component (`nil`: not zoned), drawn step by step in the order ``regularisedStep(_:_:state:time:context:masks:keep:)``
     /// draws them; `nil` outside training or without zoneout.
     func zoneoutMasks(for start: [Tensor], steps: Int) -> [Tensor?]? {
-        guard isTraining, let zoneout = regularisation.zoneout else { return nil }
+        guard isTraining, let zoneout = regularisation.zoneout, let dtype = start.first?.dtype else { return nil }
         let probabilities = zoneout.probabilities(components: start.count)
-        var drawn = [[Tensor]](repeating: [], count: start.count)
-        for _ in 0..<steps {
-            for (component, p) in probabilities.enumerated() where p > 0 {
-                drawn[component].append(drawnMask(start[component].shape, dtype: start[component].dtype, probability: p, hit: 1, miss: 0))
-            }
-        }
-        return drawn.map { $0.isEmpty ? nil : stack($0, along: 0) }
+        let zoned = probabilities.indices.filter { probabilities[$0] > 0 }
+        var drawn = drawnMaskSequences(zoned.map { [steps] + start[$0].shape }, probabilities: zoned.map { probabilities[$0] },
+                                       steps: steps, dtype: dtype, hit: 1, miss: 0).makeIterator()
+        return probabilities.map { $0 > 0 ? drawn.next() : nil }
     }
 }

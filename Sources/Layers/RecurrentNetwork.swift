@@ -26,14 +26,14 @@
 /// float64, second derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
-/// contextual cells, cells holding buffers, runs recording gradient flow or step states, and
-/// runs under tracing or anomaly mode (``regularisation`` compiles: its masks are step
-/// inputs). A step
-/// that reads some other mutable Swift value would be frozen at its first trace: set
-/// ``usesCompiledSteps`` to `false` for such a cell.
+/// contextual cells, cells holding buffers, runs recording gradient flow, step states or
+/// gates, and runs under tracing or anomaly mode (``regularisation`` compiles: its masks are
+/// step inputs). A step that reads some other mutable Swift value would be frozen at its first
+/// trace: set ``usesCompiledSteps`` to `false` for such a cell.
 ///
 /// On request a network records how the gradient flows back through time
-/// (``recordsGradientFlow``) and keeps every step's state (``collectsStepStates``).
+/// (``recordsGradientFlow``) and keeps every step's state (``collectsStepStates``) and gates
+/// (``collectsStepGates``).
 open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// The cells, layer-major and direction-minor: `cells[layer * directions + direction]`.
     public let cells: [Cell]
@@ -202,22 +202,28 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         var state = start, outputs: [Tensor] = []
         let shortest = lengths?.min() ?? inputs.count
         let masks = stepMasks(for: start)
+        let reportsGates = recorder?.keepsGates ?? false
         for (t, input) in inputs.enumerated() {
             if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            var (output, next) = withAnomalyLocation(stepLocation(lane: lane, step: t)) {
-                masks.map { regularisedStep(cell, input, state: state, time: t, context: context, masks: $0) }
-                    ?? cell.step(prepared: input, state: state, time: t, context: context)
+            // The gates are asked for only when kept: a cell's plain step is what it runs otherwise.
+            func cellStep(_ read: [Tensor]) -> StepWithGates {
+                if reportsGates { return cell.stepReportingGates(prepared: input, state: read, time: t, context: context) }
+                let (output, next) = cell.step(prepared: input, state: read, time: t, context: context)
+                return (output, next, [])
+            }
+            var (output, next, gates) = withAnomalyLocation(stepLocation(lane: lane, step: t)) {
+                masks.map { regularised(state: state, masks: $0, keep: nil, cellStep) } ?? cellStep(state)
             }
             if let recorder { (output, next) = recorder.observe(output, next, lane: lane, step: t) }
-            if t < shortest {
-                outputs.append(output)
-                state = next
-            } else {
-                let valid = Mask(lengths!.map { t < $0 }, shape: [lengths!.count, 1])
+            let valid = t < shortest ? nil : Mask(lengths!.map { t < $0 }, shape: [lengths!.count, 1])
+            if let valid {
                 outputs.append(Tensor.where(valid, output, Tensor(0, dtype: output.dtype)))
                 state = zip(next, state).map { Tensor.where(valid, $0, $1) }
+            } else {
+                outputs.append(output)
+                state = next
             }
-            recorder?.keep(state, lane: lane)
+            recorder?.keep(state, gates: gates, valid: valid, lane: lane)
         }
         return (outputs, state)
     }

@@ -144,20 +144,56 @@ func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) ->
 /// exactly what `Tensor.where(Tensor.randomUniform(…, dtype: dtype) .>= p, miss, hit)` gives,
 /// but written straight into the result, since regularised runs draw masks at every step.
 func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
-    var mask = Tensor(zeros: shape, dtype: dtype)
-    RandomGenerator.withThreadGenerator { generator in
-        switch dtype {
-        case .float32: fill(&mask, as: Float.self, from: &generator, probability: p, hit: hit, miss: miss)
-        case .float64: fill(&mask, as: Double.self, from: &generator, probability: p, hit: hit, miss: miss)
-        }
-    }
-    return mask
+    drawnMaskSequences([shape], probabilities: [p], steps: 1, dtype: dtype, hit: hit, miss: miss)[0]
 }
 
-private func fill<T: FloatElement>(_ mask: inout Tensor, as _: T.Type, from generator: inout RandomGenerator,
-                                   probability p: Double, hit: Double, miss: Double) {
-    let (threshold, hit, miss) = (T(p), T(hit), T(miss))
-    mask.withUnsafeMutableBufferPointer(as: T.self) { values in
-        for index in values.indices { values[index] = T(generator.nextUniform()) >= threshold ? miss : hit }
+/// Masks of the given shapes, each split along its first axis into `steps` equal blocks and
+/// drawn block by block — step by step, and within a step mask by mask — so the draws are those
+/// of one ``drawnMask(_:dtype:probability:hit:miss:)`` per step and mask, in that order, without
+/// a tensor per step (a compiled run draws a whole run's zoneout masks at once).
+func drawnMaskSequences(_ shapes: [[Int]], probabilities: [Double], steps: Int, dtype: DType,
+                        hit: Double, miss: Double) -> [Tensor] {
+    var masks = shapes.map { Tensor(zeros: $0, dtype: dtype) }
+    RandomGenerator.withThreadGenerator { generator in
+        switch dtype {
+        case .float32: fill(&masks, as: Float.self, probabilities: probabilities, steps: steps, from: &generator, hit: hit, miss: miss)
+        case .float64: fill(&masks, as: Double.self, probabilities: probabilities, steps: steps, from: &generator, hit: hit, miss: miss)
+        }
     }
+    return masks
+}
+
+private func fill<T: FloatElement>(_ masks: inout [Tensor], as _: T.Type, probabilities: [Double], steps: Int,
+                                   from generator: inout RandomGenerator, hit: Double, miss: Double) {
+    // Each entry is looked up by its draw's comparison rather than chosen by a branch, which a
+    // random draw would mispredict half the time.
+    let choices = [T(hit), T(miss)]
+    let thresholds = probabilities.map { smallestBitsDrawing(atLeast: T($0)) }
+    for step in 0..<steps {
+        for index in masks.indices {
+            let (threshold, block) = (thresholds[index], masks[index].count / steps)
+            masks[index].withUnsafeMutableBufferPointer(as: T.self) { values in
+                choices.withUnsafeBufferPointer { choices in
+                    var local = generator  // a local copy keeps the generator's state in registers
+                    for position in (step * block)..<((step + 1) * block) {
+                        values[position] = choices[local.next() >> 11 >= threshold ? 1 : 0]
+                    }
+                    generator = local
+                }
+            }
+        }
+    }
+}
+
+/// The smallest k of 53 bits whose uniform draw k · 2⁻⁵³, rounded to T as a mask compares it,
+/// is ≥ `threshold` (2⁵³ if none): since that rounding is monotonic, `T(draw) >= threshold`
+/// holds exactly when the draw's bits are ≥ k — an integer comparison per entry instead of two
+/// conversions and a float one.
+func smallestBitsDrawing<T: FloatElement>(atLeast threshold: T) -> UInt64 {
+    var (low, high): (UInt64, UInt64) = (0, 1 << 53)
+    while low < high {
+        let middle = low + (high - low) / 2
+        if T(Double(middle) * 0x1p-53) >= threshold { high = middle } else { low = middle + 1 }
+    }
+    return low
 }
