@@ -63,25 +63,62 @@ extension Program {
                          stepParameters: step.kept, inputCount: crossing.count)
     }
 
+    /// Whether every output's rows depend only on the same rows of the inputs at `rowInputs`
+    /// (and on whole other inputs): then the batch's rows can run apart, a share per thread.
+    func treatsRowsIndependently(rowInputs: Set<Int>) -> Bool {
+        var isRows: [Bool] = []
+        func rows(_ value: Value) -> Bool {
+            switch value {
+            case .input(let index): rowInputs.contains(index)
+            case .constant: false
+            case .result(let index): isRows[index]
+            }
+        }
+        for equation in equations {
+            let operands = equation.operands.map(rows)
+            guard operands.contains(true) else { isRows.append(false); continue }
+            guard treatsRowsIndependently(equation, operands) else { return false }
+            isRows.append(true)
+        }
+        return outputs.allSatisfy(rows)
+    }
+
     /// Whether `equation` computes each row of its result from the same row of its operands
-    /// marked in `isRows` (all of shape [rows, ·]) and whole unmarked operands.
+    /// marked in `isRows` (each [rows, ·]) and whole unmarked operands.
     private func treatsRowsIndependently(_ equation: Equation, _ isRows: [Bool]) -> Bool {
         let shapes = equation.operands.map { type(of: $0).shape }, result = equation.type.shape
         guard result.count >= 2 else { return false }
+        // A row operand has the result's rows (its other axes may broadcast); a whole one
+        // broadcasts over the rows.
+        func alignedAsRows() -> Bool {
+            zip(shapes, isRows).allSatisfy { shape, rows in
+                rows ? shape.count == result.count && shape[0] == result[0] : shape.count < result.count || shape.first == 1
+            }
+        }
         switch equation.primitive {
         case is UnaryElementwisePrimitive:
             return true
         case is BinaryElementwisePrimitive:
-            // A row operand has the result's shape; another broadcasts over the rows.
-            return zip(shapes, isRows).allSatisfy { $1 ? $0 == result : $0.count < result.count || $0.first == 1 }
+            return alignedAsRows()
         default:
             let attributes = Attributes(equation.primitive.attributes)
+            let axis: Int? = if case .int(let value)? = attributes["axis"] { value } else { nil }
             switch equation.primitive.name {
             case "matmul":
                 return isRows == [true, false] && attributes["transA"] == nil && shapes.allSatisfy { $0.count == 2 }
-            case "slice":
-                guard case .int(let axis)? = attributes["axis"] else { return false }
-                return axis >= 1
+            case "where", "stop_gradient", "broadcast":
+                return alignedAsRows()
+            case "slice", "pad":
+                return (axis ?? 0) >= 1
+            case "concatenate":
+                return (axis ?? 0) >= 1 && !isRows.contains(false)
+            case "reshape":
+                return shapes[0].first == result.first
+            case "transpose":
+                return attributes["perm"].map { if case .ints(let perm) = $0 { perm.first == 0 } else { false } } ?? false
+            case "reduce_sum", "reduce_max", "reduce_min":
+                guard case .ints(let axes)? = attributes["axes"] else { return false }
+                return !axes.contains(0) && attributes["keepDims"] == .bool(true)
             default:
                 return false
             }

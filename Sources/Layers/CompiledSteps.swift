@@ -46,6 +46,10 @@ final class CompiledStep: @unchecked Sendable {
     let outputSize: Int
     /// The uncompiled halves, evaluated op by op when the backward pass is itself recorded.
     let forwardProgram: Program, backwardProgram: Program
+    /// Whether the step computes each row of its output and state from the same rows of its
+    /// inputs and state (every cell the engine knows; not one that mixes the batch): then a
+    /// run's rows can be split between threads.
+    let isRowwise: Bool
 
     private init(_ split: SplitStep, candidates: [Parameter], stateCount: Int, isMasked: Bool, extraCount: Int) {
         let program = split.step
@@ -69,6 +73,7 @@ final class CompiledStep: @unchecked Sendable {
         backward = HoistedExecutable(backwardProgram, invariant: invariantResiduals)
         inference = HoistedExecutable(program, invariant: parameterInputs)
         outputSize = program.type(of: program.outputs[0]).shape[1]
+        isRowwise = program.treatsRowsIndependently(rowInputs: Set(0..<argumentCount))
     }
 
     /// The compiled step of `step` for these example values, or `nil` when it cannot stand
@@ -118,206 +123,5 @@ struct HoistedExecutable: Sendable {
         let hoisted = program.hoistingInvariants(invariant)
         prologue = Executable(hoisted.prologue)
         body = Executable(hoisted.body)
-    }
-}
-
-/// Copies `values` into `target`'s flat elements from `offset` on, in place (`target` is a
-/// buffer this run made, so nothing else sees the write).
-private func write(_ values: Tensor, into target: inout Tensor, at offset: Int) {
-    func copy<T: FloatElement>(_: T.Type) {
-        values.withUnsafeBufferPointer(as: T.self) { source in
-            target.withUnsafeMutableBufferPointer(as: T.self) { destination in
-                destination.baseAddress!.advanced(by: offset).update(from: source.baseAddress!, count: source.count)
-            }
-        }
-    }
-    switch values.dtype {
-    case .float32: copy(Float.self)
-    case .float64: copy(Double.self)
-    }
-}
-
-/// The residuals of one run, kept from its forward for its pullback.
-private final class RunResiduals: @unchecked Sendable {
-    var steps: [[Tensor]] = []
-}
-
-/// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
-/// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
-/// the initial state components [batch, size], the parameters the step reads and the extra
-/// per-step values [steps, batch, ·] (no gradient flows into those); the result
-/// is the step outputs [steps, batch, output] and then the final state components, flattened
-/// into one vector (the engine slices them out).
-struct CompiledRun: Primitive {
-    let plain: CompiledStep
-    /// The step with a validity mask, for steps past the shortest sequence's length.
-    let masked: CompiledStep?
-    let lengths: [Int]?
-    /// Gradients stop flowing into the state every this many steps (truncated BPTT).
-    let truncation: Int?
-    /// The first step run masked: the shortest sequence's length (`Int.max` without a mask).
-    private let firstMaskedStep: Int
-    private let residuals = RunResiduals()
-
-    init(plain: CompiledStep, masked: CompiledStep?, lengths: [Int]?, truncation: Int?) {
-        self.plain = plain
-        self.masked = masked
-        self.lengths = lengths
-        self.truncation = truncation
-        firstMaskedStep = masked == nil ? .max : lengths!.min()!
-    }
-
-    /// The step outputs [steps, batch, output] and the state components (of `stateShapes`)
-    /// in a flat vector laid out as a run's result (or its gradient).
-    static func unflattened(_ flat: Tensor, steps: Int, batch: Int, outputSize: Int, stateShapes: [[Int]])
-        -> (outputs: Tensor, states: [Tensor]) {
-        var offset = steps * batch * outputSize
-        let states = stateShapes.map { shape -> Tensor in
-            let count = shape.reduce(1, *)
-            defer { offset += count }
-            return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
-        }
-        return (flat.slice(0..<(steps * batch * outputSize), along: 0).reshaped(to: [steps, batch, outputSize]), states)
-    }
-
-    var name: String { "compiled_recurrent_run" }
-    var attributes: [(name: String, value: Attribute)] {
-        [("stateCount", .int(plain.stateCount))] + (truncation.map { [("truncation", .int($0))] } ?? [])
-    }
-    var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
-    /// The parameters' operands, and the extra per-step values'.
-    private var parameterOperands: Range<Int> { leading..<(leading + plain.parameters.count) }
-    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + plain.extraCount) }
-    /// Sequence inputs and state components: the operands before the parameters.
-    private var leading: Int { plain.inputCount + plain.stateCount }
-    private var states: Range<Int> { plain.inputCount..<leading }
-
-    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
-        let (steps, batch) = (shapes[0][0], shapes[0][1])
-        let stateSizes = states.map { shapes[$0].reduce(1, *) }.reduce(0, +)
-        return [steps * batch * plain.outputSize + stateSizes]
-    }
-
-    /// The step for time `t`: masked from the shortest sequence's length on.
-    private func step(at t: Int) -> CompiledStep {
-        t >= firstMaskedStep ? masked! : plain
-    }
-
-    /// Step `t`'s leading arguments: its rows of the sequence inputs, the state, for a masked
-    /// step its validity mask, and its rows of the extra values.
-    private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor]) -> [Tensor] {
-        let rows = inputs.prefix(plain.inputCount).map { $0.select(t, along: 0) }
-        let extraRows = inputs[extras].map { $0.select(t, along: 0) }
-        guard step(at: t).isMasked, let lengths else { return rows + state + extraRows }
-        return rows + state + [Mask(lengths.map { t < $0 }, shape: [lengths.count, 1]).programValue] + extraRows
-    }
-
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
-        return noGrad {
-            let parameters = Array(inputs[parameterOperands])
-            let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
-            var state = Array(inputs[states]), output = Tensor(zeros: shape, dtype: inputs[0].dtype)
-            residuals.steps = []
-            // What only the parameters determine is computed once per run, for each step kind.
-            var invariants: [ObjectIdentifier: [Tensor]] = [:]
-            for t in 0..<steps {
-                let compiled = step(at: t)
-                let executable = keepsResiduals ? compiled.forward : compiled.inference
-                if invariants[ObjectIdentifier(compiled)] == nil {
-                    invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
-                }
-                let results = executable.body(arguments(inputs, at: t, state: state) + invariants[ObjectIdentifier(compiled)]!)
-                write(results[0], into: &output, at: t * results[0].count)
-                state = Array(results[1...plain.stateCount])
-                if keepsResiduals { residuals.steps.append(Array(results.dropFirst(1 + plain.stateCount))) }
-            }
-            var offset = steps * batch * plain.outputSize
-            for component in state {
-                write(component, into: &output, at: offset)
-                offset += component.count
-            }
-            return output
-        }
-    }
-
-    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
-        var (outputGradients, stateGradient) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
-                                                                stateShapes: inputs[states].map(\.shape))
-        // A recorded backward pass (second order) runs the same programs as ops, on a forward
-        // recomputed from the recorded inputs, so every residual is differentiable.
-        let recorded = AutoGrad.isRecording
-        var stepResiduals = recorded ? recordedResiduals(inputs) : residuals.steps
-        // Unless the graph is kept for another backward pass, each step's residuals are
-        // dropped once its backward step has read them: the run's memory shrinks as the
-        // gradients of its inputs grow.
-        let releasing = !recorded && !AutoGrad.isRetainingGraph
-        if releasing { residuals.steps = [] }
-        // Unrecorded, each step's input gradients go straight into their sequence (and are
-        // then read from there by the parameters' sums); recorded, they stay ops.
-        var stepResults = [[Tensor]](repeating: [], count: steps)
-        var inputGradients = recorded ? [] : inputs.prefix(plain.inputCount).map { $0.zerosLike() }
-        let stateGradients = plain.inputCount..<leading
-        // What only the parameters among the residuals determine, once per run and step kind.
-        var invariants: [ObjectIdentifier: [Tensor]] = [:]
-        for t in (0..<steps).reversed() {
-            let compiled = step(at: t), cotangents = [outputGradients.select(t, along: 0)] + stateGradient
-            var results: [Tensor]
-            if recorded {
-                results = compiled.backwardProgram.evaluate(on: stepResiduals[t] + cotangents)
-            } else {
-                let residuals = stepResiduals[t].indices.map { (compiled.invariantResiduals.contains($0), stepResiduals[t][$0]) }
-                if invariants[ObjectIdentifier(compiled)] == nil {
-                    invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
-                }
-                results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!)
-                if releasing { stepResiduals[t] = [] }
-            }
-            stateGradient = Array(results[stateGradients])
-            if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
-            if !recorded {
-                for k in 0..<plain.inputCount {
-                    write(results[k], into: &inputGradients[k], at: t * results[k].count)
-                    results[k] = Tensor(zeros: [0], dtype: results[k].dtype)  // its rows live in the sequence now
-                }
-            }
-            stepResults[t] = results
-        }
-        if recorded {
-            inputGradients = (0..<plain.inputCount).map { k in stack(stepResults.map { $0[k] }, along: 0) }
-        }
-        // The parameters' gradients, each summed over the steps in one op per compiled step
-        // (the masked step's outputs may be laid out differently from the plain step's).
-        // Each group's input gradients stacked by rows, as the sums read them.
-        let shortest = min(firstMaskedStep, steps)
-        let groups = [(step: plain, steps: 0..<shortest), (step: masked ?? plain, steps: shortest..<steps)]
-            .filter { !$0.steps.isEmpty }
-            .map { group in
-                let stacked = Dictionary(uniqueKeysWithValues: inputGradients.indices.map { input in
-                    let rows = inputGradients[input].reshaped(to: [steps * batch, -1])
-                    return (input, group.steps.count == steps ? rows
-                                : rows.slice((group.steps.lowerBound * batch)..<(group.steps.upperBound * batch), along: 0))
-                })
-                return (group.step, results: Array(stepResults[group.steps]), stacked: stacked)
-            }
-        let parameterGradients = plain.parameters.indices.map { k in
-            let sums = groups.map { $0.0.parameterSums[k].sum(over: $0.results, stacked: $0.stacked) }
-            return sums.dropFirst().reduce(sums[0], +)
-        }
-        return inputGradients + stateGradient + parameterGradients + extras.map { _ in nil }
-    }
-
-    /// Each step's residuals from the forward programs run as recorded ops.
-    private func recordedResiduals(_ inputs: [Tensor]) -> [[Tensor]] {
-        let parameters = Array(inputs[parameterOperands])
-        var state = Array(inputs[states]), residuals: [[Tensor]] = []
-        for t in 0..<inputs[0].shape[0] {
-            if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-            let results = step(at: t).forwardProgram.evaluate(on: arguments(inputs, at: t, state: state) + parameters)
-            state = Array(results[1...plain.stateCount])
-            residuals.append(Array(results.dropFirst(1 + plain.stateCount)))
-        }
-        return residuals
     }
 }

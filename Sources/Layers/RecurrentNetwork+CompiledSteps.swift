@@ -27,24 +27,48 @@ extension RecurrentNetwork {
             let keep = zoned.map { $0 ? rows.popFirst() : nil }
             return regularisedStep(cell, input, state: state, time: time, context: () as! Cell.Context, masks: masks, keep: keep)
         }
-        func compiled(masked validity: Bool) -> CompiledStep? {
-            let key = CompiledStepCache.Key(cell: index, batch: batch, dtype: prepared.dtype, masked: validity, training: cell.isTraining,
-                                            regularisation: "\(isTraining) \(regularisation)")
+        // A lane's step, compiled for its rows (an example of which traces it) and its own.
+        func compiled(lane: Int, rows: Range<Int>, masked validity: Bool) -> CompiledStep? {
+            let key = CompiledStepCache.Key(cell: index, lane: lane, batch: rows.count, dtype: prepared.dtype, masked: validity,
+                                            training: cell.isTraining, regularisation: "\(isTraining) \(regularisation)")
             return compiledSteps.step(for: key) {
-                CompiledStep.make(step: step, input: prepared.select(0, along: 0).detached(), state: start.map { $0.detached() },
-                                  extras: examples, masked: validity, parameters: parameters)
+                CompiledStep.make(step: step, input: prepared.select(0, along: 0).slice(rows, along: 0).detached(),
+                                  state: start.map { $0.slice(rows, along: 0).detached() },
+                                  extras: examples.map { $0.slice(rows, along: 0) }, masked: validity, parameters: parameters)
             }
         }
-        guard let plain = compiled(masked: false) else { return nil }
-        var validityMasked: CompiledStep?
-        if let lengths, lengths.min()! < time {
-            guard let step = compiled(masked: true) else { return nil }
-            validityMasked = step
+        // Every lane runs masked steps from the run's shortest length on.
+        let shortest = lengths?.min() ?? time
+        func lane(_ lane: Int, rows: Range<Int>) -> RunLane? {
+            guard let plain = compiled(lane: lane, rows: rows, masked: false) else { return nil }
+            var validityMasked: CompiledStep?
+            if shortest < time {
+                guard let step = compiled(lane: lane, rows: rows, masked: true) else { return nil }
+                validityMasked = step
+            }
+            return RunLane(rows: rows, plain: plain, masked: validityMasked, lengths: validityMasked == nil ? nil : lengths.map { Array($0[rows]) },
+                           firstMaskedStep: shortest)
         }
+        // A lane per thread when the step keeps the batch's rows apart, else one.
+        var lanes: [RunLane] = []
+        let stateWidth = start.map { $0.count / Swift.max(batch, 1) }.reduce(0, +)
+        let shares = laneRows(batch: batch, stepWork: batch * stateWidth * prepared.shape[2])
+        for (index, rows) in shares.enumerated() {
+            guard let made = lane(index, rows: rows) else { return nil }
+            guard made.plain.isRowwise && made.masked?.isRowwise ?? true else { break }
+            lanes.append(made)
+        }
+        if lanes.count != shares.count {
+            guard let whole = lane(0, rows: 0..<batch) else { return nil }
+            lanes = [whole]
+        }
+        let plain = lanes[0].plain
         // The step's input part, for all steps' rows at once (recorded as ordinary ops).
         var sequences = [prepared]
         if let part = plain.inputPart {
-            guard validityMasked.map({ $0.inputPart?.program.description == part.program.description }) ?? true else { return nil }
+            guard lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
+                $0.inputPart?.program.description == part.program.description
+            } }) else { return nil }
             let rows = prepared.reshaped(to: [time * batch, prepared.shape[2]])
             sequences = part.program.evaluate(on: [rows] + part.parameters.map(\.value)).map {
                 $0.reshaped(to: [time, batch] + $0.shape.dropFirst())
@@ -53,7 +77,7 @@ extension RecurrentNetwork {
         // The masks, drawn now (the run is compiled) in the order an op-by-op run draws them.
         let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }.map { stack(Array(repeating: $0, count: time), along: 0) }
         let extras = stateMasks + (zoneoutMasks(for: start, steps: time) ?? []).compactMap { $0 }
-        let run = CompiledRun(plain: plain, masked: validityMasked, lengths: lengths, truncation: truncation)
+        let run = CompiledRun(lanes: lanes, truncation: truncation)
         let flat = apply(run, sequences + start + plain.parameters.map(\.value) + extras)
         let (outputs, state) = CompiledRun.unflattened(flat, steps: time, batch: batch, outputSize: plain.outputSize,
                                                        stateShapes: start.map(\.shape))
@@ -61,11 +85,31 @@ extension RecurrentNetwork {
     }
 }
 
+extension RecurrentNetwork {
+    /// The batch's rows cut into lanes of equal size, one per thread, of at least
+    /// `minimumLaneRows` rows each (fewer rows make the per-step products too thin to gain),
+    /// when a step's recurrent product (about `stepWork` multiply-adds) is too small to split
+    /// well across threads by itself; a larger one gains nothing from lanes, which would only
+    /// hold a copy of the packed weights each.
+    func laneRows(batch: Int, stepWork: Int) -> [Range<Int>] {
+        let split = laneLimit != nil || stepWork < maximumLaneStepWork
+        let most = split ? Swift.min(laneLimit ?? ComputeThreads.maximum, batch / minimumLaneRows) : 1
+        let lanes = stride(from: Swift.max(most, 1), to: 1, by: -1).first { batch % $0 == 0 } ?? 1
+        return (0..<lanes).map { ($0 * batch / lanes)..<(($0 + 1) * batch / lanes) }
+    }
+}
+
+/// The fewest batch rows a thread runs a compiled recurrent run for.
+let minimumLaneRows = 8
+/// Runs whose per-step recurrent product has this many multiply-adds or more split that
+/// product across threads instead (measured: config C, 268M, runs as fast either way).
+let maximumLaneStepWork = 1 << 25
+
 /// A network's compiled steps by cell and shape, made on first use; `nil` records a step that
 /// cannot be compiled. Safe to share between threads running the network.
 final class CompiledStepCache: Sendable {
     struct Key: Hashable {
-        let cell: Int, batch: Int, dtype: DType, masked: Bool, training: Bool
+        let cell: Int, lane: Int, batch: Int, dtype: DType, masked: Bool, training: Bool
         /// The regularisation the step applies (its masks and probabilities shape the program).
         let regularisation: String
     }

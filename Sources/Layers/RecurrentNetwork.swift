@@ -56,6 +56,9 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public var usesCompiledSteps = true
     /// Each cell's compiled steps by shape (`nil`: the step cannot be compiled).
     let compiledSteps = CompiledStepCache()
+    /// At most this many lanes (threads) for a compiled run; `nil`: ``ComputeThreads/maximum``.
+    /// Tests fix it, since the thread limit is shared by the whole process.
+    var laneLimit: Int?
     /// Gradient-flow and per-step-state recording (RecurrentNetwork+Recording.swift).
     var recording = RecurrentRecording()
 

@@ -28,7 +28,8 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
                                           initialState: [Tensor]?) -> [Tensor] {
         network.usesCompiledSteps = compiled
         var generator = RandomGenerator(seed: 7)
-        let x = Tensor.randomNormal([5, 3, network.cells[0].inputSize], dtype: .float64, using: &generator).requiringGrad()
+        let batch = lengths?.count ?? initialState?[0].shape[1] ?? 3
+        let x = Tensor.randomNormal([5, batch, network.cells[0].inputSize], dtype: .float64, using: &generator).requiringGrad()
         let initial = initialState?.map { $0.requiringGrad() }
         let (output, state) = network(x, initialState: initial, lengths: lengths)
         let weights = Tensor.randomNormal(output.shape, dtype: .float64, using: &generator)
@@ -64,6 +65,27 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         expectCompiledEqualsEager(gru)
         expectCompiledEqualsEager(rnn)
         expectCompiledEqualsEager(projected)
+    }
+
+    /// A batch of 16 runs as two lanes of 8 rows, one per thread (each lane's rows through all
+    /// the steps, forward and backward): the same values as op by op, for a stacked
+    /// bidirectional LSTM with lengths and initial state, a GRU with truncation and a user cell.
+    @Test func lanesMatchTheOpByOpRun() {
+        RandomGenerator.seedThread(11)
+        let lengths = [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]
+        let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        let gru = float64(GRU(inputSize: 4, hiddenSize: 5))
+        gru.truncation = 2
+        let user = float64(RecurrentNetwork(inputSize: 4, numLayers: 1) { _, size in MinimalGatedUnit(inputSize: size, hiddenSize: 5) })
+        (stacked.laneLimit, gru.laneLimit, user.laneLimit) = (2, 2, 2)
+        let initial = [Tensor.randomNormal([4, 16, 5], dtype: .float64), Tensor.randomNormal([4, 16, 5], dtype: .float64)]
+        expectCompiledEqualsEager(stacked, lengths: lengths, initialState: initial)
+        expectCompiledEqualsEager(gru, lengths: lengths)
+        expectCompiledEqualsEager(user, lengths: lengths)
+        // The run was split in two lanes.
+        stacked.usesCompiledSteps = true
+        let x = Tensor.randomNormal([5, 16, 4], dtype: .float64).requiringGrad()
+        #expect(Graph(stacked(x).output).description.contains("lanes=2"))
     }
 
     /// A compiled run drops each step's residuals once its backward step has read them, unless
@@ -162,15 +184,18 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
 
     /// Gradients of gradients: the compiled run's pullback, recorded, runs the same programs
     /// as ops, so a second derivative equals the op-by-op one.
-    @Test func secondOrderGradientsMatch() {
+    /// Second order, with a batch of 2 (one lane) and of 16 (two lanes, recorded lane after lane).
+    @Test(arguments: [[5, 3], [5, 3, 4, 5, 1, 2, 5, 5, 3, 4, 5, 2, 1, 5, 4, 3]])
+    func secondOrderGradientsMatch(lengths: [Int]) {
         RandomGenerator.seedThread(5)
         let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4))
         lstm.truncation = 2
+        lstm.laneLimit = 2
         func gradientPenalty(compiled: Bool) -> [Tensor] {
             lstm.usesCompiledSteps = compiled
             var generator = RandomGenerator(seed: 9)
-            let x = Tensor.randomNormal([5, 2, 3], dtype: .float64, using: &generator).requiringGrad()
-            let loss = lstm(x, lengths: [5, 3]).output.tanh().sum()
+            let x = Tensor.randomNormal([5, lengths.count, 3], dtype: .float64, using: &generator).requiringGrad()
+            let loss = lstm(x, lengths: lengths).output.tanh().sum()
             let inputGradient = AutoGrad.gradients(of: loss, withRespectTo: [x], createGraph: true)[0]
             return AutoGrad.gradients(of: (inputGradient * inputGradient).sum(), withRespectTo: lstm.parameters().map(\.value))
         }

@@ -92,6 +92,16 @@ public enum ComputeThreads {
     }
 }
 
+extension ComputeThreads {
+    /// Calls `body(i)` for every i in `0..<count`, concurrently on up to ``maximum`` threads
+    /// of the shared pool (the caller's included), returning when all calls are done. Work
+    /// inside `body` that would itself split across threads runs on its own thread, and
+    /// recording is per thread: a worker records unless `body` says otherwise.
+    public static func concurrentPerform(_ count: Int, _ body: (Int) -> Void) {
+        parallelFor(count, threads: Swift.min(maximum, count), body)
+    }
+}
+
 /// Calls `body(i)` for every i in `0..<count` on up to `threads` threads of the shared pool
 /// (CKernels' ThreadPool.c), returning when all calls are done.
 func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {

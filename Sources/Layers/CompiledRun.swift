@@ -1,0 +1,296 @@
+import AutoGrad
+
+// A whole recurrent run as one op on the tape: its forward calls a compiled forward step per
+// time step, its pullback a compiled backward step per time step in reverse. The batch's rows
+// never mix in a recurrent step the engine splits (see `RunLane`), so each thread runs its
+// own rows through all the steps, forward and backward, without waiting for the others.
+
+/// The residuals of one lane's run, kept from its forward for its pullback.
+final class RunResiduals: @unchecked Sendable {
+    var steps: [[Tensor]] = []
+}
+
+/// One thread's share of a run: a range of the batch's rows, with the steps compiled for
+/// that many rows (a lane's own, since a compiled step runs one call at a time).
+struct RunLane: Sendable {
+    let rows: Range<Int>
+    let plain: CompiledStep
+    /// The step with a validity mask, for steps past the shortest of the lane's lengths.
+    let masked: CompiledStep?
+    /// The lane's rows' lengths (`nil` without a mask).
+    let lengths: [Int]?
+    /// The first step run masked (`Int.max` without a mask): the run's shortest length, the
+    /// same in every lane, so that the lanes' steps of one time are of one kind.
+    let firstMaskedStep: Int
+    let residuals = RunResiduals()
+
+    init(rows: Range<Int>, plain: CompiledStep, masked: CompiledStep?, lengths: [Int]?, firstMaskedStep: Int) {
+        self.rows = rows
+        self.plain = plain
+        self.masked = masked
+        self.lengths = lengths
+        self.firstMaskedStep = masked == nil ? .max : firstMaskedStep
+    }
+
+    /// The step for time `t`: masked from the shortest sequence's length on.
+    func step(at t: Int) -> CompiledStep {
+        t >= firstMaskedStep ? masked! : plain
+    }
+
+    /// The lane's rows of `value` [batch, ·], or of its step `t` when it is a sequence
+    /// [steps, batch, ·] (ops: recorded when the caller records).
+    func rows(of value: Tensor, step t: Int? = nil) -> Tensor {
+        let batch = t == nil ? value.shape[0] : value.shape[1]
+        let selected = t.map { value.select($0, along: 0) } ?? value
+        return rows.count == batch ? selected : selected.slice(rows, along: 0)
+    }
+
+    /// The validity mask of step `t` for the lane's rows.
+    func validity(at t: Int) -> Tensor {
+        Mask(lengths!.map { t < $0 }, shape: [lengths!.count, 1]).programValue
+    }
+}
+
+/// A tensor the lanes of a run fill from their threads, each its own rows: written through a
+/// pointer taken once, since simultaneous mutable accesses to one tensor variable would trap.
+private final class SharedBuffer: @unchecked Sendable {
+    private(set) var tensor: Tensor
+    private let base: UnsafeMutableRawPointer
+
+    init(zeros shape: [Int], dtype: DType) {
+        var tensor = Tensor(zeros: shape, dtype: dtype)
+        base = switch dtype {
+        case .float32: tensor.withUnsafeMutableBufferPointer(as: Float.self) { UnsafeMutableRawPointer($0.baseAddress!) }
+        case .float64: tensor.withUnsafeMutableBufferPointer(as: Double.self) { UnsafeMutableRawPointer($0.baseAddress!) }
+        }
+        self.tensor = tensor
+    }
+
+    /// Copies `values`' elements (or `count` of them from `start`) to the flat `offset`.
+    func write(_ values: Tensor, at offset: Int, from start: Int = 0, count: Int? = nil) {
+        let size = values.dtype.byteCount
+        let write = { (source: UnsafeRawPointer) in
+            (self.base + offset * size).copyMemory(from: source + start * size, byteCount: (count ?? values.count) * size)
+        }
+        switch values.dtype {
+        case .float32: values.withUnsafeBufferPointer(as: Float.self) { write(UnsafeRawPointer($0.baseAddress!)) }
+        case .float64: values.withUnsafeBufferPointer(as: Double.self) { write(UnsafeRawPointer($0.baseAddress!)) }
+        }
+    }
+}
+
+/// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
+/// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
+/// the initial state components [batch, size], the parameters the step reads and the extra
+/// per-step values [steps, batch, ·] (no gradient flows into those); the result is the step
+/// outputs [steps, batch, output] and then the final state components, flattened into one
+/// vector (the engine slices them out). Its lanes run concurrently.
+struct CompiledRun: Primitive {
+    let lanes: [RunLane]
+    /// Gradients stop flowing into the state every this many steps (truncated BPTT).
+    let truncation: Int?
+    /// What every lane's steps share: counts and sizes.
+    private var plain: CompiledStep { lanes[0].plain }
+
+    /// The step outputs [steps, batch, output] and the state components (of `stateShapes`)
+    /// in a flat vector laid out as a run's result (or its gradient).
+    static func unflattened(_ flat: Tensor, steps: Int, batch: Int, outputSize: Int, stateShapes: [[Int]])
+        -> (outputs: Tensor, states: [Tensor]) {
+        var offset = steps * batch * outputSize
+        let states = stateShapes.map { shape -> Tensor in
+            let count = shape.reduce(1, *)
+            defer { offset += count }
+            return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
+        }
+        return (flat.slice(0..<(steps * batch * outputSize), along: 0).reshaped(to: [steps, batch, outputSize]), states)
+    }
+
+    var name: String { "compiled_recurrent_run" }
+    var attributes: [(name: String, value: Attribute)] {
+        [("stateCount", .int(plain.stateCount)), ("lanes", .int(lanes.count))] + (truncation.map { [("truncation", .int($0))] } ?? [])
+    }
+    var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
+    /// The parameters' operands, and the extra per-step values'.
+    private var parameterOperands: Range<Int> { leading..<(leading + plain.parameters.count) }
+    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + plain.extraCount) }
+    /// Sequence inputs and state components: the operands before the parameters.
+    private var leading: Int { plain.inputCount + plain.stateCount }
+    private var states: Range<Int> { plain.inputCount..<leading }
+
+    func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
+        let (steps, batch) = (shapes[0][0], shapes[0][1])
+        let stateSizes = states.map { shapes[$0].reduce(1, *) }.reduce(0, +)
+        return [steps * batch * plain.outputSize + stateSizes]
+    }
+
+    /// Calls `body` for each lane, concurrently when there are several, without recording
+    /// (the threads' own recording switches are on by default).
+    private func forEachLane(_ body: (Int) -> Void) {
+        if lanes.count == 1 { return body(0) }
+        ComputeThreads.concurrentPerform(lanes.count) { index in noGrad { body(index) } }
+    }
+
+    /// Step `t`'s leading arguments for `lane`: its rows of the sequence inputs, the state,
+    /// for a masked step its validity mask, and its rows of the extra values.
+    private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane) -> [Tensor] {
+        let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: t) }
+        let extraRows = inputs[extras].map { lane.rows(of: $0, step: t) }
+        return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows
+    }
+
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
+        return noGrad {
+            let parameters = Array(inputs[parameterOperands])
+            let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
+            let output = SharedBuffer(zeros: shape, dtype: inputs[0].dtype)
+            forEachLane { index in
+                let lane = lanes[index]
+                var state = inputs[states].map { lane.rows(of: $0) }
+                lane.residuals.steps = []
+                // What only the parameters determine is computed once per run, for each step kind.
+                var invariants: [ObjectIdentifier: [Tensor]] = [:]
+                for t in 0..<steps {
+                    let compiled = lane.step(at: t)
+                    let executable = keepsResiduals ? compiled.forward : compiled.inference
+                    if invariants[ObjectIdentifier(compiled)] == nil {
+                        invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
+                    }
+                    let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!)
+                    output.write(results[0], at: (t * batch + lane.rows.lowerBound) * plain.outputSize)
+                    state = Array(results[1...plain.stateCount])
+                    if keepsResiduals { lane.residuals.steps.append(Array(results.dropFirst(1 + plain.stateCount))) }
+                }
+                var offset = steps * batch * plain.outputSize
+                for (component, whole) in zip(state, inputs[states]) {
+                    output.write(component, at: offset + lane.rows.lowerBound * (whole.count / batch))
+                    offset += whole.count
+                }
+            }
+            return output.tensor
+        }
+    }
+
+    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
+        let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
+        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
+                                                                 stateShapes: inputs[states].map(\.shape))
+        // A recorded backward pass (second order) runs the same programs as ops, lane after
+        // lane, on a forward recomputed from the recorded inputs, so every residual is
+        // differentiable.
+        if AutoGrad.isRecording { return recordedPullback(outputGradients, stateGradients, inputs: inputs) }
+        let inputGradients = inputs.prefix(plain.inputCount).map { SharedBuffer(zeros: $0.shape, dtype: $0.dtype) }
+        let initialStateGradients = inputs[states].map { SharedBuffer(zeros: $0.shape, dtype: $0.dtype) }
+        let laneStepResults = LaneResults<[[Tensor]]>(count: lanes.count, empty: [])
+        // Unless the graph is kept for another backward pass, each step's residuals are
+        // dropped once its backward step has read them: the run's memory shrinks as the
+        // gradients of its inputs grow.
+        let releasing = !AutoGrad.isRetainingGraph
+        forEachLane { index in
+            let lane = lanes[index]
+            var stepResiduals = lane.residuals.steps
+            if releasing { lane.residuals.steps = [] }
+            var stateGradient = stateGradients.map { lane.rows(of: $0) }
+            var stepResults = [[Tensor]](repeating: [], count: steps)
+            // What only the parameters among the residuals determine, once per run and step kind.
+            var invariants: [ObjectIdentifier: [Tensor]] = [:]
+            for t in (0..<steps).reversed() {
+                let compiled = lane.step(at: t), cotangents = [lane.rows(of: outputGradients, step: t)] + stateGradient
+                let residuals = stepResiduals[t].indices.map { (compiled.invariantResiduals.contains($0), stepResiduals[t][$0]) }
+                if invariants[ObjectIdentifier(compiled)] == nil {
+                    invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
+                }
+                var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!)
+                if releasing { stepResiduals[t] = [] }
+                stateGradient = Array(results[plain.inputCount..<leading])
+                if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
+                // The step's input gradients go straight into their rows of the sequence.
+                for (k, buffer) in inputGradients.enumerated() {
+                    buffer.write(results[k], at: (t * batch + lane.rows.lowerBound) * (results[k].count / lane.rows.count))
+                    results[k] = Tensor(zeros: [0], dtype: results[k].dtype)
+                }
+                stepResults[t] = results
+            }
+            laneStepResults[index] = stepResults
+            for (buffer, component) in zip(initialStateGradients, stateGradient) {
+                buffer.write(component, at: lane.rows.lowerBound * (component.count / lane.rows.count))
+            }
+        }
+        // Rows of the lanes' results in the order of the sequence's: by step, then by lane.
+        let parameterGradients = summedParameterGradients(steps: steps, inputGradients: inputGradients.map(\.tensor)) { t in
+            laneStepResults.values.map { $0[t] }
+        }
+        return inputGradients.map(\.tensor) + initialStateGradients.map(\.tensor) + parameterGradients + extras.map { _ in nil }
+    }
+
+    /// The gradients of the parameters, each summed over the steps in one op per step kind
+    /// (the masked step's outputs may be laid out differently from the plain step's): from
+    /// each step's backward results (`results(t)`, one per lane) and the input gradients
+    /// [steps, rows, ·] with rows in the same order.
+    private func summedParameterGradients(steps: Int, inputGradients: [Tensor], results: (Int) -> [[Tensor]]) -> [Tensor] {
+        let (lane, rows) = (lanes[0], inputGradients.first.map { $0.shape[1] } ?? 0)
+        let shortest = min(lane.firstMaskedStep, steps)
+        let groups = [(step: lane.plain, steps: 0..<shortest), (step: lane.masked ?? lane.plain, steps: shortest..<steps)]
+            .filter { !$0.steps.isEmpty }
+            .map { group in
+                // Each group's input gradients stacked by rows, as the sums read them.
+                let stacked = Dictionary(uniqueKeysWithValues: inputGradients.indices.map { input in
+                    let all = inputGradients[input].reshaped(to: [steps * rows, -1])
+                    return (input, group.steps.count == steps ? all
+                                : all.slice((group.steps.lowerBound * rows)..<(group.steps.upperBound * rows), along: 0))
+                })
+                return (group.step, results: group.steps.flatMap(results), stacked: stacked)
+            }
+        return plain.parameters.indices.map { k in
+            let sums = groups.map { $0.0.parameterSums[k].sum(over: $0.results, stacked: $0.stacked) }
+            return sums.dropFirst().reduce(sums[0], +)
+        }
+    }
+
+    /// The pullback as recorded ops: each lane's forward recomputed from the inputs (so its
+    /// residuals are differentiable), then its backward programs evaluated as ops.
+    private func recordedPullback(_ outputGradients: Tensor, _ stateGradients: [Tensor], inputs: [Tensor]) -> [Tensor?] {
+        let parameters = Array(inputs[parameterOperands])
+        var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
+        for lane in lanes {
+            var state = inputs[states].map { lane.rows(of: $0) }, residuals: [[Tensor]] = []
+            for t in 0..<inputs[0].shape[0] {
+                if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
+                let results = lane.step(at: t).forwardProgram.evaluate(on: arguments(inputs, at: t, state: state, lane: lane) + parameters)
+                state = Array(results[1...plain.stateCount])
+                residuals.append(Array(results.dropFirst(1 + plain.stateCount)))
+            }
+            var stateGradient = stateGradients.map { lane.rows(of: $0) }
+            var stepResults = [[Tensor]](repeating: [], count: residuals.count)
+            for t in residuals.indices.reversed() {
+                let cotangents = [lane.rows(of: outputGradients, step: t)] + stateGradient
+                stepResults[t] = lane.step(at: t).backwardProgram.evaluate(on: residuals[t] + cotangents)
+                stateGradient = Array(stepResults[t][plain.inputCount..<leading])
+                if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
+            }
+            let gradients = (0..<plain.inputCount).map { k in stack(stepResults.map { $0[k] }, along: 0) }
+            laneInputGradients.append(gradients)
+            laneStateGradients.append(stateGradient)
+            laneStepResults.append(stepResults)
+        }
+        let inputGradients = (0..<plain.inputCount).map { k in concat(laneInputGradients.map { $0[k] }, along: 1) }
+        let initialStateGradients = (0..<plain.stateCount).map { k in concat(laneStateGradients.map { $0[k] }, along: 0) }
+        let parameterGradients = summedParameterGradients(steps: inputs[0].shape[0], inputGradients: inputGradients) { t in
+            laneStepResults.map { $0[t] }
+        }
+        return inputGradients + initialStateGradients + parameterGradients + extras.map { _ in nil }
+    }
+}
+
+/// One result per lane, set from the lanes' threads, each its own slot (of memory allocated
+/// once: an array property mutated from two threads at once would trap).
+private final class LaneResults<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Value>
+    init(count: Int, empty: Value) { slots = .allocate(capacity: count); slots.initialize(repeating: empty) }
+    deinit { slots.deinitialize().deallocate() }
+    var values: [Value] { Array(slots) }
+    subscript(index: Int) -> Value {
+        get { slots[index] }
+        set { slots[index] = newValue }
+    }
+}
