@@ -20,9 +20,9 @@
 /// ## Compiled steps
 /// Any cell's step — built-in or written by a user from public ops — is traced once per
 /// shape into a ``Program``, differentiated, split into forward and backward halves and
-/// compiled (fused elementwise kernels, planned buffers, weights transposed once per run,
-/// weight gradients summed over all steps in one matrix product); a run over the sequence is
-/// then one op on the tape. Results and gradients equal the op-by-op run (tested to 1e-12 in
+/// compiled (fused elementwise kernels, planned buffers, weights packed once per run, weight
+/// gradients summed over all steps in one matrix product); a run over the sequence is then one
+/// op on the tape, its batch's rows split between threads when the step keeps rows apart. Results and gradients equal the op-by-op run (tested to 1e-12 in
 /// float64, second derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
