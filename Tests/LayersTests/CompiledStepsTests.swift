@@ -117,14 +117,18 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
 
     /// Regularisation runs compiled too (its masks are step inputs, drawn in the op-by-op
     /// order): the same seed gives the same masks, results and gradients both ways.
-    @Test func regularisedRunsMatchTheirOpByOpRun() {
+    /// Regularised runs, with a batch of 3 (one lane) and of 16 (two lanes: each reads its
+    /// rows of the masks drawn for the whole batch).
+    @Test(arguments: [[5, 2, 4], [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]])
+    func regularisedRunsMatchTheirOpByOpRun(lengths: [Int]) {
         let network = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        network.laneLimit = 2
         network.regularisation = RecurrentRegularisation(
             variationalDropout: VariationalDropout(inputs: 0.2, state: 0.3, outputs: 0.1, stateComponents: [0, 1]),
             weightDrop: WeightDrop(0.4), zoneout: Zoneout(probabilities: [0.1, 0.3]))
         func seeded(compiled: Bool) -> [Tensor] {
             RandomGenerator.seedThread(21)
-            return run(network, compiled: compiled, lengths: [5, 2, 4], initialState: nil)
+            return run(network, compiled: compiled, lengths: lengths, initialState: nil)
         }
         let (eager, compiled) = (seeded(compiled: false), seeded(compiled: true))
         for (position, (a, b)) in zip(eager, compiled).enumerated() {
@@ -132,11 +136,12 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         }
         network.usesCompiledSteps = true
         RandomGenerator.seedThread(21)
-        let x = Tensor.randomNormal([5, 3, 4], dtype: .float64)
-        let names = Graph(network(x).output).operations.map { $0.primitive!.name }
-        #expect(names.filter { $0 == "compiled_recurrent_run" }.count == 4)  // 2 layers × 2 directions
+        let x = Tensor.randomNormal([5, lengths.count, 4], dtype: .float64)
+        let graph = Graph(network(x).output)
+        #expect(graph.operations.filter { $0.primitive!.name == "compiled_recurrent_run" }.count == 4)  // 2 layers × 2 directions
+        #expect(graph.description.contains("lanes=2") == (lengths.count == 16))
         network.eval()
-        expectCompiledEqualsEager(network, lengths: [5, 2, 4])  // zoneout's expectation, no masks
+        expectCompiledEqualsEager(network, lengths: lengths)  // zoneout's expectation, no masks
     }
 
     @Test func userCellMatchesItsOpByOpRun() {
