@@ -1,9 +1,12 @@
+import CKernels
+
 // Binary arithmetic with NumPy broadcasting. Pullbacks return gradients in the broadcast
 // shape; the backward walk sums them back to each input's shape.
 
 struct Add: BinaryElementwisePrimitive {
     var name: String { "add" }
     var pullbackReads: PullbackReads { .nothing }
+    var float32Kernel: BinaryFloat32Kernel? { ag_add_f32 }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a + b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient, gradient]
@@ -13,6 +16,7 @@ struct Add: BinaryElementwisePrimitive {
 struct Subtract: BinaryElementwisePrimitive {
     var name: String { "sub" }
     var pullbackReads: PullbackReads { .nothing }
+    var float32Kernel: BinaryFloat32Kernel? { ag_sub_f32 }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a - b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [gradient, inputs[1].requiresGrad ? -gradient : nil]
@@ -22,6 +26,7 @@ struct Subtract: BinaryElementwisePrimitive {
 struct Multiply: BinaryElementwisePrimitive {
     var name: String { "mul" }
     var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
+    var float32Kernel: BinaryFloat32Kernel? { ag_mul_f32 }
     func value<T: FloatElement>(_ a: T, _ b: T) -> T { a * b }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         [inputs[0].requiresGrad ? gradient * inputs[1] : nil,

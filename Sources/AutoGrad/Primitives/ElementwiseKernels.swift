@@ -52,9 +52,17 @@ public protocol BinaryElementwisePrimitive: Primitive {
     /// The same loop in float64.
     func zip(_ a: UnsafePointer<Double>, scalarA: Bool, _ b: UnsafePointer<Double>, scalarB: Bool,
              _ y: UnsafeMutablePointer<Double>, count: Int)
+    /// A vectorized C loop computing the float32 loop exactly as ``value(_:_:)`` rounds, or `nil`.
+    var float32Kernel: BinaryFloat32Kernel? { get }
 }
 
+/// A vectorized float32 loop `y[i] = f(a[i], b[i])` (CKernels' binary.c); an operand whose
+/// flag is nonzero is a scalar read at index 0.
+public typealias BinaryFloat32Kernel = (UnsafePointer<Float>, Int32, UnsafePointer<Float>, Int32, UnsafeMutablePointer<Float>, Int64) -> Void
+
 extension BinaryElementwisePrimitive {
+    public var float32Kernel: BinaryFloat32Kernel? { nil }
+
     public func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         try broadcastShapes(shapes[0], shapes[1], op: name)
     }
@@ -112,7 +120,11 @@ extension BinaryElementwisePrimitive {
     @inline(__always)
     func zipPointers<T: FloatElement>(_ pa: UnsafePointer<T>, _ scalarA: Bool, _ pb: UnsafePointer<T>, _ scalarB: Bool,
                                       _ result: UnsafeMutablePointer<T>, _ count: Int) {
-        if !scalarA && !scalarB {
+        if T.self == Float.self, let kernel = float32Kernel {
+            kernel(UnsafeRawPointer(pa).assumingMemoryBound(to: Float.self), scalarA ? 1 : 0,
+                   UnsafeRawPointer(pb).assumingMemoryBound(to: Float.self), scalarB ? 1 : 0,
+                   UnsafeMutableRawPointer(result).assumingMemoryBound(to: Float.self), Int64(count))
+        } else if !scalarA && !scalarB {
             for i in 0..<count { result[i] = value(pa[i], pb[i]) }
         } else if !scalarA {
             let scalar = pb[0]

@@ -39,6 +39,15 @@ void ag_tanhf(const float *x, float *y, int64_t n);
 /// y[i] = 1 / (1 + e^-x[i]) for float32, vectorized; a few ulp of libm.
 void ag_sigmoidf(const float *x, float *y, int64_t n);
 
+/// Binary float32 loops y[i] = f(a[i], b[i]), vectorized (binary.c); an operand whose flag is
+/// set is a scalar read at index 0. Rounded as the Swift definitions: add a + b, sub a − b,
+/// mul a·b, tanh_grad g·(1 − y·y), sigmoid_grad g·y·(1 − y) (a = g, b = y).
+void ag_add_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_sub_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_mul_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_tanh_grad_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_sigmoid_grad_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+
 /// Adam's update with default options over n elements (Sources/CKernels/optimizer.c):
 /// m += w1·(g − m); s = s·β2 + w2·g²; value += −step·m / (√s / c2 + ε).
 void ag_adam_f32(float *value, const float *gradient, float *average, float *square_average, int64_t n,
