@@ -217,8 +217,9 @@ struct CompiledRun: Primitive {
             }
         }
         // Rows of the lanes' results in the order of the sequence's: by step, then by lane.
+        let stepResults = laneStepResults.values
         let parameterGradients = summedParameterGradients(steps: steps, inputGradients: inputGradients.map(\.tensor)) { t in
-            laneStepResults.values.map { $0[t] }
+            stepResults.map { $0[t] }
         }
         return inputGradients.map(\.tensor) + initialStateGradients.map(\.tensor) + parameterGradients + extras.map { _ in nil }
     }

@@ -39,7 +39,7 @@ extension RecurrentNetwork {
         }
         // Every lane runs masked steps from the run's shortest length on.
         let shortest = lengths?.min() ?? time
-        func lane(_ lane: Int, rows: Range<Int>) -> RunLane? {
+        func makeLane(_ lane: Int, rows: Range<Int>) -> RunLane? {
             guard let plain = compiled(lane: lane, rows: rows, masked: false) else { return nil }
             var validityMasked: CompiledStep?
             if shortest < time {
@@ -54,12 +54,12 @@ extension RecurrentNetwork {
         let stateWidth = start.map { $0.count / Swift.max(batch, 1) }.reduce(0, +)
         let shares = laneRows(batch: batch, stepWork: batch * stateWidth * prepared.shape[2])
         for (index, rows) in shares.enumerated() {
-            guard let made = lane(index, rows: rows) else { return nil }
+            guard let made = makeLane(index, rows: rows) else { return nil }
             guard made.plain.isRowwise && made.masked?.isRowwise ?? true else { break }
             lanes.append(made)
         }
         if lanes.count != shares.count {
-            guard let whole = lane(0, rows: 0..<batch) else { return nil }
+            guard let whole = makeLane(0, rows: 0..<batch) else { return nil }
             lanes = [whole]
         }
         let plain = lanes[0].plain
