@@ -1,3 +1,5 @@
+import CKernels
+
 /// A boolean tensor: the result of a comparison, used by `Tensor.where` and masked losses.
 /// Masks are never differentiated, so they are their own type.
 public struct Mask: Sendable, Equatable, CustomStringConvertible {
@@ -124,6 +126,44 @@ struct Comparison: BinaryElementwisePrimitive {
         return .bool
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] { [nil, nil] }
+
+    var float32Kernel: BinaryFloat32Kernel? {
+        switch relation {
+        case .less: ag_less_f32
+        case .lessEqual: ag_less_equal_f32
+        case .greater: ag_greater_f32
+        case .greaterEqual: ag_greater_equal_f32
+        case .equal: ag_equal_f32
+        case .notEqual: ag_not_equal_f32
+        }
+    }
+
+    func zip(_ a: UnsafePointer<Double>, scalarA: Bool, _ b: UnsafePointer<Double>, scalarB: Bool,
+             _ y: UnsafeMutablePointer<Double>, count: Int) {
+        compare(a, scalarA, b, scalarB, y, count)
+    }
+
+    /// The float64 loop with the relation chosen once, not per element (a fused kernel's
+    /// condition).
+    private func compare<T: FloatElement>(_ a: UnsafePointer<T>, _ scalarA: Bool, _ b: UnsafePointer<T>, _ scalarB: Bool,
+                                          _ y: UnsafeMutablePointer<T>, _ count: Int) {
+        @inline(__always) func loop(_ holds: (T, T) -> Bool) {
+            switch (scalarA, scalarB) {
+            case (false, false): for i in 0..<count { y[i] = holds(a[i], b[i]) ? 1 : 0 }
+            case (false, true): for i in 0..<count { y[i] = holds(a[i], b[0]) ? 1 : 0 }
+            case (true, false): for i in 0..<count { y[i] = holds(a[0], b[i]) ? 1 : 0 }
+            case (true, true): y.update(repeating: holds(a[0], b[0]) ? 1 : 0, count: count)
+            }
+        }
+        switch relation {
+        case .less: loop(<)
+        case .lessEqual: loop(<=)
+        case .greater: loop(>)
+        case .greaterEqual: loop(>=)
+        case .equal: loop(==)
+        case .notEqual: loop(!=)
+        }
+    }
 }
 
 extension Tensor {
@@ -133,7 +173,11 @@ extension Tensor {
     }
 
     private func compare(_ relation: Comparison.Relation, _ other: Tensor) -> Mask {
-        let result = apply(Comparison(relation: relation), [self.detached(), other.detached()])
+        // A comparison has no gradient. Eager operands are detached so the tape does not grow;
+        // a traced one is not, since a stop_gradient would only hide from the passes what the
+        // comparison reads (fusion, recomputing it in a backward half).
+        let operands = isTracing ? [self, other] : [self.detached(), other.detached()]
+        let result = apply(Comparison(relation: relation), operands)
         var mask = Mask(result.scalars.map { $0 != 0 }, shape: result.shape)
         if result.node != nil { mask.traced = result }
         return mask

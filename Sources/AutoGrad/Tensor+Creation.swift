@@ -16,6 +16,18 @@ extension Tensor {
         self.init(storage: TensorStorage.make(zeros: elementCount(shape), dtype: dtype), shape: shape)
     }
 
+    /// A tensor of `shape` whose elements `initializer` writes — every one of them — through
+    /// the buffer it is given, as `Array(unsafeUninitializedCapacity:initializingWith:)` does:
+    /// for elements computed in a loop (a dropout mask's draws), without zeroing them first.
+    /// The tensor's dtype is `T`'s.
+    public init<T: FloatElement>(unsafeUninitializedShape shape: [Int], as _: T.Type,
+                                 initializingWith initializer: (UnsafeMutableBufferPointer<T>) throws -> Void) rethrows {
+        Tensor.validate(shape, op: "init(unsafeUninitializedShape:as:initializingWith:)")
+        let storage = TensorStorage.make(count: elementCount(shape), dtype: T.dtype)
+        try initializer(UnsafeMutableBufferPointer(start: storage.pointer(T.self), count: storage.count))
+        self.init(storage: storage, shape: shape)
+    }
+
     /// A tensor of ones.
     public init(ones shape: [Int], dtype: DType = .float32) {
         self.init(repeating: 1, shape: shape, dtype: dtype)

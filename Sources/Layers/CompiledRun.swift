@@ -82,11 +82,14 @@ private final class SharedBuffer: @unchecked Sendable {
 /// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
 /// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
 /// the initial state components [batch, size], the parameters the step reads and the extra
-/// per-step values [steps, batch, ·] (no gradient flows into those); the result is the step
+/// values each step reads, [batch, ·] each, step by step (no gradient flows into those: the
+/// engine's masks, given per step so that no step copies its own out); the result is the step
 /// outputs [steps, batch, output] and then the final state components, flattened into one
 /// vector (the engine slices them out). Its lanes run concurrently.
 struct CompiledRun: Primitive {
     let lanes: [RunLane]
+    /// The number of time steps.
+    let steps: Int
     /// Gradients stop flowing into the state every this many steps (truncated BPTT).
     let truncation: Int?
     /// What every lane's steps share: counts and sizes.
@@ -110,9 +113,9 @@ struct CompiledRun: Primitive {
         [("stateCount", .int(plain.stateCount)), ("lanes", .int(lanes.count))] + (truncation.map { [("truncation", .int($0))] } ?? [])
     }
     var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
-    /// The parameters' operands, and the extra per-step values'.
+    /// The parameters' operands, and the extra values' of all steps.
     private var parameterOperands: Range<Int> { leading..<(leading + plain.parameters.count) }
-    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + plain.extraCount) }
+    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + steps * plain.extraCount) }
     /// Sequence inputs and state components: the operands before the parameters.
     private var leading: Int { plain.inputCount + plain.stateCount }
     private var states: Range<Int> { plain.inputCount..<leading }
@@ -134,7 +137,8 @@ struct CompiledRun: Primitive {
     /// for a masked step its validity mask, and its rows of the extra values.
     private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane) -> [Tensor] {
         let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: t) }
-        let extraRows = inputs[extras].map { lane.rows(of: $0, step: t) }
+        let stepExtras = extras.lowerBound + t * plain.extraCount
+        let extraRows = inputs[stepExtras..<(stepExtras + plain.extraCount)].map { lane.rows(of: $0) }
         return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows
     }
 
@@ -142,7 +146,7 @@ struct CompiledRun: Primitive {
         let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
         return noGrad {
             let parameters = Array(inputs[parameterOperands])
-            let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
+            let batch = inputs[0].shape[1]
             let output = SharedBuffer(zeros: shape, dtype: inputs[0].dtype)
             forEachLane { index in
                 let lane = lanes[index]
@@ -172,7 +176,7 @@ struct CompiledRun: Primitive {
     }
 
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        let (steps, batch) = (inputs[0].shape[0], inputs[0].shape[1])
+        let batch = inputs[0].shape[1]
         let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
                                                                  stateShapes: inputs[states].map(\.shape))
         // A recorded backward pass (second order) runs the same programs as ops, lane after
@@ -218,7 +222,7 @@ struct CompiledRun: Primitive {
         }
         // Rows of the lanes' results in the order of the sequence's: by step, then by lane.
         let stepResults = laneStepResults.values
-        let parameterGradients = summedParameterGradients(steps: steps, inputGradients: inputGradients.map(\.tensor)) { t in
+        let parameterGradients = summedParameterGradients(inputGradients: inputGradients.map(\.tensor)) { t in
             stepResults.map { $0[t] }
         }
         return inputGradients.map(\.tensor) + initialStateGradients.map(\.tensor) + parameterGradients + extras.map { _ in nil }
@@ -228,7 +232,7 @@ struct CompiledRun: Primitive {
     /// (the masked step's outputs may be laid out differently from the plain step's): from
     /// each step's backward results (`results(t)`, one per lane) and the input gradients
     /// [steps, rows, ·] with rows in the same order.
-    private func summedParameterGradients(steps: Int, inputGradients: [Tensor], results: (Int) -> [[Tensor]]) -> [Tensor] {
+    private func summedParameterGradients(inputGradients: [Tensor], results: (Int) -> [[Tensor]]) -> [Tensor] {
         let (lane, rows) = (lanes[0], inputGradients.first.map { $0.shape[1] } ?? 0)
         let shortest = min(lane.firstMaskedStep, steps)
         let groups = [(step: lane.plain, steps: 0..<shortest), (step: lane.masked ?? lane.plain, steps: shortest..<steps)]
@@ -255,7 +259,7 @@ struct CompiledRun: Primitive {
         var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
         for lane in lanes {
             var state = inputs[states].map { lane.rows(of: $0) }, residuals: [[Tensor]] = []
-            for t in 0..<inputs[0].shape[0] {
+            for t in 0..<steps {
                 if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
                 let results = lane.step(at: t).forwardProgram.evaluate(on: arguments(inputs, at: t, state: state, lane: lane) + parameters)
                 state = Array(results[1...plain.stateCount])
@@ -276,7 +280,7 @@ struct CompiledRun: Primitive {
         }
         let inputGradients = (0..<plain.inputCount).map { k in concat(laneInputGradients.map { $0[k] }, along: 1) }
         let initialStateGradients = (0..<plain.stateCount).map { k in concat(laneStateGradients.map { $0[k] }, along: 0) }
-        let parameterGradients = summedParameterGradients(steps: inputs[0].shape[0], inputGradients: inputGradients) { t in
+        let parameterGradients = summedParameterGradients(inputGradients: inputGradients) { t in
             laneStepResults.map { $0[t] }
         }
         return inputGradients + initialStateGradients + parameterGradients + extras.map { _ in nil }

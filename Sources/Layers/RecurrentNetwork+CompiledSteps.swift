@@ -74,10 +74,13 @@ extension RecurrentNetwork {
                 $0.reshaped(to: [time, batch] + $0.shape.dropFirst())
             }
         }
-        // The masks, drawn now (the run is compiled) in the order an op-by-op run draws them.
-        let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }.map { stack(Array(repeating: $0, count: time), along: 0) }
-        let extras = stateMasks + (zoneoutMasks(for: start, steps: time) ?? []).compactMap { $0 }
-        let run = CompiledRun(lanes: lanes, truncation: truncation)
+        // The masks, drawn now (the run is compiled) in the order an op-by-op run draws them:
+        // each step reads the state-dropout masks (the same at every step) and its zoneout masks.
+        let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }
+        var zoneout = zoneoutMasks(for: start, steps: time)
+        if zoneout.isEmpty { zoneout = Array(repeating: [], count: time) }
+        let extras = zoneout.flatMap { stateMasks + $0 }
+        let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation)
         let flat = apply(run, sequences + start + plain.parameters.map(\.value) + extras)
         let (outputs, state) = CompiledRun.unflattened(flat, steps: time, batch: batch, outputSize: plain.outputSize,
                                                        stateShapes: start.map(\.shape))

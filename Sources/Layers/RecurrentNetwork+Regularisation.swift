@@ -80,8 +80,8 @@ extension RecurrentNetwork {
 
     /// One step with state dropout (the step reads the masked state) and zoneout (each unit
     /// of the new state keeps its previous value with probability p; the expectation in eval).
-    /// `keep`, if given, holds zoneout's masks for this step (``zoneoutMasks(for:steps:)``'s
-    /// rows), else they are drawn here.
+    /// `keep`, if given, holds zoneout's masks for this step (one of ``zoneoutMasks(for:steps:)``'s
+    /// steps), else they are drawn here.
     func regularisedStep(_ cell: Cell, _ input: Tensor, state: [Tensor], time: Int, context: Cell.Context,
                          masks: [Tensor?], keep: [Tensor?]? = nil) -> (output: Tensor, state: [Tensor]) {
         let (output, next, _) = regularised(state: state, masks: masks, keep: keep) { read in
@@ -102,22 +102,23 @@ extension RecurrentNetwork {
             let ((previous, new), p) = (pair, probabilities[component])
             guard p > 0 else { return new }
             guard isTraining else { return p * previous + (1 - p) * new }
-            // d = 1 with probability p; d ⊙ s_{t−1} + (1 − d) ⊙ s̃ is s_{t−1} or s̃ exactly.
+            // d = 1 with probability p: the unit keeps s_{t−1}, else takes s̃ (a `where`, which a
+            // compiled step fuses with the comparison, forward and backward).
             let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
-            return mask * previous + (1 - mask) * new
+            return Tensor.where(mask .> 0, previous, new)
         }
         return (output, zoned, gates)
     }
 
-    /// Zoneout's masks for `steps` steps from `start`, one [steps, batch, size] sequence per
-    /// component (`nil`: not zoned), drawn step by step in the order ``regularisedStep(_:_:state:time:context:masks:keep:)``
-    /// draws them; `nil` outside training or without zoneout.
-    func zoneoutMasks(for start: [Tensor], steps: Int) -> [Tensor?]? {
-        guard isTraining, let zoneout = regularisation.zoneout, let dtype = start.first?.dtype else { return nil }
+    /// Zoneout's masks for `steps` steps from `start`: for each step, one [batch, size] mask
+    /// per zoned component (in component order), drawn in the order
+    /// ``regularisedStep(_:_:state:time:context:masks:keep:)`` draws them; none outside
+    /// training or without zoneout.
+    func zoneoutMasks(for start: [Tensor], steps: Int) -> [[Tensor]] {
+        guard isTraining, let zoneout = regularisation.zoneout, let dtype = start.first?.dtype else { return [] }
         let probabilities = zoneout.probabilities(components: start.count)
         let zoned = probabilities.indices.filter { probabilities[$0] > 0 }
-        var drawn = drawnMaskSequences(zoned.map { [steps] + start[$0].shape }, probabilities: zoned.map { probabilities[$0] },
-                                       steps: steps, dtype: dtype, hit: 1, miss: 0).makeIterator()
-        return probabilities.map { $0 > 0 ? drawn.next() : nil }
+        return drawnStepMasks(zoned.map { start[$0].shape }, probabilities: zoned.map { probabilities[$0] },
+                              steps: steps, dtype: dtype, hit: 1, miss: 0)
     }
 }

@@ -144,43 +144,37 @@ func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) ->
 /// exactly what `Tensor.where(Tensor.randomUniform(…, dtype: dtype) .>= p, miss, hit)` gives,
 /// but written straight into the result, since regularised runs draw masks at every step.
 func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
-    drawnMaskSequences([shape], probabilities: [p], steps: 1, dtype: dtype, hit: hit, miss: miss)[0]
+    drawnStepMasks([shape], probabilities: [p], steps: 1, dtype: dtype, hit: hit, miss: miss)[0][0]
 }
 
-/// Masks of the given shapes, each split along its first axis into `steps` equal blocks and
-/// drawn block by block — step by step, and within a step mask by mask — so the draws are those
-/// of one ``drawnMask(_:dtype:probability:hit:miss:)`` per step and mask, in that order, without
-/// a tensor per step (a compiled run draws a whole run's zoneout masks at once).
-func drawnMaskSequences(_ shapes: [[Int]], probabilities: [Double], steps: Int, dtype: DType,
-                        hit: Double, miss: Double) -> [Tensor] {
-    var masks = shapes.map { Tensor(zeros: $0, dtype: dtype) }
+/// Masks of the given shapes for each of `steps` steps (`[step][mask]`), drawn step by step
+/// and within a step mask by mask, so the draws are those of one
+/// ``drawnMask(_:dtype:probability:hit:miss:)`` per step and mask, in that order (a compiled
+/// run draws a whole run's zoneout masks at once).
+func drawnStepMasks(_ shapes: [[Int]], probabilities: [Double], steps: Int, dtype: DType,
+                    hit: Double, miss: Double) -> [[Tensor]] {
     RandomGenerator.withThreadGenerator { generator in
-        switch dtype {
-        case .float32: fill(&masks, as: Float.self, probabilities: probabilities, steps: steps, from: &generator, hit: hit, miss: miss)
-        case .float64: fill(&masks, as: Double.self, probabilities: probabilities, steps: steps, from: &generator, hit: hit, miss: miss)
-        }
-    }
-    return masks
-}
-
-private func fill<T: FloatElement>(_ masks: inout [Tensor], as _: T.Type, probabilities: [Double], steps: Int,
-                                   from generator: inout RandomGenerator, hit: Double, miss: Double) {
-    // Each entry is looked up by its draw's comparison rather than chosen by a branch, which a
-    // random draw would mispredict half the time.
-    let choices = [T(hit), T(miss)]
-    let thresholds = probabilities.map { smallestBitsDrawing(atLeast: T($0)) }
-    for step in 0..<steps {
-        for index in masks.indices {
-            let (threshold, block) = (thresholds[index], masks[index].count / steps)
-            masks[index].withUnsafeMutableBufferPointer(as: T.self) { values in
-                choices.withUnsafeBufferPointer { choices in
-                    var local = generator  // a local copy keeps the generator's state in registers
-                    for position in (step * block)..<((step + 1) * block) {
-                        values[position] = choices[local.next() >> 11 >= threshold ? 1 : 0]
-                    }
-                    generator = local
+        (0..<steps).map { _ in
+            zip(shapes, probabilities).map { shape, p in
+                switch dtype {
+                case .float32: mask(shape, as: Float.self, probability: p, from: &generator, hit: hit, miss: miss)
+                case .float64: mask(shape, as: Double.self, probability: p, from: &generator, hit: hit, miss: miss)
                 }
             }
+        }
+    }
+}
+
+private func mask<T: FloatElement>(_ shape: [Int], as _: T.Type, probability: Double, from generator: inout RandomGenerator,
+                                   hit: Double, miss: Double) -> Tensor {
+    // Each entry is looked up by its draw's comparison rather than chosen by a branch, which a
+    // random draw would mispredict half the time.
+    let choices = [T(hit), T(miss)], threshold = smallestBitsDrawing(atLeast: T(probability))
+    return Tensor(unsafeUninitializedShape: shape, as: T.self) { values in
+        choices.withUnsafeBufferPointer { choices in
+            var local = generator  // a local copy keeps the generator's state in registers
+            for position in values.indices { values[position] = choices[local.next() >> 11 >= threshold ? 1 : 0] }
+            generator = local
         }
     }
 }

@@ -24,6 +24,19 @@ import AutoGrad
         #expect(matrix.zerosLike().scalars == Array(repeating: 0, count: 6) && matrix.onesLike().dtype == .float64)
     }
 
+    /// A tensor written element by element by its initializer, in the initializer's type.
+    @Test func uninitializedCreationWritesEveryElement() {
+        let floats = Tensor(unsafeUninitializedShape: [2, 3], as: Float.self) { buffer in
+            for i in buffer.indices { buffer[i] = Float(i) * 0.5 }
+        }
+        #expect(floats.shape == [2, 3] && floats.dtype == .float32 && floats.scalars == [0, 0.5, 1, 1.5, 2, 2.5])
+        let doubles = Tensor(unsafeUninitializedShape: [4], as: Double.self) { buffer in
+            #expect(buffer.count == 4)
+            buffer.initialize(repeating: -1)
+        }
+        #expect(doubles.dtype == .float64 && doubles.scalars == [-1, -1, -1, -1])
+    }
+
     @Test func arange() {
         #expect(Tensor.arange(0, 5).scalars == [0, 1, 2, 3, 4])
         #expect(Tensor.arange(2, 9, step: 3).scalars == [2, 5, 8])

@@ -1,12 +1,14 @@
 import Testing
 import AutoGrad
 
-/// float32 add, sub, mul, tanh_grad and sigmoid_grad run vectorized C loops: each result must be
-/// bit-identical to the op's definition evaluated here in Swift Float arithmetic, for full-length
-/// and scalar operands, lengths around the vector widths, and through a fused kernel.
+/// float32 add, sub, mul, tanh_grad, sigmoid_grad and the comparisons run vectorized C loops:
+/// each result must be bit-identical to the op's definition evaluated here in Swift Float
+/// arithmetic, for full-length and scalar operands (with ties), lengths around the vector
+/// widths, and through a fused kernel.
 @Suite struct VectorizedBinaryTests {
     enum Operation: String, CaseIterable, Sendable {
         case add, sub, mul, tanhGrad = "tanh_grad", sigmoidGrad = "sigmoid_grad"
+        case less, lessEqual, greater, greaterEqual, equal, notEqual
 
         func expected(_ a: Float, _ b: Float) -> Float {
             switch self {
@@ -15,6 +17,12 @@ import AutoGrad
             case .mul: a * b
             case .tanhGrad: a * (1 - b * b)
             case .sigmoidGrad: a * b * (1 - b)
+            case .less: a < b ? 1 : 0
+            case .lessEqual: a <= b ? 1 : 0
+            case .greater: a > b ? 1 : 0
+            case .greaterEqual: a >= b ? 1 : 0
+            case .equal: a == b ? 1 : 0
+            case .notEqual: a != b ? 1 : 0
             }
         }
 
@@ -27,13 +35,17 @@ import AutoGrad
     func loopsAreBitIdenticalToTheDefinition(_ operation: Operation) throws {
         var generator = RandomGenerator(seed: 17)
         for count in [1, 7, 16, 33, 1000] {
-            let a = Tensor.randomNormal([count], using: &generator), b = Tensor.randomNormal([count], using: &generator)
             let scalar = Tensor.randomNormal([1], using: &generator)
-            let (av, bv, sv) = (a.scalars.map(Float.init), b.scalars.map(Float.init), Float(scalar.scalars[0]))
+            // Every third element of b ties with a, and one of a with the scalar.
+            var (av, bv) = (Tensor.randomNormal([count], using: &generator).scalars, Tensor.randomNormal([count], using: &generator).scalars)
+            if count > 4 { av[4] = scalar.scalars[0] }
+            for i in stride(from: 0, to: count, by: 3) { bv[i] = av[i] }
+            let (a, b) = (Tensor(av, shape: [count]), Tensor(bv, shape: [count]))
+            let (af, bf, sv) = (av.map(Float.init), bv.map(Float.init), Float(scalar.scalars[0]))
             let cases: [(Tensor, Tensor, [Float])] = [
-                (a, b, zip(av, bv).map { operation.expected($0, $1) }),
-                (a, scalar, av.map { operation.expected($0, sv) }),
-                (scalar, b, bv.map { operation.expected(sv, $0) }),
+                (a, b, zip(af, bf).map { operation.expected($0, $1) }),
+                (a, scalar, af.map { operation.expected($0, sv) }),
+                (scalar, b, bf.map { operation.expected(sv, $0) }),
             ]
             for (x, y, expected) in cases {
                 #expect(try operation(x, y).scalars.map(Float.init) == expected, "\(operation) of \(count)")

@@ -30,20 +30,18 @@ import Testing
         #expect(smallestBitsDrawing(atLeast: 1 as Double) == 1 << 53)
     }
 
-    /// Sequences of two shapes over 4 steps: the draws of step t, mask 0 then mask 1, fill
-    /// block t of each.
-    @Test func sequencesEqualOneDrawPerStepAndMask() {
+    /// Masks of two shapes over 4 steps: step t's masks, mask 0 then mask 1, are the draws
+    /// of one mask after the other.
+    @Test func stepMasksEqualOneDrawPerStepAndMask() {
         RandomGenerator.seedThread(43)
-        let sequences = drawnMaskSequences([[4, 3, 5], [4, 3, 2]], probabilities: [0.3, 0.6], steps: 4,
-                                           dtype: .float32, hit: 1, miss: 0)
+        let masks = drawnStepMasks([[3, 5], [3, 2]], probabilities: [0.3, 0.6], steps: 4, dtype: .float32, hit: 1, miss: 0)
         RandomGenerator.seedThread(43)
-        var blocks: [[Tensor]] = [[], []]
+        var drawn: [[Tensor]] = []
         for _ in 0..<4 {
-            blocks[0].append(drawnMask([3, 5], dtype: .float32, probability: 0.3, hit: 1, miss: 0))
-            blocks[1].append(drawnMask([3, 2], dtype: .float32, probability: 0.6, hit: 1, miss: 0))
+            drawn.append([drawnMask([3, 5], dtype: .float32, probability: 0.3, hit: 1, miss: 0),
+                          drawnMask([3, 2], dtype: .float32, probability: 0.6, hit: 1, miss: 0)])
         }
-        #expect(sequences.map(\.shape) == [[4, 3, 5], [4, 3, 2]])
-        #expect(sequences[0].scalars == stack(blocks[0], along: 0).scalars)
-        #expect(sequences[1].scalars == stack(blocks[1], along: 0).scalars)
+        #expect(masks.map { $0.map(\.shape) } == Array(repeating: [[3, 5], [3, 2]], count: 4))
+        #expect(masks.map { $0.map(\.scalars) } == drawn.map { $0.map(\.scalars) })
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 // Slices along an axis and their transpose (pad), concatenation, and selection by mask.
 
 /// Elements `start, start+step, …` (below `end`) along `axis`.
@@ -142,8 +144,8 @@ struct Where: WritesIntoBuffer {
         }
     }
     private func pick<T: FloatElement>(_ condition: Tensor, _ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>) {
-        let chosen = condition.storage.pointer(T.self), pa = a.storage.pointer(T.self), pb = b.storage.pointer(T.self)
-        for i in 0..<condition.count { result[i] = chosen[i] != 0 ? pa[i] : pb[i] }
+        select(condition.storage.pointer(T.self), false, a.storage.pointer(T.self), false, b.storage.pointer(T.self), false,
+               result, condition.count)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
         let zero = gradient.scalar(0), condition = inputs[0]
@@ -196,6 +198,23 @@ extension Tensor {
     /// `a` where `condition` holds, else `b`, with broadcasting (PyTorch's `torch.where`).
     public static func `where`(_ condition: Mask, _ a: Tensor, _ b: Tensor) -> Tensor {
         apply(Where(), [condition.tensor(dtype: a.dtype), a, b])
+    }
+}
+
+/// `y[i] = c[i] != 0 ? a[i] : b[i]` for `i < count`, where an operand flagged as a scalar is
+/// read at index 0: both sides are read before choosing, so the choice is a blend rather than
+/// a branch (a random mask, zoneout's, would mispredict half the time); float32 in C.
+func select<T: FloatElement>(_ c: UnsafePointer<T>, _ scalarC: Bool, _ a: UnsafePointer<T>, _ scalarA: Bool,
+                             _ b: UnsafePointer<T>, _ scalarB: Bool, _ y: UnsafeMutablePointer<T>, _ count: Int) {
+    if T.self == Float.self {
+        func float(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self) }
+        return ag_where_f32(float(c), scalarC ? 1 : 0, float(a), scalarA ? 1 : 0, float(b), scalarB ? 1 : 0,
+                            UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), Int64(count))
+    }
+    let (sc, sa, sb) = (scalarC ? 0 : 1, scalarA ? 0 : 1, scalarB ? 0 : 1)
+    for i in 0..<count {
+        let (x, z) = (a[i * sa], b[i * sb])
+        y[i] = c[i * sc] != 0 ? x : z
     }
 }
 

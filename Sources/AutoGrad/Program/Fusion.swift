@@ -1,7 +1,8 @@
 import CKernels
 
 /// A tree of elementwise ops evaluated as one kernel: its body is a small program of unary
-/// and binary elementwise equations, run block by block over the output so every
+/// and binary elementwise equations and `where` (with the comparisons that make its
+/// condition), run block by block over the output so every
 /// intermediate stays in a cache-sized buffer and no intermediate tensor is allocated (the
 /// approach of numexpr; no code generation). Operands are full-size, scalars, or broadcast
 /// (gathered block by block through their broadcast strides, never expanded in memory).
@@ -14,6 +15,9 @@ struct FusedElementwise: WritesIntoBuffer {
         enum Operation: Sendable {
             case unary(any UnaryElementwisePrimitive, Source)
             case binary(any BinaryElementwisePrimitive, Source, Source)
+            /// `where`: the second operand where the first (a condition, 1 or 0) is non-zero,
+            /// else the third.
+            case select(Source, Source, Source)
         }
         let operation: Operation
         init(_ operation: Operation) { self.operation = operation }
@@ -49,8 +53,9 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Elements per block: the scratch blocks of a few dozen steps stay in L1/L2.
     static let blockSize = 512
 
-    /// Wraps `body`, whose equations must all be unary or binary elementwise ops and whose
-    /// one output is its last equation's result.
+    /// Wraps `body`, whose equations must all be unary or binary elementwise ops (comparisons
+    /// included: their 1 or 0 is held in the body's float type) or `where`, and whose one
+    /// output is its last equation's result.
     init?(body: Program) {
         var steps: [Step] = []
         func source(_ value: Program.Value) -> Source? {
@@ -65,14 +70,19 @@ struct FusedElementwise: WritesIntoBuffer {
             case let unary as UnaryElementwisePrimitive:
                 guard let x = source(equation.operands[0]) else { return nil }
                 steps.append(Step(.unary(unary, x)))
-            case let binary as BinaryElementwisePrimitive where !(binary is Comparison):
+            case let binary as BinaryElementwisePrimitive:
                 guard let a = source(equation.operands[0]), let b = source(equation.operands[1]) else { return nil }
                 steps.append(Step(.binary(binary, a, b)))
+            case is Where:
+                let operands = equation.operands.compactMap(source)
+                guard operands.count == 3 else { return nil }
+                steps.append(Step(.select(operands[0], operands[1], operands[2])))
             default:
                 return nil
             }
         }
-        guard !steps.isEmpty, body.outputs == [.result(steps.count - 1)] else { return nil }
+        guard !steps.isEmpty, body.outputs == [.result(steps.count - 1)], body.equations.last!.type.element.floatType != nil
+        else { return nil }
         contents = Contents(body: body, steps: steps)
     }
 
@@ -106,6 +116,8 @@ struct FusedElementwise: WritesIntoBuffer {
 
     /// Evaluates the body block by block into `output` (which has the result's size).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+        // A condition may be held in the other float type (a mask's storage is float32).
+        let inputs = inputs.map { $0.dtype == output.dtype ? $0 : $0.converted(to: output.dtype) }
         let count = elementCount(shape)
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
         let block = Swift.max(1, Swift.min(Self.blockSize, count)), blocks = (count + block - 1) / block
@@ -161,6 +173,9 @@ struct FusedElementwise: WritesIntoBuffer {
                         case let .binary(op, a, b):
                             let (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
                             Self.zipBlock(op, pa, sa, pb, sb, target, n)
+                        case let .select(c, a, b):
+                            let (pc, sc) = operand(c, at: start), (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
+                            select(pc, sc, pa, sa, pb, sb, target, n)
                         }
                     }
                 }
@@ -269,14 +284,16 @@ struct FusedElementwise: WritesIntoBuffer {
 }
 
 extension Program {
-    /// Elementwise fusion: each tree of unary and binary elementwise equations of one type,
-    /// whose inner results are used only inside the tree, becomes one `fused` equation
-    /// evaluated block by block (see the `fused` op). Run it after ``gradient(withRespectTo:)``:
-    /// fused kernels do not differentiate twice.
+    /// Elementwise fusion: each tree of unary and binary elementwise equations and `where`s of
+    /// one type, whose inner results are used only inside the tree, becomes one `fused`
+    /// equation evaluated block by block (see the `fused` op); a comparison making a `where`'s
+    /// condition is recomputed inside every kernel that reads it (as cheap as reading it). Run
+    /// it after ``gradient(withRespectTo:)``: fused kernels do not differentiate twice.
     public func fusingElementwise() -> Program {
         func isFusible(_ equation: Equation) -> Bool {
             equation.type.element.floatType != nil && (equation.primitive is UnaryElementwisePrimitive
-                || (equation.primitive is BinaryElementwisePrimitive && !(equation.primitive is Comparison)))
+                || (equation.primitive is BinaryElementwisePrimitive && !(equation.primitive is Comparison))
+                || equation.primitive is Where)
         }
         let users = users(), returned = Set(outputs)
         var absorbedBy = [Int?](repeating: nil, count: equations.count)
@@ -297,25 +314,35 @@ extension Program {
         for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
         for (index, constant) in constants.enumerated() { map[.constant(index)] = builder.constant(constant) }
         for index in equations.indices where absorbedBy[index] == nil {
-            let result: Value
-            if members[index].count > 1, let (fused, operands) = fuse(members[index]) {
-                result = try! builder.apply(fused, operands.map { map[$0]! })
+            let group = members[index]
+            if group.count > 1 || group.contains(where: { inlinedCondition(of: $0) != nil }), let (fused, operands) = fuse(group) {
+                map[.result(index)] = try! builder.apply(fused, operands.map { map[$0]! })
             } else {
                 // A lone op, or the members of a group that could not fuse, one by one.
-                for member in members[index] {
+                for member in group {
                     map[.result(member)] = try! builder.apply(equations[member].primitive, equations[member].operands.map { map[$0]! })
                 }
-                continue
             }
-            map[.result(index)] = result
         }
-        return try! builder.build(outputs: outputs.map { map[$0]! })
+        // A comparison every reader of which recomputes it is left unused.
+        return try! builder.build(outputs: outputs.map { map[$0]! }).eliminatingDeadCode()
     }
 
-    /// The fused op of `members` (equation positions, root last) and its outer operands.
+    /// The comparison making the condition of the `where` at `position`, when its kernel can
+    /// recompute it: a comparison of operands of the `where`'s float type, of its shape.
+    private func inlinedCondition(of position: Int) -> Int? {
+        let equation = equations[position]
+        guard equation.primitive is Where, case .result(let producer) = equation.operands[0],
+              equations[producer].primitive is Comparison, equations[producer].type.shape == equation.type.shape,
+              equations[producer].operands.allSatisfy({ type(of: $0).element == equation.type.element }) else { return nil }
+        return producer
+    }
+
+    /// The fused op of `members` (equation positions, root last), with the comparisons of
+    /// their conditions recomputed inside, and its outer operands.
     private func fuse(_ members: [Int]) -> (FusedElementwise, [Value])? {
         var body = ProgramBuilder(), inner: [Value: Value] = [:], outer: [Value] = []
-        for member in members {
+        func add(_ member: Int) -> Bool {
             let operands = equations[member].operands.map { operand -> Value in
                 if let value = inner[operand] { return value }
                 let value = body.input("in\(outer.count)", type(of: operand))
@@ -323,8 +350,15 @@ extension Program {
                 inner[operand] = value
                 return value
             }
-            guard let result = try? body.apply(equations[member].primitive, operands) else { return nil }
+            guard let result = try? body.apply(equations[member].primitive, operands) else { return false }
             inner[.result(member)] = result
+            return true
+        }
+        for member in members {
+            if let comparison = inlinedCondition(of: member), inner[.result(comparison)] == nil {
+                guard add(comparison) else { return nil }
+            }
+            guard add(member) else { return nil }
         }
         guard let program = try? body.build(outputs: [inner[.result(members.last!)]!]),
               let fused = FusedElementwise(body: program) else { return nil }

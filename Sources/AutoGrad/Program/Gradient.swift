@@ -110,19 +110,25 @@ extension GradientProgram {
     /// and returns the original outputs followed by the residuals; `backward` takes the
     /// residuals followed by the cotangents and returns the gradients.
     ///
-    /// With `recomputingCheapResiduals`, a residual that one unary elementwise op makes of
-    /// another residual or of an output (an LSTM's tanh(c) of its new cell state c) is not
-    /// kept but recomputed by the backward half from that value, which becomes a residual if
-    /// it was not one: a step's residuals are what backpropagation through time holds for
-    /// every step, while its outputs are the next step's state, held anyway.
+    /// With `recomputingCheapResiduals`, a residual that one elementwise op makes of another
+    /// residual, an output or an input, and constants (an LSTM's tanh(c) of its new cell state
+    /// c, a zoneout mask's comparison with 0), is not kept but recomputed by the backward half
+    /// from that value, which becomes a residual if it was not one: a step's residuals are
+    /// what backpropagation through time holds for every step, while its outputs are the next
+    /// step's state and its inputs are held by the caller anyway.
     public func split(recomputingCheapResiduals: Bool = false) -> (forward: Program, backward: Program) {
         let original = program.inputs.count - cotangentCount
         var recomputed: [Program.Value: Program.Equation] = [:], kept: [Program.Value] = []
-        let available = Set(residuals).union(program.outputs.prefix(outputCount))
+        let available = Set(residuals).union(program.outputs.prefix(outputCount)).union((0..<original).map(Program.Value.input))
+        /// The one operand, not a constant, of an elementwise equation made of it and constants.
+        func cheapOperand(_ equation: Program.Equation) -> Program.Value? {
+            guard equation.primitive is UnaryElementwisePrimitive || equation.primitive is BinaryElementwisePrimitive else { return nil }
+            let variables = equation.operands.filter { if case .constant = $0 { false } else { true } }
+            return variables.count == 1 ? variables[0] : nil
+        }
         for residual in residuals {
-            if recomputingCheapResiduals, case .result(let index) = residual,
-               program.equations[index].primitive is UnaryElementwisePrimitive,
-               case let operand = program.equations[index].operands[0], available.contains(operand), recomputed[operand] == nil {
+            if recomputingCheapResiduals, case .result(let index) = residual, let operand = cheapOperand(program.equations[index]),
+               available.contains(operand), recomputed[operand] == nil {
                 recomputed[residual] = program.equations[index]
                 if !residuals.contains(operand) && !kept.contains(operand) { kept.append(operand) }
             } else {
@@ -138,17 +144,17 @@ extension GradientProgram {
         for position in original..<program.inputs.count {
             map[.input(position)] = builder.input(program.inputs[position].name, program.inputs[position].type)
         }
-        // Residuals are in program order, so an operand is mapped before what is made of it.
-        for residual in residuals {
-            guard let equation = recomputed[residual] else { continue }
-            map[residual] = try! builder.apply(equation.primitive, [map[equation.operands[0]]!])
-        }
         func mapped(_ value: Program.Value) -> Program.Value {
             if let new = map[value] { return new }
             guard case .constant(let index) = value else { fatalError("\(value) is neither a residual nor a backward value") }
             let new = builder.constant(program.constants[index])
             map[value] = new
             return new
+        }
+        // Residuals are in program order, so an operand is mapped before what is made of it.
+        for residual in residuals {
+            guard let equation = recomputed[residual] else { continue }
+            map[residual] = try! builder.apply(equation.primitive, equation.operands.map(mapped))
         }
         for (position, equation) in program.equations.enumerated().dropFirst(forwardCount) {
             map[.result(position)] = try! builder.apply(equation.primitive, equation.operands.map(mapped))

@@ -47,6 +47,16 @@ void ag_sub_f32(const float *a, int scalar_a, const float *b, int scalar_b, floa
 void ag_mul_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
 void ag_tanh_grad_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
 void ag_sigmoid_grad_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+/// Comparisons: 1 where the relation holds, else 0.
+void ag_less_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_less_equal_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_greater_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_greater_equal_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_equal_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+void ag_not_equal_f32(const float *a, int scalar_a, const float *b, int scalar_b, float *y, int64_t n);
+/// y[i] = c[i] != 0 ? a[i] : b[i]; an operand whose flag is nonzero is a scalar read at index 0.
+void ag_where_f32(const float *c, int scalar_c, const float *a, int scalar_a, const float *b, int scalar_b,
+                  float *y, int64_t n);
 
 /// Adam's update with default options over n elements (Sources/CKernels/optimizer.c):
 /// m += w1·(g − m); s = s·β2 + w2·g²; value += −step·m / (√s / c2 + ε).
