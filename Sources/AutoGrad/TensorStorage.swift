@@ -1,3 +1,8 @@
+import CKernels
+
+/// Done before the first large tensor is allocated (once): see `ag_tune_allocator`.
+private let allocatorTuning: Void = ag_tune_allocator()
+
 /// A raw, contiguous, 64-byte-aligned buffer of float32 or float64 elements.
 ///
 /// Tensors share storages and copy them only when a shared one is about to be written
@@ -24,6 +29,7 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     /// Uninitialized storage for `count` elements.
     @usableFromInline
     static func make(count: Int, dtype: DType) -> TensorStorage {
+        if count * dtype.byteCount >= 1 << 17 { _ = allocatorTuning }
         let words = (Swift.max(count, 1) * dtype.byteCount + 7) / 8
         return unsafeDowncast(create(minimumCapacity: words) { _ in StorageHeader(count: count, dtype: dtype) },
                               to: TensorStorage.self)

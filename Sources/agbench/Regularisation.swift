@@ -33,22 +33,37 @@ func regularisationSection() throws {
         optimizer.step()
     }
     print("Recurrent regularisation: LSTM training step of config B (batch 32, seq 50, input 64, hidden 256), 1 thread,")
-    print("CPU ms per step (5 interleaved rounds of 8 steps per setting, the fastest round kept)")
+    print("CPU ms per step; overhead: the median over 15 rounds of each setting's time over the plain step's measured")
+    print("just before and after it (rounds of 4 steps, settings interleaved with the plain step)")
     let widths = [52, 10, 10]
     print(row(["", "CPU ms", "overhead"], widths: widths))
-    var fastest = Array(repeating: Double.infinity, count: settings.count)
-    for round in 0..<5 {
-        for (index, setting) in settings.enumerated() {
-            lstm.regularisation = setting.1
-            if round == 0 { step() }  // warm-up: first masks, optimizer state
-            let start = ownCPUSeconds()
-            for _ in 0..<8 { step() }
-            fastest[index] = min(fastest[index], 1e3 * (ownCPUSeconds() - start) / 8)
+    func cpuMilliseconds(_ regularisation: RecurrentRegularisation) -> Double {
+        lstm.regularisation = regularisation
+        let start = ownCPUSeconds()
+        for _ in 0..<4 { step() }
+        return 1e3 * (ownCPUSeconds() - start) / 4
+    }
+    for (_, regularisation) in settings { lstm.regularisation = regularisation; step() }  // warm-up: masks, optimizer state
+    // Paired with the plain step measured around it, a setting's ratio survives the load
+    // changes of a shared machine, which move both alike; the median drops the rounds a
+    // burst hit one side of.
+    var plainTimes: [Double] = [], ratios = Array(repeating: [Double](), count: settings.count)
+    var times = Array(repeating: [Double](), count: settings.count)
+    for _ in 0..<15 {
+        var before = cpuMilliseconds(settings[0].1)
+        plainTimes.append(before)
+        for index in settings.indices.dropFirst() {
+            let time = cpuMilliseconds(settings[index].1), after = cpuMilliseconds(settings[0].1)
+            times[index].append(time)
+            ratios[index].append(2 * time / (before + after))
+            plainTimes.append(after)
+            before = after
         }
     }
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     for (index, (name, _)) in settings.enumerated() {
-        print(row([name, format(fastest[index]), index == 0 ? "" : format(100 * (fastest[index] / fastest[0] - 1), 1) + "%"],
-                  widths: widths))
+        let time = index == 0 ? median(plainTimes) : median(times[index])
+        print(row([name, format(time), index == 0 ? "" : format(100 * (median(ratios[index]) - 1), 1) + "%"], widths: widths))
     }
     ComputeThreads.maximum = ProcessInfo.processInfo.activeProcessorCount
     print()

@@ -1,33 +1,39 @@
 import Testing
 @testable import Layers
 
-/// The regularisers' masks: the fast fill draws exactly what comparing uniform draws with p in
-/// the mask's dtype gives, and a run's masks drawn at once equal one draw per step and mask.
+/// A regulariser's mask by its definition, one entry at a time from a generator seeded with
+/// `seed`: two entries per 64-bit draw, high half first, each `hit` below ⌈p · 2³²⌉.
+func definedMask(_ count: Int, seed: UInt64, probability p: Double, hit: Double, miss: Double) -> [Double] {
+    var generator = RandomGenerator(seed: seed), halves: [UInt64] = []
+    while halves.count < count {
+        let bits = generator.next()
+        halves += [bits >> 32, bits & 0xFFFF_FFFF]
+    }
+    let threshold = (p * 4_294_967_296).rounded(.up)
+    return halves.prefix(count).map { Double($0) < threshold ? hit : miss }
+}
+
+/// The regularisers' masks: the fast fill draws what the definition gives — two entries per
+/// 64-bit draw, high half first, each a hit below ⌈p · 2³²⌉ — and a run's masks drawn at once
+/// equal one draw per step and mask.
 @Suite struct MaskDrawingTests {
-    /// `Tensor.randomUniform` from the same seed, compared with p rounded to the dtype.
-    private func expectedMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> [Double] {
-        let threshold = dtype == .float32 ? Double(Float(p)) : p
-        return Tensor.randomUniform(shape, dtype: dtype).scalars.map { $0 >= threshold ? miss : hit }
-    }
-
-    // 1 − 1e-9 rounds to 1 in float32, so there only draws of at least 1 − 2⁻²⁵ miss.
+    // An odd size (63·33) leaves the last draw's low half unused; 1 − 1e-9 hits all but the
+    // top 4 of 2³² halves.
     @Test(arguments: [DType.float32, .float64], [0, 0.05, 0.3, 0.5, 0.9, 1 - 1e-9])
-    func maskEqualsComparedUniformDraws(dtype: DType, probability: Double) {
-        RandomGenerator.seedThread(41)
-        let mask = drawnMask([64, 33], dtype: dtype, probability: probability, hit: 0, miss: 2.5)
-        RandomGenerator.seedThread(41)
-        #expect(mask.scalars == expectedMask([64, 33], dtype: dtype, probability: probability, hit: 0, miss: 2.5))
-        #expect(mask.dtype == dtype && mask.shape == [64, 33])
+    func maskFollowsTheDefinition(dtype: DType, probability: Double) {
+        for shape in [[64, 33], [63, 33]] {
+            RandomGenerator.seedThread(41)
+            let mask = drawnMask(shape, dtype: dtype, probability: probability, hit: 0, miss: 2.5)
+            #expect(mask.scalars == definedMask(shape[0] * shape[1], seed: 41, probability: probability, hit: 0, miss: 2.5))
+            #expect(mask.dtype == dtype && mask.shape == shape)
+        }
     }
 
-    /// The integer thresholds at the rounding edge: in float64 a draw k · 2⁻⁵³ is ≥ ½ from
-    /// k = 2⁵²; in float32 it already rounds to ½ from ½ − 2⁻²⁶ (the tie rounds to ½'s even
-    /// mantissa), so from k = 2⁵² − 2²⁷.
-    @Test func thresholdsFollowTheDtypeRounding() {
-        #expect(smallestBitsDrawing(atLeast: 0.5 as Double) == 1 << 52)
-        #expect(smallestBitsDrawing(atLeast: 0.5 as Float) == (1 << 52) - (1 << 27))
-        #expect(smallestBitsDrawing(atLeast: 0 as Float) == 0 && smallestBitsDrawing(atLeast: 0 as Double) == 0)
-        #expect(smallestBitsDrawing(atLeast: 1 as Double) == 1 << 53)
+    /// The threshold at its edges: p = ½ splits the halves evenly, 0 hits none, and a p just
+    /// above a multiple of 2⁻³² rounds up to the next.
+    @Test func thresholdsRoundUp() {
+        #expect(maskThreshold(0.5) == 1 << 31 && maskThreshold(0) == 0 && maskThreshold(1) == 1 << 32)
+        #expect(maskThreshold(0x1p-32 + 0x1p-60) == 2)
     }
 
     /// Masks of two shapes over 4 steps: step t's masks, mask 0 then mask 1, are the draws

@@ -102,8 +102,7 @@ final class UserGatedCell: Module, RecurrentCell {
         RandomGenerator.seedThread(9)
         let dropped = network(x).output
         #expect(network.cells[0].weight_hh.value.scalars == weight.scalars)
-        RandomGenerator.seedThread(9)
-        let mask = Tensor.randomUniform(weight.shape, dtype: .float64).scalars.map { $0 >= 0.5 ? 2.0 : 0 }
+        let mask = definedMask(weight.count, seed: 9, probability: 0.5, hit: 0, miss: 2)
         let plain = RNN(inputSize: 3, hiddenSize: 5)
         plain.to(.float64)
         for (target, source) in zip(plain.parameters(), network.parameters()) { target.value = source.value }

@@ -92,6 +92,11 @@ int ag_set_trace_mode(int enabled);
 /// Makes this thread flush subnormal floats to zero (FTZ and DAZ), unless disabled with
 /// ag_set_flush_denormals(0). Cheap after the first call on a thread.
 void ag_prepare_thread(void);
+/// Raises glibc's mmap and trim thresholds (32 and 128 MiB) so tensors of up to 32 MiB reuse
+/// the process's memory instead of fresh pages (Allocator.c); does nothing elsewhere, or when
+/// GLIBC_TUNABLES sets malloc tunables, MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ or
+/// AUTOGRAD_SYSTEM_MALLOC is set.
+void ag_tune_allocator(void);
 /// Sets or clears FTZ/DAZ on this thread now, and the default for threads not yet prepared.
 void ag_set_flush_denormals(int enabled);
 /// Whether this thread currently flushes subnormals to zero.
