@@ -38,11 +38,14 @@ struct RunLane: Sendable {
     }
 
     /// The lane's rows of `value` [batch, ·], or of its step `t` when it is a sequence
-    /// [steps, batch, ·] (ops: recorded when the caller records).
+    /// [steps, batch, ·] (ops: recorded when the caller records). A step's rows lie together
+    /// in the sequence, so they are copied out once.
     func rows(of value: Tensor, step t: Int? = nil) -> Tensor {
-        let batch = t == nil ? value.shape[0] : value.shape[1]
-        let selected = t.map { value.select($0, along: 0) } ?? value
-        return rows.count == batch ? selected : selected.slice(rows, along: 0)
+        guard let t else { return rows.count == value.shape[0] ? value : value.slice(rows, along: 0) }
+        let batch = value.shape[1]
+        if rows.count == batch { return value.select(t, along: 0) }
+        let flat = value.reshaped(to: [value.shape[0] * batch] + value.shape.dropFirst(2))
+        return flat.slice((t * batch + rows.lowerBound)..<(t * batch + rows.upperBound), along: 0)
     }
 
     /// The validity mask of step `t` for the lane's rows.
