@@ -16,10 +16,12 @@ extension Tensor {
         self.init(storage: TensorStorage.make(zeros: elementCount(shape), dtype: dtype), shape: shape)
     }
 
-    /// A tensor of `shape` whose elements `initializer` writes — every one of them — through
-    /// the buffer it is given, as `Array(unsafeUninitializedCapacity:initializingWith:)` does:
-    /// for elements computed in a loop (a dropout mask's draws), without zeroing them first.
-    /// The tensor's dtype is `T`'s.
+    /// A tensor of `shape` whose elements start uninitialized, for elements computed in a loop
+    /// (a dropout mask's draws) without zeroing them first, as
+    /// `Array(unsafeUninitializedCapacity:initializingWith:)` does: `initializer` gets the
+    /// elements' buffer, which stays valid as long as the tensor's storage (no copy is made
+    /// while no other tensor shares it), and every element must be written before the tensor
+    /// is read — usually by `initializer` itself. The tensor's dtype is `T`'s.
     public init<T: FloatElement>(unsafeUninitializedShape shape: [Int], as _: T.Type,
                                  initializingWith initializer: (UnsafeMutableBufferPointer<T>) throws -> Void) rethrows {
         Tensor.validate(shape, op: "init(unsafeUninitializedShape:as:initializingWith:)")

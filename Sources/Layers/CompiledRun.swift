@@ -56,17 +56,19 @@ struct RunLane: Sendable {
 
 /// A tensor the lanes of a run fill from their threads, each its own rows: written through a
 /// pointer taken once, since simultaneous mutable accesses to one tensor variable would trap.
+/// It starts uninitialized: the lanes write every element (each step's rows of every lane, or
+/// each lane's rows of a final value), so zeroing it first would only be paid for.
 private final class SharedBuffer: @unchecked Sendable {
-    private(set) var tensor: Tensor
+    let tensor: Tensor
     private let base: UnsafeMutableRawPointer
 
-    init(zeros shape: [Int], dtype: DType) {
-        var tensor = Tensor(zeros: shape, dtype: dtype)
-        base = switch dtype {
-        case .float32: tensor.withUnsafeMutableBufferPointer(as: Float.self) { UnsafeMutableRawPointer($0.baseAddress!) }
-        case .float64: tensor.withUnsafeMutableBufferPointer(as: Double.self) { UnsafeMutableRawPointer($0.baseAddress!) }
+    init(filledByLanes shape: [Int], dtype: DType) {
+        var base: UnsafeMutableRawPointer?
+        tensor = switch dtype {
+        case .float32: Tensor(unsafeUninitializedShape: shape, as: Float.self) { base = UnsafeMutableRawPointer($0.baseAddress) }
+        case .float64: Tensor(unsafeUninitializedShape: shape, as: Double.self) { base = UnsafeMutableRawPointer($0.baseAddress) }
         }
-        self.tensor = tensor
+        self.base = base!
     }
 
     /// Copies `values`' elements (or `count` of them from `start`) to the flat `offset`.
@@ -150,7 +152,7 @@ struct CompiledRun: Primitive {
         return noGrad {
             let parameters = Array(inputs[parameterOperands])
             let batch = inputs[0].shape[1]
-            let output = SharedBuffer(zeros: shape, dtype: inputs[0].dtype)
+            let output = SharedBuffer(filledByLanes: shape, dtype: inputs[0].dtype)
             forEachLane { index in
                 let lane = lanes[index]
                 var state = inputs[states].map { lane.rows(of: $0) }
@@ -186,8 +188,8 @@ struct CompiledRun: Primitive {
         // lane, on a forward recomputed from the recorded inputs, so every residual is
         // differentiable.
         if AutoGrad.isRecording { return recordedPullback(outputGradients, stateGradients, inputs: inputs) }
-        let inputGradients = inputs.prefix(plain.inputCount).map { SharedBuffer(zeros: $0.shape, dtype: $0.dtype) }
-        let initialStateGradients = inputs[states].map { SharedBuffer(zeros: $0.shape, dtype: $0.dtype) }
+        let inputGradients = inputs.prefix(plain.inputCount).map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
+        let initialStateGradients = inputs[states].map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
         let laneStepResults = LaneResults<[[Tensor]]>(count: lanes.count, empty: [])
         // Unless the graph is kept for another backward pass, each step's residuals are
         // dropped once its backward step has read them: the run's memory shrinks as the
