@@ -144,7 +144,7 @@ struct Where: WritesIntoBuffer {
         }
     }
     private func pick<T: FloatElement>(_ condition: Tensor, _ a: Tensor, _ b: Tensor, _ result: UnsafeMutablePointer<T>) {
-        select(condition.storage.pointer(T.self), false, a.storage.pointer(T.self), false, b.storage.pointer(T.self), false,
+        blendWhere(condition.storage.pointer(T.self), false, a.storage.pointer(T.self), false, b.storage.pointer(T.self), false,
                result, condition.count)
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
@@ -204,7 +204,7 @@ extension Tensor {
 /// `y[i] = c[i] != 0 ? a[i] : b[i]` for `i < count`, where an operand flagged as a scalar is
 /// read at index 0: both sides are read before choosing, so the choice is a blend rather than
 /// a branch (a random mask, zoneout's, would mispredict half the time); float32 in C.
-func select<T: FloatElement>(_ c: UnsafePointer<T>, _ scalarC: Bool, _ a: UnsafePointer<T>, _ scalarA: Bool,
+func blendWhere<T: FloatElement>(_ c: UnsafePointer<T>, _ scalarC: Bool, _ a: UnsafePointer<T>, _ scalarA: Bool,
                              _ b: UnsafePointer<T>, _ scalarB: Bool, _ y: UnsafeMutablePointer<T>, _ count: Int) {
     if T.self == Float.self {
         func float(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self) }

@@ -175,7 +175,7 @@ struct FusedElementwise: WritesIntoBuffer {
                             Self.zipBlock(op, pa, sa, pb, sb, target, n)
                         case let .select(c, a, b):
                             let (pc, sc) = operand(c, at: start), (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
-                            select(pc, sc, pa, sa, pb, sb, target, n)
+                            blendWhere(pc, sc, pa, sa, pb, sb, target, n)
                         }
                     }
                 }
