@@ -20,7 +20,7 @@ let package = Package(
         // Hot kernels (GEMM) with runtime ISA dispatch, and per-thread state (grad mode, FTZ).
         .target(name: "CKernels"),
         .target(name: "AutoGrad", dependencies: ["CKernels"]),
-        .target(name: "Layers", dependencies: ["AutoGrad"]),
+        .target(name: "Layers", dependencies: ["AutoGrad", "CKernels"]),
         .target(name: "Optim", dependencies: ["AutoGrad", "CKernels"]),
         .target(name: "CharLM", dependencies: ["Layers", "Optim"]),
         .executableTarget(name: "charlm", dependencies: ["CharLM"]),

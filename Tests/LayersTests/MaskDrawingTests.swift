@@ -1,30 +1,35 @@
 import Testing
 @testable import Layers
 
-/// A regulariser's mask by its definition, one entry at a time from a generator seeded with
-/// `seed`: two entries per 64-bit draw, high half first, each `hit` below ⌈p · 2³²⌉.
+/// A regulariser's mask by its definition, one entry at a time: eight draws from a generator
+/// seeded with `seed` seed eight generators; entries 16c + 2j, 16c + 2j + 1 are the high and
+/// low halves of generator j's draw c, each `hit` below ⌈p · 2³²⌉.
 func definedMask(_ count: Int, seed: UInt64, probability p: Double, hit: Double, miss: Double) -> [Double] {
-    var generator = RandomGenerator(seed: seed), halves: [UInt64] = []
+    var generator = RandomGenerator(seed: seed)
+    var lanes = (0..<8).map { _ in RandomGenerator(seed: generator.next()) }
+    var halves: [UInt64] = []
     while halves.count < count {
-        let bits = generator.next()
-        halves += [bits >> 32, bits & 0xFFFF_FFFF]
+        for j in lanes.indices {
+            let bits = lanes[j].next()
+            halves += [bits >> 32, bits & 0xFFFF_FFFF]
+        }
     }
     let threshold = (p * 4_294_967_296).rounded(.up)
     return halves.prefix(count).map { Double($0) < threshold ? hit : miss }
 }
 
-/// The regularisers' masks: the fast fill draws what the definition gives — two entries per
-/// 64-bit draw, high half first, each a hit below ⌈p · 2³²⌉ — and a run's masks drawn at once
-/// equal one draw per step and mask.
+/// The regularisers' masks: the vectorized fill draws what the definition gives — eight
+/// seeded generators side by side, two entries per draw, each a hit below ⌈p · 2³²⌉ — and a
+/// run's masks drawn at once equal one mask per step and mask drawn in turn.
 @Suite struct MaskDrawingTests {
-    // An odd size (63·33) leaves the last draw's low half unused; 1 − 1e-9 hits all but the
-    // top 4 of 2³² halves.
+    // 63·33 = 2079 entries end inside a round of the eight generators, and 7 entries inside
+    // its first; 1 − 1e-9 hits all but the top 4 of 2³² halves.
     @Test(arguments: [DType.float32, .float64], [0, 0.05, 0.3, 0.5, 0.9, 1 - 1e-9])
     func maskFollowsTheDefinition(dtype: DType, probability: Double) {
-        for shape in [[64, 33], [63, 33]] {
+        for shape in [[64, 33], [63, 33], [7]] {
             RandomGenerator.seedThread(41)
             let mask = drawnMask(shape, dtype: dtype, probability: probability, hit: 0, miss: 2.5)
-            #expect(mask.scalars == definedMask(shape[0] * shape[1], seed: 41, probability: probability, hit: 0, miss: 2.5))
+            #expect(mask.scalars == definedMask(shape.reduce(1, *), seed: 41, probability: probability, hit: 0, miss: 2.5))
             #expect(mask.dtype == dtype && mask.shape == shape)
         }
     }

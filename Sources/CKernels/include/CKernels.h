@@ -58,6 +58,12 @@ void ag_not_equal_f32(const float *a, int scalar_a, const float *b, int scalar_b
 void ag_where_f32(const float *c, int scalar_c, const float *a, int scalar_a, const float *b, int scalar_b,
                   float *y, int64_t n);
 
+/// A mask of n entries (masks.c): eight xoshiro256** streams, stream j seeded from seeds[j] as
+/// RandomGenerator(seed:) seeds; entries 16c + 2j and 16c + 2j + 1 come from the high and low
+/// 32 bits k of stream j's draw c, each `hit` when k < threshold, else `miss`.
+void ag_draw_mask_f32(const uint64_t seeds[8], uint64_t threshold, float hit, float miss, float *out, int64_t n);
+void ag_draw_mask_f64(const uint64_t seeds[8], uint64_t threshold, double hit, double miss, double *out, int64_t n);
+
 /// Adam's update with default options over n elements (Sources/CKernels/optimizer.c):
 /// m += w1·(g − m); s = s·β2 + w2·g²; value += −step·m / (√s / c2 + ε).
 void ag_adam_f32(float *value, const float *gradient, float *average, float *square_average, int64_t n,
