@@ -101,7 +101,10 @@ static inline TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
  * (MR rows per k, of which the first ROWS are read) and b a kc x NR packed B panel. The
  * ROWS x NR accumulator lives entirely in registers (ROWS * NV vectors); each k step is NV
  * vector loads and ROWS * NV FMAs whose A operand is a scalar broadcast. Kernels of fewer rows
- * than MR serve the last rows of A, so a product of 32 rows does not compute 36. */
+ * than MR serve the last rows of A, so a product of 32 rows does not compute 36. The store
+ * reads each accumulator by constant index (a fringe tile's partial vector lane by lane): a
+ * spill of the whole tile to memory would make the compiler keep the accumulator in memory,
+ * zeroed by memset and copied out by memcpy at every call. */
 #define DEFINE_KERNEL(NAME, ROWS)                                                              \
 static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b,             \
                             T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)         \
@@ -117,21 +120,21 @@ static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b
             _Pragma("GCC unroll 16")                                                          \
             for (int j = 0; j < NV; j++) acc[i][j] += a[i] * bv[j];                           \
     }                                                                                         \
-    if (m == ROWS && n == NR) {                                                               \
-        for (int i = 0; i < ROWS; i++)                                                        \
-            for (int j = 0; j < NV; j++) {                                                    \
-                vec *cv = (vec *)(c + i * ldc + j * VL);                                      \
-                *cv = beta == 0 ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cv;         \
+    _Pragma("GCC unroll 32")                                                                  \
+    for (int i = 0; i < ROWS; i++) {                                                          \
+        if (i >= m) break;                                                                    \
+        _Pragma("GCC unroll 16")                                                              \
+        for (int j = 0; j < NV; j++) {                                                        \
+            T *cij = c + i * ldc + j * VL;                                                    \
+            const vec v = alpha * acc[i][j];                                                  \
+            if ((j + 1) * VL <= n) {                                                          \
+                vec *cv = (vec *)cij;                                                         \
+                *cv = beta == 0 ? v : v + beta * *cv;                                         \
+            } else {  /* the fringe: the valid lanes of the last vector */                    \
+                for (int64_t l = 0; l < n - j * VL; l++)                                      \
+                    cij[l] = beta == 0 ? v[l] : v[l] + beta * cij[l];                         \
             }                                                                                 \
-    } else {  /* fringe tile: spill the accumulator and update only the valid part */         \
-        T tile[ROWS][NR];                                                                     \
-        for (int i = 0; i < ROWS; i++)                                                        \
-            for (int j = 0; j < NV; j++) *(vec *)&tile[i][j * VL] = acc[i][j];                \
-        for (int64_t i = 0; i < m; i++)                                                       \
-            for (int64_t j = 0; j < n; j++) {                                                 \
-                T *cij = c + i * ldc + j;                                                     \
-                *cij = beta == 0 ? alpha * tile[i][j] : alpha * tile[i][j] + beta * *cij;     \
-            }                                                                                 \
+        }                                                                                     \
     }                                                                                         \
 }
 DEFINE_KERNEL(kernel, MR)

@@ -102,10 +102,10 @@ extension RecurrentNetwork {
             let ((previous, new), p) = (pair, probabilities[component])
             guard p > 0 else { return new }
             guard isTraining else { return p * previous + (1 - p) * new }
-            // d = 1 with probability p: the unit keeps s_{t−1}, else takes s̃ (a `where`, which a
-            // compiled step fuses with the comparison, forward and backward).
+            // d = 1 with probability p: the unit keeps s_{t−1}, else takes s̃ (a `where` that
+            // reads the 0/1 mask in place, fused into the compiled step, forward and backward).
             let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
-            return Tensor.where(mask .> 0, previous, new)
+            return Tensor.where(nonzero: mask, previous, new)
         }
         return (output, zoned, gates)
     }

@@ -32,6 +32,13 @@ import AutoGrad
         expectStandardError(result, contains: ["reduce_sum:", "axis 2", "[2,3]"])
     }
 
+    @Test func whereWithAConditionOfAnotherFloatType() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor.where(nonzero: Tensor(zeros: [3], dtype: .float64), Tensor(zeros: [3]), Tensor(ones: [3]))
+        }
+        expectStandardError(result, contains: ["where:", "condition must be bool or f32", "f64"])
+    }
+
     @Test func mixedDTypes() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             _ = Tensor(zeros: [3], dtype: .float32) * Tensor(zeros: [3], dtype: .float64)

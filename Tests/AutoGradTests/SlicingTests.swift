@@ -31,6 +31,10 @@ import AutoGrad
         GradientCase("where with a comparison mask", [[3, 4]]) { x in
             Tensor.where(x[0] .> 0, x[0].exp(), x[0] * 0.5)
         },
+        GradientCase("where with a non-zero condition", [[2, 3], [3]]) { x in
+            let condition = Tensor([0, 2, -1, 0, 0.5, 1e-300], shape: [2, 3], dtype: x[0].dtype)
+            return Tensor.where(nonzero: condition, x[0].tanh(), x[1] * x[1])
+        },
     ]
 
     @Test(arguments: gradientCases) func gradient(_ row: GradientCase) throws {
@@ -97,6 +101,18 @@ import AutoGrad
         let mask = Mask([false, true, true])
         let expected = multiIndices([2, 3]).map { mask.values[$0[1]] ? element(a, $0) : element(b, [$0[1]]) }
         expectTensor(Tensor.where(mask, a, b), shape: [2, 3], expected, tolerance: 0)
+    }
+
+    /// A numeric condition chooses `a` where it is non-zero (negative, tiny and NaN included),
+    /// exactly as the mask of its non-zero elements does, broadcast either way.
+    @Test(arguments: [DType.float32, .float64]) func nonzeroConditionsChooseLikeTheirMask(dtype: DType) {
+        var generator = RandomGenerator(seed: 29)
+        let a = randomTensor([2, 4], dtype: dtype, using: &generator), b = randomTensor([4], dtype: dtype, using: &generator)
+        for condition in [Tensor([0, -3, 1e-30, .nan], shape: [4], dtype: dtype),
+                          Tensor([1, 0, 0, 2, 0, 0, 5, 0], shape: [2, 4], dtype: dtype)] {
+            let mask = Mask(condition.scalars.map { $0 != 0 }, shape: condition.shape)
+            #expect(Tensor.where(nonzero: condition, a, b).scalars == Tensor.where(mask, a, b).scalars)
+        }
     }
 
     /// Slice gradients are added in place into their region of the input's gradient when the

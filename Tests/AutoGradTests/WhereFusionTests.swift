@@ -78,6 +78,26 @@ import AutoGrad
         #expect(fused.run([mask.programValue, a, b])[0].scalars == [0, -1, 4, 6, -1, -1, 12])
     }
 
+    /// A 0/1 mask given as a float (zoneout's, read in place) is the condition itself: no
+    /// comparison anywhere, forward or backward, the forward one kernel, and the values and
+    /// gradients equal those of the comparison-made mask bit for bit.
+    @Test(arguments: [DType.float32, .float64]) func aNonzeroConditionNeedsNoComparison(_ dtype: DType) {
+        let inputs = Self.arguments(dtype)
+        let program = Program.trace(inputs) { a in
+            [Tensor.where(nonzero: a.tensor(0), a.tensor(1), (a.tensor(2) * a.tensor(3)).tanh()) * 2]
+        }.program
+        let gradient = program.gradient(withRespectTo: [1, 2, 3]).program, fused = gradient.fusingElementwise()
+        #expect(!gradient.description.contains("greater"))
+        let forward = program.fusingElementwise()
+        #expect(forward.equations.count == 1 && forward.equations[0].primitive.name == "fused")
+        #expect(forward.run(inputs)[0].scalars == Program.trace(inputs, Self.blend).program.run(inputs)[0].scalars)
+        let arguments = inputs + [Tensor.randomNormal([1300], dtype: dtype)]
+        let reference = Program.trace(inputs, Self.blend).program.gradient(withRespectTo: [1, 2, 3]).program
+        for (computed, expected) in zip(fused.run(arguments), reference.run(arguments)) {
+            #expect(computed.scalars == expected.scalars)
+        }
+    }
+
     /// A comparison residual (zoneout's mask compared with 0) is recomputed by the backward
     /// half from the mask, an input of the step, which becomes the residual in its place.
     @Test func comparisonResidualsAreRecomputedFromTheirInput() {

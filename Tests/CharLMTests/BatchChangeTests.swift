@@ -10,7 +10,7 @@ import Layers
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
-        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "v\($0 % 8) -= 2\n" }.joined().utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "v\($0 % 8) -= 2\n" }.joined().utf8)))
         func configuration(batch: Int, steps: Int, resume: Bool) -> TrainingConfiguration {
             var configuration = TrainingConfiguration()
             (configuration.dataPath, configuration.cell, configuration.hidden) = (data, .lstm, 8)

@@ -29,7 +29,7 @@ import Layers
         defer { try? FileManager.default.removeItem(at: folder) }
         func write(_ bytes: [UInt8], _ name: String) -> String {
             let path = folder.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             return path
         }
         func failure(_ path: String) -> CorpusError? {
@@ -46,7 +46,7 @@ import Layers
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("tiny.txt").path
-        FileManager.default.createFile(atPath: path, contents: Data("abc abc abc".utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("abc abc abc".utf8)))
         var configuration = TrainingConfiguration()
         configuration.dataPath = path
         configuration.checkpointPath = folder.appendingPathComponent("m.safetensors").path
@@ -64,7 +64,7 @@ import Layers
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
         let text = (0..<400).map { "line \($0): let x\($0 % 7) = f(\($0 % 13));\n" }.joined()
-        FileManager.default.createFile(atPath: data, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data(text.utf8)))
         func configuration(_ name: String, steps: Int, resume: Bool = false) -> TrainingConfiguration {
             var configuration = TrainingConfiguration()
             (configuration.dataPath, configuration.cell, configuration.hidden) = (data, .gru, 16)
@@ -100,7 +100,7 @@ import Layers
         // Other data (a character the checkpoint's vocabulary lacks) is refused too.
         var otherData = configuration("split.safetensors", steps: 9, resume: true)
         otherData.dataPath = folder.appendingPathComponent("other.txt").path
-        FileManager.default.createFile(atPath: otherData.dataPath!, contents: Data((text + "é\n").utf8))
+        #expect(FileManager.default.createFile(atPath: otherData.dataPath!, contents: Data((text + "é\n").utf8)))
         #expect(throws: CheckpointError.self) { try Trainer(configuration: otherData).run() }
         #expect(try Data(contentsOf: folder.appendingPathComponent("split.safetensors")) == good)
     }
@@ -112,7 +112,7 @@ import Layers
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
         let text = (0..<300).map { "item \($0 % 11) = g(\($0 % 5));\n" }.joined()
-        FileManager.default.createFile(atPath: data, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data(text.utf8)))
         func configuration(_ name: String, seed: UInt64) -> TrainingConfiguration {
             var configuration = TrainingConfiguration()
             (configuration.dataPath, configuration.cell, configuration.hidden, configuration.seed) = (data, .lstm, 8, seed)
@@ -146,7 +146,7 @@ import Layers
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
-        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x\($0 % 6) = y;\n" }.joined().utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x\($0 % 6) = y;\n" }.joined().utf8)))
         func configuration(_ name: String, embedding: Int, resume: Bool = false) -> TrainingConfiguration {
             var configuration = TrainingConfiguration()
             (configuration.dataPath, configuration.cell, configuration.hidden, configuration.embedding) = (data, .lstm, 8, embedding)
@@ -182,7 +182,7 @@ import Layers
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
-        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "z\($0 % 5) += 1\n" }.joined().utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "z\($0 % 5) += 1\n" }.joined().utf8)))
         var weights: [ScheduleKind: [Double]] = [:]
         for schedule in ScheduleKind.allCases {
             var configuration = TrainingConfiguration()
@@ -202,7 +202,7 @@ import Layers
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("charlm.safetensors").path
         #expect(freePath(path) == path)
-        FileManager.default.createFile(atPath: path, contents: Data([1]))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data([1])))
         #expect(freePath(path) == folder.appendingPathComponent("charlm-1.safetensors").path)
     }
 

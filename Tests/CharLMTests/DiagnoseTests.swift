@@ -9,7 +9,7 @@ import AutoGrad
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = folder.appendingPathComponent("text.txt").path
-        FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x = f(\($0 % 7));\n" }.joined().utf8))
+        #expect(FileManager.default.createFile(atPath: data, contents: Data((0..<300).map { "x = f(\($0 % 7));\n" }.joined().utf8)))
         func run(_ name: String, diagnose: Bool) throws {
             var configuration = try TrainingConfiguration(arguments: ["--data", data, "--cell", "gru", "--hidden", "8", "--layers", "2",
                 "--batch", "2", "--seq-len", "6", "--steps", "4", "--eval-every", "2", "--sample-every", "100",

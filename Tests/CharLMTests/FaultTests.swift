@@ -9,7 +9,7 @@ import Layers
     private func writeCorpus(in folder: URL) -> String {
         let path = folder.appendingPathComponent("text.txt").path
         let text = (0..<300).map { "case \($0 % 9): return h(\($0 % 4))\n" }.joined()
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
         return path
     }
 

@@ -38,8 +38,9 @@ extension UnaryElementwisePrimitive {
     }
 }
 
-/// A vectorized float32 loop `y[i] = f(x[i])` (CKernels' tanh, sigmoid, exp).
-public typealias Float32Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int64) -> Void
+/// A vectorized float32 loop `y[i] = f(x[i])` (CKernels' tanh, sigmoid, exp): a C function,
+/// so fused kernels hold and call it as a plain pointer.
+public typealias Float32Kernel = @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int64) -> Void
 
 /// A primitive that combines two tensors element by element with NumPy broadcasting.
 public protocol BinaryElementwisePrimitive: Primitive {
@@ -57,8 +58,8 @@ public protocol BinaryElementwisePrimitive: Primitive {
 }
 
 /// A vectorized float32 loop `y[i] = f(a[i], b[i])` (CKernels' binary.c); an operand whose
-/// flag is nonzero is a scalar read at index 0.
-public typealias BinaryFloat32Kernel = (UnsafePointer<Float>, Int32, UnsafePointer<Float>, Int32, UnsafeMutablePointer<Float>, Int64) -> Void
+/// flag is nonzero is a scalar read at index 0. A C function, like ``Float32Kernel``.
+public typealias BinaryFloat32Kernel = @convention(c) (UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int64) -> Void
 
 extension BinaryElementwisePrimitive {
     public var float32Kernel: BinaryFloat32Kernel? { nil }

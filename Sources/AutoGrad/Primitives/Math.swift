@@ -72,7 +72,12 @@ struct SaturatingGradient: BinaryElementwisePrimitive {
     let function: Function
     var name: String { "\(function.rawValue)_grad" }
     var pullbackReads: PullbackReads { PullbackReads(operands: [0, 1]) }
-    var float32Kernel: BinaryFloat32Kernel? { function == .tanh ? ag_tanh_grad_f32 : ag_sigmoid_grad_f32 }
+    var float32Kernel: BinaryFloat32Kernel? {
+        switch function {
+        case .tanh: ag_tanh_grad_f32
+        case .sigmoid: ag_sigmoid_grad_f32
+        }
+    }
     func value<T: FloatElement>(_ g: T, _ y: T) -> T {
         function == .tanh ? g * (1 - y * y) : g * y * (1 - y)
     }

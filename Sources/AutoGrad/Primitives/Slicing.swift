@@ -130,9 +130,14 @@ struct Where: WritesIntoBuffer {
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         try broadcastShapes(try broadcastShapes(shapes[0], shapes[1], op: name), shapes[2], op: name)
     }
+    /// The condition is a `bool` or, as in NumPy and JAX, a float of the result's type whose
+    /// non-zero elements count as true (a 0/1 mask read in place, without a comparison).
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
-        guard elements[0] == .bool else { throw ShapeError(name, "the condition must be bool, got \(elements[0])") }
-        return try sameFloatElement(elements.dropFirst())
+        let result = try sameFloatElement(elements.dropFirst())
+        guard elements[0] == .bool || elements[0] == result else {
+            throw ShapeError(name, "the condition must be bool or \(result) (non-zero is true), got \(elements[0])")
+        }
+        return result
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape, dtype: inputs[1].dtype) }
     func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
@@ -198,6 +203,14 @@ extension Tensor {
     /// `a` where `condition` holds, else `b`, with broadcasting (PyTorch's `torch.where`).
     public static func `where`(_ condition: Mask, _ a: Tensor, _ b: Tensor) -> Tensor {
         apply(Where(), [condition.tensor(dtype: a.dtype), a, b])
+    }
+
+    /// `a` where `condition` is non-zero, else `b`, with broadcasting (NumPy's and JAX's
+    /// `where` with a numeric condition). A 0/1 mask drawn as a tensor is read as it is, with
+    /// no comparison to make a ``Mask`` of it; `condition` must have the dtype of `a` and `b`
+    /// and gets no gradient.
+    public static func `where`(nonzero condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        apply(Where(), [condition, a, b])
     }
 }
 

@@ -9,18 +9,28 @@ import CKernels
 ///
 /// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
 struct FusedElementwise: WritesIntoBuffer {
-    /// One member op and where its operands come from (a class, so the per-block loop
-    /// borrows steps instead of copying their existentials).
-    final class Step: Sendable {
-        enum Operation: Sendable {
-            case unary(any UnaryElementwisePrimitive, Source)
-            case binary(any BinaryElementwisePrimitive, Source, Source)
+    /// One member op and where its operands come from. The per-block loop reads only trivial
+    /// values (the operands' sources, and the op's float32 C loop where it has one): copying
+    /// an op's existential at every block and step measurably cost time.
+    struct Step: Sendable {
+        enum Operands: Sendable {
+            case unary(Source)
+            case binary(Source, Source)
             /// `where`: the second operand where the first (a condition, 1 or 0) is non-zero,
             /// else the third.
             case select(Source, Source, Source)
         }
-        let operation: Operation
-        init(_ operation: Operation) { self.operation = operation }
+        let operands: Operands
+        /// The op's C loops, for float32 blocks.
+        let unaryFloat32: Float32Kernel?, binaryFloat32: BinaryFloat32Kernel?
+        /// The op, for the loops without a C version (float64, and ops without one).
+        let unary: (any UnaryElementwisePrimitive)?, binary: (any BinaryElementwisePrimitive)?
+
+        init(_ operands: Operands, unary: (any UnaryElementwisePrimitive)? = nil, binary: (any BinaryElementwisePrimitive)? = nil) {
+            self.operands = operands
+            (self.unary, self.binary) = (unary, binary)
+            (unaryFloat32, binaryFloat32) = (unary?.float32Kernel, binary?.float32Kernel)
+        }
     }
     /// An operand of a step: an input of the fused op, or an earlier step's block.
     enum Source: Sendable {
@@ -69,10 +79,10 @@ struct FusedElementwise: WritesIntoBuffer {
             switch equation.primitive {
             case let unary as UnaryElementwisePrimitive:
                 guard let x = source(equation.operands[0]) else { return nil }
-                steps.append(Step(.unary(unary, x)))
+                steps.append(Step(.unary(x), unary: unary))
             case let binary as BinaryElementwisePrimitive:
                 guard let a = source(equation.operands[0]), let b = source(equation.operands[1]) else { return nil }
-                steps.append(Step(.binary(binary, a, b)))
+                steps.append(Step(.binary(a, b), binary: binary))
             case is Where:
                 let operands = equation.operands.compactMap(source)
                 guard operands.count == 3 else { return nil }
@@ -137,7 +147,7 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Evaluates the blocks of `block` elements that cover `elements` (of `count`).
     private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int,
                                            block: Int, elements: Range<Int>) {
-        let broadcast = contents.broadcastStrides, inputScratch = steps.count - 1
+        let broadcast = contents.broadcastStrides, steps = contents.steps, inputScratch = steps.count - 1
         withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + inputs.count))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
@@ -164,15 +174,24 @@ struct FusedElementwise: WritesIntoBuffer {
                         gathered[index] = gatherBroadcast(bases[index], strides: strides, shape: contents.shape, start: start, count: n,
                                                           into: scratch + (inputScratch + index) * block)
                     }
-                    for (index, step) in steps.enumerated() {
+                    for index in steps.indices {
                         // The last step writes straight into the output.
                         let target = index == steps.count - 1 ? output + start : scratch + index * block
-                        switch step.operation {
-                        case let .unary(op, x):
-                            Self.mapBlock(op, operand(x, at: start).0, target, n)
-                        case let .binary(op, a, b):
+                        switch steps[index].operands {
+                        case let .unary(x):
+                            let px = operand(x, at: start).0
+                            if T.self == Float.self, let kernel = steps[index].unaryFloat32 {
+                                kernel(Self.float(px), Self.float(target), Int64(n))
+                            } else {
+                                Self.mapBlock(steps[index].unary!, px, target, n)
+                            }
+                        case let .binary(a, b):
                             let (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
-                            Self.zipBlock(op, pa, sa, pb, sb, target, n)
+                            if T.self == Float.self, let kernel = steps[index].binaryFloat32 {
+                                kernel(Self.float(pa), sa ? 1 : 0, Self.float(pb), sb ? 1 : 0, Self.float(target), Int64(n))
+                            } else {
+                                Self.zipBlock(steps[index].binary!, pa, sa, pb, sb, target, n)
+                            }
                         case let .select(c, a, b):
                             let (pc, sc) = operand(c, at: start), (pa, sa) = operand(a, at: start), (pb, sb) = operand(b, at: start)
                             blendWhere(pc, sc, pa, sa, pb, sb, target, n)
@@ -214,6 +233,14 @@ struct FusedElementwise: WritesIntoBuffer {
             }
             return UnsafePointer(target)
         }
+    }
+
+    /// A float32 block's pointer as its C loop takes it.
+    private static func float<T>(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+    }
+    private static func float<T>(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 
     private static func mapBlock<T: FloatElement>(_ op: any UnaryElementwisePrimitive, _ x: UnsafePointer<T>,
