@@ -7,6 +7,10 @@
  *   MR, NV       micro-tile of MR rows x NV vectors (NR = NV * VBYTES / sizeof(T) columns)
  *   KC, MC, NC   cache blocks: the packed A block (MC x KC) and the B micro-panel (KC x NR) in
  *                use stay in L1/L2, the packed B panel (KC x NC) in L2/L3.
+ *   PKC          the K block of a B packed once (pack_b, gemm_packed): those products have few
+ *                rows (a recurrent step's batch), so each B micro-panel serves only a few row
+ *                tiles and must stay in L1 (PKC x NR elements of at most 32 KB), where a large
+ *                product rather saves passes over C with a larger KC.
  * Structure (GotoBLAS/BLIS): driver -> pack B panel -> pack A block -> macro-kernel -> micro-kernel.
  */
 #define CAT2(a, b) a##_##b
@@ -200,13 +204,13 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
 }
 
 /* Packed op(B) for products with many A and one B (a recurrent step's weight, read at every
- * step): the K x N matrix is cut into the driver's K blocks, and each block into NR-column
- * micro-panels, stored one after another, so a product reads them as the driver's own packed
- * panels. Block pc starts at pc * npad, its panel of columns jr at jr * kc. */
+ * step): the K x N matrix is cut into equal K blocks of at most PKC, and each block into
+ * NR-column micro-panels, stored one after another, so a product reads them as the driver
+ * reads its own packed panels. Block pc starts at pc * npad, its panel of columns jr at jr * kc. */
 static TARGET void FN(pack_b)(int transB, int64_t K, int64_t N, const T *B, int64_t ldb, T *packed)
 {
     const int64_t brs = transB ? 1 : ldb, npad = (N + NR - 1) / NR * NR;
-    const int64_t kblocks = (K + KC - 1) / KC, kcmax = K == 0 ? 0 : (K + kblocks - 1) / kblocks;
+    const int64_t kblocks = (K + PKC - 1) / PKC, kcmax = K == 0 ? 0 : (K + kblocks - 1) / kblocks;
     for (int64_t pc = 0; pc < K; pc += kcmax) {
         const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
         FN(pack)(NR, B + pc * brs, ldb, !transB, N, kc, packed + pc * npad);
@@ -225,7 +229,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
             for (int64_t j = j0; j < j1; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    const int64_t kblocks = (K + KC - 1) / KC, kcmax = (K + kblocks - 1) / kblocks;
+    const int64_t kblocks = (K + PKC - 1) / PKC, kcmax = (K + kblocks - 1) / kblocks;
     const int64_t mcmax = (M < MC ? (M + MR - 1) / MR * MR : MC);
     char *raw = malloc((size_t)mcmax * kcmax * sizeof(T) + 64);
     if (!raw) {  /* unpack nothing: multiply panel by panel from the packed layout, unblocked */
@@ -267,6 +271,7 @@ static TARGET int64_t FN(panel_width)(void) { return NR; }
 #undef MR
 #undef NV
 #undef KC
+#undef PKC
 #undef MC
 #undef NC
 #undef VL
