@@ -107,7 +107,7 @@ extension Tensor {
 
     @usableFromInline
     mutating func makeStorageUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        if storage.isView || !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }
 
     /// The values in `dtype` storage, unrecorded (kernels use it on plain values).

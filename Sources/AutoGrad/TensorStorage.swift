@@ -11,6 +11,10 @@ private let allocatorTuning: Void = ag_tune_allocator()
 struct StorageHeader {
     @usableFromInline let count: Int
     @usableFromInline let dtype: DType
+    /// For a view, the storage whose elements it reads (never itself a view) and the byte
+    /// offset of its first element there.
+    @usableFromInline var owner: TensorStorage? = nil
+    @usableFromInline var offset = 0
 }
 
 /// The elements live in the same allocation as the object (one malloc per tensor, which is
@@ -23,7 +27,22 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     @inlinable var dtype: DType { header.dtype }
     /// The first byte of the elements (stable while the storage is alive).
     @inlinable var base: UnsafeMutableRawPointer {
-        withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
+        if let owner = header.owner { return owner.base + header.offset }
+        return withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
+    }
+
+    /// Whether the elements are a range of another storage's, which a write would change
+    /// too: such a storage is copied before any write (``Tensor/makeStorageUnique()``).
+    @inlinable var isView: Bool { header.owner != nil }
+
+    /// The `count` elements from element `start` of `owner`, shared rather than copied (a
+    /// contiguous slice along the first axes); it keeps `owner` alive.
+    static func view(of owner: TensorStorage, from start: Int, count: Int) -> TensorStorage {
+        let root = owner.header.owner ?? owner
+        let offset = owner.header.offset + start * owner.dtype.byteCount
+        return unsafeDowncast(create(minimumCapacity: 0) { _ in
+            StorageHeader(count: count, dtype: owner.dtype, owner: root, offset: offset)
+        }, to: TensorStorage.self)
     }
 
     /// Uninitialized storage for `count` elements.

@@ -103,6 +103,22 @@ import AutoGrad
         expectTensor(Tensor.where(mask, a, b), shape: [2, 3], expected, tolerance: 0)
     }
 
+    /// Selecting whole leading rows shares the input's buffer instead of copying it, yet both
+    /// stay values: writing into either (through the mutable buffer, as optimizers do) leaves
+    /// the other as it was, and a slice of a slice reads the right elements.
+    @Test func rowSlicesShareTheirBufferButStayValues() {
+        var sequence = Tensor((0..<24).map(Double.init), shape: [4, 3, 2], dtype: .float64)
+        var step = sequence.select(2, along: 0)
+        let rows = sequence.slice(1..<3, along: 0).slice(1..<2, along: 0).select(0, along: 0)
+        #expect(step.scalars == [12, 13, 14, 15, 16, 17])
+        #expect(rows.scalars == step.scalars)
+        #expect(Tensor((0..<6).map(Double.init), shape: [1, 6]).slice(2..<5, along: 1).scalars == [2, 3, 4])
+        step.withUnsafeMutableBufferPointer(as: Double.self) { $0[0] = -1 }
+        #expect(step.scalars[0] == -1 && sequence.scalars[12] == 12 && rows.scalars[0] == 12)
+        sequence.withUnsafeMutableBufferPointer(as: Double.self) { $0[13] = -2 }
+        #expect(rows.scalars == [12, 13, 14, 15, 16, 17] && sequence.scalars[13] == -2)
+    }
+
     /// A numeric condition chooses `a` where it is non-zero (negative, tiny and NaN included),
     /// exactly as the mask of its non-zero elements does, broadcast either way.
     @Test(arguments: [DType.float32, .float64]) func nonzeroConditionsChooseLikeTheirMask(dtype: DType) {

@@ -19,7 +19,15 @@ struct Slice: AccumulatingPullback, WritesIntoBuffer {
         result[axis] = (end - start + step - 1) / step
         return result
     }
-    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    /// A range of whole leading rows (every axis before `axis` of size 1, step 1) is contiguous
+    /// in the input: it is returned as a view of the input's storage, not copied, so selecting
+    /// a sequence's steps one by one costs nothing.
+    func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
+        let input = inputs[0]
+        guard step == 1, input.shape[..<axis].allSatisfy({ $0 == 1 }) else { return written(inputs, shape: shape) }
+        let rowSize = input.shape[(axis + 1)...].reduce(1, *)
+        return Tensor(storage: .view(of: input.storage, from: start * rowSize, count: elementCount(shape)), shape: shape)
+    }
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         var strides = contiguousStrides(inputs[0].shape)
         let offset = start * strides[axis]
