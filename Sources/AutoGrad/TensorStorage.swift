@@ -3,7 +3,8 @@ import CKernels
 /// Done before the first large tensor is allocated (once): see `ag_tune_allocator`.
 private let allocatorTuning: Void = ag_tune_allocator()
 
-/// A raw, contiguous, 64-byte-aligned buffer of float32 or float64 elements.
+/// A raw, contiguous buffer of float32 or float64 elements: its own allocation, or a view of a
+/// range of another storage's (unaligned, and copied before any write: `isView`).
 ///
 /// Tensors share storages and copy them only when a shared one is about to be written
 /// (copy-on-write), which gives `Tensor` value semantics without copies on hot paths.
@@ -32,7 +33,7 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     }
 
     /// Whether the elements are a range of another storage's, which a write would change
-    /// too: such a storage is copied before any write (``Tensor/makeStorageUnique()``).
+    /// too: such a storage is copied before any write (`Tensor.makeStorageUnique()`).
     @inlinable var isView: Bool { header.owner != nil }
 
     /// The `count` elements from element `start` of `owner`, shared rather than copied (a

@@ -34,7 +34,7 @@ func regularisationSection() throws {
     }
     print("Recurrent regularisation: LSTM training step of config B (batch 32, seq 50, input 64, hidden 256), 1 thread,")
     print("CPU ms per step; overhead: the median over 15 rounds of each setting's time over the plain step's measured")
-    print("just before and after it (rounds of 4 steps, settings interleaved with the plain step)")
+    print("just before and after it (rounds of 4 steps, settings interleaved with the plain step, in a new order each round)")
     let widths = [52, 10, 10]
     print(row(["", "CPU ms", "overhead"], widths: widths))
     func cpuMilliseconds(_ regularisation: RecurrentRegularisation) -> Double {
@@ -46,13 +46,16 @@ func regularisationSection() throws {
     for (_, regularisation) in settings { lstm.regularisation = regularisation; step() }  // warm-up: masks, optimizer state
     // Paired with the plain step measured around it, a setting's ratio survives the load
     // changes of a shared machine, which move both alike; the median drops the rounds a
-    // burst hit one side of.
+    // burst hit one side of. The order changes every round, since what ran before a setting
+    // leaves the caches and the heap in its state: in a fixed order, all three regularisers
+    // measured 1–2 points above what they do shuffled (2026-12-03).
     var plainTimes: [Double] = [], ratios = Array(repeating: [Double](), count: settings.count)
     var times = Array(repeating: [Double](), count: settings.count)
+    var order = SystemRandomNumberGenerator()
     for _ in 0..<15 {
         var before = cpuMilliseconds(settings[0].1)
         plainTimes.append(before)
-        for index in settings.indices.dropFirst() {
+        for index in settings.indices.dropFirst().shuffled(using: &order) {
             let time = cpuMilliseconds(settings[index].1), after = cpuMilliseconds(settings[0].1)
             times[index].append(time)
             ratios[index].append(2 * time / (before + after))
