@@ -209,15 +209,16 @@ struct CompiledRun: Primitive {
                 if invariants[ObjectIdentifier(compiled)] == nil {
                     invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
                 }
-                var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!)
+                // The step's input gradients are written straight into their rows of the sequence.
+                let rows = Dictionary(uniqueKeysWithValues: inputGradients.enumerated().map { k, buffer in
+                    (k, (buffer.tensor, (t * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
+                })
+                var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!,
+                                                     writingOutputs: rows)
                 if releasing { stepResiduals[t] = [] }
                 stateGradient = Array(results[plain.inputCount..<leading])
                 if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
-                // The step's input gradients go straight into their rows of the sequence.
-                for (k, buffer) in inputGradients.enumerated() {
-                    buffer.write(results[k], at: (t * batch + lane.rows.lowerBound) * (results[k].count / lane.rows.count))
-                    results[k] = Tensor(zeros: [0], dtype: results[k].dtype)
-                }
+                for k in inputGradients.indices { results[k] = Tensor(zeros: [0], dtype: results[k].dtype) }
                 stepResults[t] = results
             }
             laneStepResults[index] = stepResults

@@ -12,6 +12,20 @@ import AutoGrad
         }.program
     }
 
+    /// Outputs can be written straight into rows of a buffer being filled (a recurrent run's
+    /// gradient sequence): a kernel's result lands there without a copy, an input passed
+    /// through is copied there, nothing else in the buffer changes, and the results returned
+    /// are the ordinary run's.
+    @Test(arguments: [DType.float32, .float64]) func outputsAreWrittenIntoTheirDestinations(_ dtype: DType) {
+        let x = Tensor([0.5, -1, 2], dtype: dtype)
+        let program = Program.trace([x]) { a in [(a.tensor(0) * 2).tanh(), a.tensor(0)] }.program
+        let executable = Executable(program), buffer = Tensor(repeating: 9, shape: [10], dtype: dtype)
+        let results = executable([x], writingOutputs: [0: (buffer, 1), 1: (buffer, 6)])
+        let expected = program.run([x])
+        #expect(results.map(\.scalars) == expected.map(\.scalars))
+        #expect(buffer.scalars == [9] + expected[0].scalars + [9, 9] + x.scalars + [9])
+    }
+
     @Test func fusionTurnsAnElementwiseTreeIntoOneKernel() throws {
         let fused = Self.smallProgram().fusingElementwise()
         #expect(fused.description == """

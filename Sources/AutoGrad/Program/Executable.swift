@@ -94,7 +94,34 @@ public final class Executable: @unchecked Sendable {
         return slots.withLock { slots in run(arguments, &slots) }
     }
 
-    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?]) -> [Tensor] {
+    /// Runs as ``callAsFunction(_:)`` and leaves each output `k` that `destinations` names in
+    /// that tensor's elements from flat element `offset` on: written there by the kernel that
+    /// makes it where that kernel writes into a buffer (no copy), else copied. The destinations
+    /// are written in place whatever shares their storage: they are buffers their caller is
+    /// filling (a recurrent run's sequence of step gradients, each step its own rows).
+    package func callAsFunction(_ arguments: [Tensor], writingOutputs destinations: [Int: (tensor: Tensor, offset: Int)]) -> [Tensor] {
+        let results = slots.withLock { slots in
+            var targets: [Int: TensorStorage] = [:]
+            for (k, destination) in destinations {
+                guard case .result(let position) = program.outputs[k], targets[position] == nil,
+                      case .planned = steps[position].kind, steps[position].type.element.floatType == destination.tensor.dtype
+                else { continue }
+                targets[position] = .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)
+            }
+            return run(arguments, &slots, writingInto: targets)
+        }
+        for (k, destination) in destinations {
+            let target = destination.tensor.storage.base + destination.offset * destination.tensor.dtype.byteCount
+            if results[k].storage.base == target { continue }  // written there by its kernel
+            let bytes = results[k].count * results[k].dtype.byteCount
+            target.copyMemory(from: results[k].storage.base, byteCount: bytes)
+        }
+        return results
+    }
+
+    /// The run; the results at the positions `targets` names are written into those storages
+    /// instead of planned slots.
+    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?], writingInto targets: [Int: TensorStorage] = [:]) -> [Tensor] {
         var results = [Tensor?](repeating: nil, count: steps.count)
         var operands: [Tensor] = []
         operands.reserveCapacity(8)
@@ -114,7 +141,7 @@ public final class Executable: @unchecked Sendable {
             case .allocating:
                 output = step.primitive.forward(operands, shape: type.shape)
             case let .planned(slot, kernel):
-                let storage = claim(slot, &slots, dtype: type.element.floatType!)
+                let storage = targets[position] ?? claim(slot, &slots, dtype: type.element.floatType!)
                 Executable.write(kernel, type, operands, into: storage)
                 output = Tensor(storage: storage, shape: type.shape)
             }
