@@ -165,8 +165,10 @@ struct CompiledRun: Primitive {
                     if invariants[ObjectIdentifier(compiled)] == nil {
                         invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
                     }
-                    let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!)
-                    output.write(results[0], at: (t * batch + lane.rows.lowerBound) * plain.outputSize)
+                    // The step's output is written straight into its rows of the output sequence.
+                    let rows = [0: (output.tensor, (t * batch + lane.rows.lowerBound) * plain.outputSize)]
+                    let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
+                                                  writingOutputs: rows)
                     state = Array(results[1...plain.stateCount])
                     if keepsResiduals { lane.residuals.steps.append(Array(results.dropFirst(1 + plain.stateCount))) }
                 }
