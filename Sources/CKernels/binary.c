@@ -13,18 +13,31 @@
 #define AG_CLONES
 #endif
 
+// y[i] = value for i < n, computed a chunk at a time into a local array and then stored: the
+// compute loop then vectorizes with no run-time overlap check between y and the operands,
+// which fails — and falls back to scalar code — whenever y is one of the operands, as when a
+// fused kernel's result takes the buffer of an operand it no longer needs.
+#define AG_CHUNK 64
+#define CHUNKED(value)                                                                           \
+    for (int64_t start = 0; start < n; start += AG_CHUNK) {                                     \
+        const int64_t m = n - start < AG_CHUNK ? n - start : AG_CHUNK;                          \
+        float chunk[AG_CHUNK];                                                                  \
+        for (int64_t k = 0; k < m; k++) { const int64_t i = start + k; chunk[k] = (value); }    \
+        for (int64_t k = 0; k < m; k++) y[start + k] = chunk[k];                                \
+    }
+
 // y[i] = f(x, z) for x = a[i], z = b[i]; an operand flagged as a scalar is read at index 0.
 #define BINARY_KERNEL(name, expression)                                                          \
     AG_CLONES void name(const float *a, int scalar_a, const float *b, int scalar_b, float *y,     \
                         int64_t n) {                                                            \
         if (!scalar_a && !scalar_b) {                                                           \
-            for (int64_t i = 0; i < n; i++) { const float x = a[i], z = b[i]; y[i] = (expression); } \
+            CHUNKED(({ const float x = a[i], z = b[i]; (expression); }))                         \
         } else if (!scalar_a) {                                                                 \
             const float z = b[0];                                                               \
-            for (int64_t i = 0; i < n; i++) { const float x = a[i]; y[i] = (expression); }       \
+            CHUNKED(({ const float x = a[i]; (expression); }))                                   \
         } else if (!scalar_b) {                                                                 \
             const float x = a[0];                                                               \
-            for (int64_t i = 0; i < n; i++) { const float z = b[i]; y[i] = (expression); }       \
+            CHUNKED(({ const float z = b[i]; (expression); }))                                   \
         } else {                                                                                \
             const float x = a[0], z = b[0], value = (expression);                               \
             for (int64_t i = 0; i < n; i++) y[i] = value;                                       \
@@ -50,13 +63,13 @@ BINARY_KERNEL(ag_not_equal_f32, x != z ? 1.0f : 0.0f)
 AG_CLONES void ag_where_f32(const float *c, int scalar_c, const float *a, int scalar_a, const float *b, int scalar_b,
                             float *y, int64_t n) {
     if (!scalar_c && !scalar_a && !scalar_b) {
-        for (int64_t i = 0; i < n; i++) { const float x = a[i], z = b[i]; y[i] = c[i] != 0.0f ? x : z; }
+        CHUNKED(({ const float x = a[i], z = b[i]; c[i] != 0.0f ? x : z; }))
     } else if (!scalar_c && !scalar_a) {
         const float z = b[0];
-        for (int64_t i = 0; i < n; i++) { const float x = a[i]; y[i] = c[i] != 0.0f ? x : z; }
+        CHUNKED(({ const float x = a[i]; c[i] != 0.0f ? x : z; }))
     } else if (!scalar_c && !scalar_b) {
         const float x = a[0];
-        for (int64_t i = 0; i < n; i++) { const float z = b[i]; y[i] = c[i] != 0.0f ? x : z; }
+        CHUNKED(({ const float z = b[i]; c[i] != 0.0f ? x : z; }))
     } else {
         for (int64_t i = 0; i < n; i++) {
             const float x = a[scalar_a ? 0 : i], z = b[scalar_b ? 0 : i];

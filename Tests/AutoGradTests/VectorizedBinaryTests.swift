@@ -31,6 +31,23 @@ import AutoGrad
         }
     }
 
+    /// A result written over an operand (a fused kernel reusing a buffer it no longer needs)
+    /// is still each element's definition, for lengths around the vector and chunk widths.
+    @Test(arguments: Operation.allCases) func loopsWritingOverAnOperandMatchTheDefinition(_ operation: Operation) throws {
+        let binary = try #require(try PrimitiveRegistry.make(operation.rawValue, Attributes([])) as? any BinaryElementwisePrimitive)
+        for count in [1, 15, 16, 17, 63, 64, 65, 200] {
+            var values = (0..<count).map { Float($0) * 0.37 - 3 }
+            let other = (0..<count).map { Float($0 % 7) * 0.5 - 1 }
+            let expected = zip(values, other).map(operation.expected)
+            values.withUnsafeMutableBufferPointer { y in
+                other.withUnsafeBufferPointer { b in
+                    binary.zip(UnsafePointer(y.baseAddress!), scalarA: false, b.baseAddress!, scalarB: false, y.baseAddress!, count: count)
+                }
+            }
+            #expect(values == expected, "\(operation) over \(count) elements")
+        }
+    }
+
     @Test(arguments: Operation.allCases)
     func loopsAreBitIdenticalToTheDefinition(_ operation: Operation) throws {
         var generator = RandomGenerator(seed: 17)
