@@ -2,6 +2,7 @@
 // would dominate recurrent training; these loops vectorize in every clone (AVX-512, AVX2,
 // baseline SSE2). Accuracy: a few ulp (tested against double-precision libm).
 #include "CKernels.h"
+#include "chunked.h"
 #include <math.h>
 #include <string.h>
 
@@ -57,13 +58,13 @@ static inline float tanh_core(float x) {
 }
 
 AG_CLONES void ag_expf(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = exp_core(x[i]);
+    CHUNKED(exp_core(x[i]))
 }
 
 AG_CLONES void ag_tanhf(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = tanh_core(x[i]);
+    CHUNKED(tanh_core(x[i]))
 }
 
 AG_CLONES void ag_sigmoidf(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_core(-x[i]));
+    CHUNKED(1.0f / (1.0f + exp_core(-x[i])))
 }

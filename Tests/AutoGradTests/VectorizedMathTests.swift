@@ -41,6 +41,18 @@ import AutoGrad
         #expect(worst <= 3, "\(function): worst error \(worst) ulp")
     }
 
+    /// A result written over its operand (a fused kernel reusing a buffer) equals the result
+    /// written elsewhere, for lengths around the vector and chunk widths.
+    @Test(arguments: Function.allCases) func loopsWritingOverTheirOperandMatch(_ function: Function) throws {
+        let unary = try #require(try PrimitiveRegistry.make(function.rawValue, Attributes([])) as? any UnaryElementwisePrimitive)
+        for count in [1, 15, 16, 17, 63, 64, 65, 200] {
+            var values = (0..<count).map { Float($0) * 0.13 - 9 }
+            let expected = [Float](function(Tensor(shape: [count], scalars: values)))
+            values.withUnsafeMutableBufferPointer { y in unary.map(UnsafePointer(y.baseAddress!), y.baseAddress!, count: count) }
+            #expect(values == expected, "\(function) over \(count) elements")
+        }
+    }
+
     @Test func specialValues() {
         let x = Tensor(shape: [6], scalars: [0, -0.0, .infinity, -.infinity, .nan, 100] as [Float])
         let tanh = [Float](x.tanh()), sigmoid = [Float](x.sigmoid()), exp = [Float](x.exp())
