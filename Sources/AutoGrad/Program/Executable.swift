@@ -84,6 +84,12 @@ public final class Executable: @unchecked Sendable {
 
     /// Runs the compiled program on values for its inputs (as ``Program/run(_:)``).
     public func callAsFunction(_ arguments: [Tensor]) -> [Tensor] {
+        prepare(arguments)
+        return slots.withLock { slots in run(arguments, &slots) }
+    }
+
+    /// What every run does first: the thread's float mode, and a check of the arguments.
+    private func prepare(_ arguments: [Tensor]) {
         ag_prepare_thread()
         guard arguments.count == program.inputs.count else {
             opFailure("Executable", "\(arguments.count) arguments for a program with \(program.inputs.count) inputs")
@@ -91,7 +97,6 @@ public final class Executable: @unchecked Sendable {
         for (input, argument) in zip(program.inputs, arguments) where argument.valueType != input.type {
             opFailure("Executable", "input %\(input.name) expects \(input.type), got \(argument.valueType)")
         }
-        return slots.withLock { slots in run(arguments, &slots) }
     }
 
     /// Runs as ``callAsFunction(_:)`` and leaves each output `k` that `destinations` names in
@@ -100,6 +105,7 @@ public final class Executable: @unchecked Sendable {
     /// are written in place whatever shares their storage: they are buffers their caller is
     /// filling (a recurrent run's sequence of step gradients, each step its own rows).
     package func callAsFunction(_ arguments: [Tensor], writingOutputs destinations: [Int: (tensor: Tensor, offset: Int)]) -> [Tensor] {
+        prepare(arguments)
         let results = slots.withLock { slots in
             var targets: [Int: TensorStorage] = [:]
             for (k, destination) in destinations {
