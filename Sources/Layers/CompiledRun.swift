@@ -88,7 +88,8 @@ private final class SharedBuffer: @unchecked Sendable {
 /// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
 /// the initial state components [batch, size], the parameters the step reads and the extra
 /// values each step reads, [batch, ·] each, step by step (no gradient flows into those: the
-/// engine's masks, given per step so that no step copies its own out); the result is the step
+/// engine's masks, given per step so that no step copies its own out) — except the last
+/// ``StepMasks/count`` of them, which the run draws itself step by step; the result is the step
 /// outputs [steps, batch, output] and then the final state components, flattened into one
 /// vector (the engine slices them out). Its lanes run concurrently.
 struct CompiledRun: Primitive {
@@ -97,6 +98,8 @@ struct CompiledRun: Primitive {
     let steps: Int
     /// Gradients stop flowing into the state every this many steps (truncated BPTT).
     let truncation: Int?
+    /// The masks each step reads after its extra operands, drawn by the run (zoneout's).
+    let drawn: StepMasks?
     /// What every lane's steps share: counts and sizes.
     private var plain: CompiledStep { lanes[0].plain }
 
@@ -120,7 +123,9 @@ struct CompiledRun: Primitive {
     var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
     /// The parameters' operands, and the extra values' of all steps.
     private var parameterOperands: Range<Int> { leading..<(leading + plain.parameters.count) }
-    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + steps * plain.extraCount) }
+    private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + steps * extraOperandCount) }
+    /// The extra values per step given as operands (the rest are drawn).
+    private var extraOperandCount: Int { plain.extraCount - (drawn?.count ?? 0) }
     /// Sequence inputs and state components: the operands before the parameters.
     private var leading: Int { plain.inputCount + plain.stateCount }
     private var states: Range<Int> { plain.inputCount..<leading }
@@ -139,12 +144,24 @@ struct CompiledRun: Primitive {
     }
 
     /// Step `t`'s leading arguments for `lane`: its rows of the sequence inputs, the state,
-    /// for a masked step its validity mask, and its rows of the extra values.
+    /// for a masked step its validity mask, and its rows of the extra values (those drawn,
+    /// drawn now).
     private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane) -> [Tensor] {
         let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: t) }
-        let stepExtras = extras.lowerBound + t * plain.extraCount
-        let extraRows = inputs[stepExtras..<(stepExtras + plain.extraCount)].map { lane.rows(of: $0) }
-        return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows
+        let stepExtras = extras.lowerBound + t * extraOperandCount
+        let extraRows = inputs[stepExtras..<(stepExtras + extraOperandCount)].map { lane.rows(of: $0) }
+        let drawnRows = drawn?.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype) ?? []
+        return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows + drawnRows
+    }
+
+    /// For each step kind of `lane`, the residuals that are masks the run draws, by residual
+    /// position: which of a step's drawn masks each is. The forward keeps none of them: the
+    /// backward step draws its masks again, in cache, rather than reading them back from memory.
+    private func drawnResiduals(in lane: RunLane) -> [ObjectIdentifier: [Int: Int]] {
+        Dictionary([lane.plain, lane.masked].compactMap { $0 }.map { step in
+            let first = step.extraCount - (drawn?.count ?? 0)
+            return (ObjectIdentifier(step), step.extraResiduals.filter { $0.value >= first }.mapValues { $0 - first })
+        }, uniquingKeysWith: { first, _ in first })
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
@@ -159,6 +176,7 @@ struct CompiledRun: Primitive {
                 lane.residuals.steps = []
                 // What only the parameters determine is computed once per run, for each step kind.
                 var invariants: [ObjectIdentifier: [Tensor]] = [:]
+                let drawnPositions = drawnResiduals(in: lane)
                 for t in 0..<steps {
                     let compiled = lane.step(at: t)
                     let executable = keepsResiduals ? compiled.forward : compiled.inference
@@ -170,7 +188,13 @@ struct CompiledRun: Primitive {
                     let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
                                                   writingOutputs: rows)
                     state = Array(results[1...plain.stateCount])
-                    if keepsResiduals { lane.residuals.steps.append(Array(results.dropFirst(1 + plain.stateCount))) }
+                    if keepsResiduals {
+                        var residuals = Array(results.dropFirst(1 + plain.stateCount))
+                        for position in drawnPositions[ObjectIdentifier(compiled)]!.keys {
+                            residuals[position] = Tensor(zeros: [0], dtype: residuals[position].dtype)
+                        }
+                        lane.residuals.steps.append(residuals)
+                    }
                 }
                 var offset = steps * batch * plain.outputSize
                 for (component, whole) in zip(state, inputs[states]) {
@@ -205,8 +229,13 @@ struct CompiledRun: Primitive {
             var stepResults = [[Tensor]](repeating: [], count: steps)
             // What only the parameters among the residuals determine, once per run and step kind.
             var invariants: [ObjectIdentifier: [Tensor]] = [:]
+            let drawnPositions = drawnResiduals(in: lane)
             for t in (0..<steps).reversed() {
                 let compiled = lane.step(at: t), cotangents = [lane.rows(of: outputGradients, step: t)] + stateGradient
+                if let positions = drawnPositions[ObjectIdentifier(compiled)], let drawn, !positions.isEmpty {
+                    let masks = drawn.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype)
+                    for (position, mask) in positions { stepResiduals[t][position] = masks[mask] }
+                }
                 let residuals = stepResiduals[t].indices.map { (compiled.invariantResiduals.contains($0), stepResiduals[t][$0]) }
                 if invariants[ObjectIdentifier(compiled)] == nil {
                     invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))

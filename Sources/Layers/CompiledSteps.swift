@@ -38,6 +38,8 @@ final class CompiledStep: @unchecked Sendable {
     let backward: HoistedExecutable
     /// The positions of the residuals that are parameters, the same at every step.
     let invariantResiduals: Set<Int>
+    /// The residuals that are extra values the step reads, by position: which extra each is.
+    let extraResiduals: [Int: Int]
     /// How each parameter's gradient is summed over the steps.
     let parameterSums: [DeferredSum]
     /// (inputs…, state…, mask?, parameters…) → (output, state…), without residuals.
@@ -69,6 +71,10 @@ final class CompiledStep: @unchecked Sendable {
         forward = HoistedExecutable(forwardProgram, invariant: parameterInputs)
         invariantResiduals = Set(forwardProgram.outputs.dropFirst(1 + stateCount).enumerated().compactMap { position, value in
             if case .input(let input) = value, parameterInputs.contains(input) { position } else { nil }
+        })
+        let extraInputs = (argumentCount - extraCount)..<argumentCount
+        extraResiduals = Dictionary(uniqueKeysWithValues: forwardProgram.outputs.dropFirst(1 + stateCount).enumerated().compactMap { position, value in
+            if case .input(let input) = value, extraInputs.contains(input) { (position, input - extraInputs.lowerBound) } else { nil }
         })
         backward = HoistedExecutable(backwardProgram, invariant: invariantResiduals)
         inference = HoistedExecutable(program, invariant: parameterInputs)

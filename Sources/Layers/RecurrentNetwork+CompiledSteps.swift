@@ -74,14 +74,11 @@ extension RecurrentNetwork {
                 $0.reshaped(to: [time, batch] + $0.shape.dropFirst())
             }
         }
-        // The masks, drawn now (the run is compiled) in the order an op-by-op run draws them:
-        // each step reads the state-dropout masks (the same at every step) and its zoneout masks.
+        // The masks, in the order an op-by-op run draws them: each step reads the state-dropout
+        // masks (the same at every step), then its zoneout masks, which the run draws as it goes.
         let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }
-        var zoneout = zoneoutMasks(for: start, steps: time)
-        if zoneout.isEmpty { zoneout = Array(repeating: [], count: time) }
-        let extras = zoneout.flatMap { stateMasks + $0 }
-        let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation)
-        let flat = apply(run, sequences + start + plain.parameters.map(\.value) + extras)
+        let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation, drawn: zoneoutMasks(for: start, steps: time))
+        let flat = apply(run, sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks })
         let (outputs, state) = CompiledRun.unflattened(flat, steps: time, batch: batch, outputSize: plain.outputSize,
                                                        stateShapes: start.map(\.shape))
         return (outputs, state)

@@ -80,8 +80,8 @@ extension RecurrentNetwork {
 
     /// One step with state dropout (the step reads the masked state) and zoneout (each unit
     /// of the new state keeps its previous value with probability p; the expectation in eval).
-    /// `keep`, if given, holds zoneout's masks for this step (one of ``zoneoutMasks(for:steps:)``'s
-    /// steps), else they are drawn here.
+    /// `keep`, if given, holds zoneout's masks for this step (a step of ``zoneoutMasks(for:steps:)``),
+    /// else they are drawn here, as that draws them.
     func regularisedStep(_ cell: Cell, _ input: Tensor, state: [Tensor], time: Int, context: Cell.Context,
                          masks: [Tensor?], keep: [Tensor?]? = nil) -> (output: Tensor, state: [Tensor]) {
         let (output, next, _) = regularised(state: state, masks: masks, keep: keep) { read in
@@ -104,21 +104,23 @@ extension RecurrentNetwork {
             guard isTraining else { return p * previous + (1 - p) * new }
             // d = 1 with probability p: the unit keeps s_{t−1}, else takes s̃ (a `where` that
             // reads the 0/1 mask in place, fused into the compiled step, forward and backward).
-            let mask = keep?[component] ?? drawnMask(new.shape, dtype: new.dtype, probability: p, hit: 1, miss: 0)
+            let mask = keep?[component] ?? StepMasks(steps: 1, columns: [new.shape.dropFirst().reduce(1, *)], probabilities: [p], hit: 1, miss: 0)
+                .masks(at: 0, rows: 0..<new.shape[0], dtype: new.dtype)[0].reshaped(to: new.shape)
             return Tensor.where(nonzero: mask, previous, new)
         }
         return (output, zoned, gates)
     }
 
-    /// Zoneout's masks for `steps` steps from `start`: for each step, one [batch, size] mask
-    /// per zoned component (in component order), drawn in the order
-    /// ``regularisedStep(_:_:state:time:context:masks:keep:)`` draws them; none outside
+    /// Zoneout's masks for `steps` steps from `start`: for each step, one mask per zoned
+    /// component (in component order) with its rows, drawn in the order
+    /// ``regularisedStep(_:_:state:time:context:masks:keep:)`` draws them; `nil` outside
     /// training or without zoneout.
-    func zoneoutMasks(for start: [Tensor], steps: Int) -> [[Tensor]] {
-        guard isTraining, let zoneout = regularisation.zoneout, let dtype = start.first?.dtype else { return [] }
+    func zoneoutMasks(for start: [Tensor], steps: Int) -> StepMasks? {
+        guard isTraining, let zoneout = regularisation.zoneout else { return nil }
         let probabilities = zoneout.probabilities(components: start.count)
         let zoned = probabilities.indices.filter { probabilities[$0] > 0 }
-        return drawnStepMasks(zoned.map { start[$0].shape }, probabilities: zoned.map { probabilities[$0] },
-                              steps: steps, dtype: dtype, hit: 1, miss: 0)
+        guard !zoned.isEmpty else { return nil }
+        return StepMasks(steps: steps, columns: zoned.map { start[$0].shape.dropFirst().reduce(1, *) },
+                         probabilities: zoned.map { probabilities[$0] }, hit: 1, miss: 0)
     }
 }

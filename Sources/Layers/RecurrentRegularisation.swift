@@ -144,25 +144,54 @@ func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) ->
 /// thread's generator: eight draws from it seed eight generators (as `RandomGenerator(seed:)`),
 /// which run side by side (vectorized, in C); entries 16c + 2j and 16c + 2j + 1 come from the
 /// high and low 32 bits k of generator j's draw c, each `hit` when k < ⌈p · 2³²⌉ — a
-/// probability within 2.4·10⁻¹⁰ of p, the same in either dtype. Regularised runs draw a mask
-/// per step, and one generator's chain of dependent operations was most of their cost.
+/// probability within 2.4·10⁻¹⁰ of p, the same in either dtype. Regularised runs draw many
+/// masks, and one generator's chain of dependent operations was most of their cost.
 func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
-    drawnStepMasks([shape], probabilities: [p], steps: 1, dtype: dtype, hit: hit, miss: miss)[0][0]
+    let seeds = RandomGenerator.withThreadGenerator { generator in (0..<8).map { _ in generator.next() } }
+    let threshold = maskThreshold(p)
+    return filledMask(shape, dtype: dtype) { (out: UnsafeMutablePointer<Float>, count) in
+        ag_draw_mask_f32(seeds, threshold, Float(hit), Float(miss), out, count)
+    } double: { out, count in
+        ag_draw_mask_f64(seeds, threshold, hit, miss, out, count)
+    }
 }
 
-/// Masks of the given shapes for each of `steps` steps (`[step][mask]`), drawn step by step
-/// and within a step mask by mask, so the draws are those of one
-/// ``drawnMask(_:dtype:probability:hit:miss:)`` per step and mask, in that order (a compiled
-/// run draws a whole run's zoneout masks at once).
-func drawnStepMasks(_ shapes: [[Int]], probabilities: [Double], steps: Int, dtype: DType,
-                    hit: Double, miss: Double) -> [[Tensor]] {
-    RandomGenerator.withThreadGenerator { generator in
-        (0..<steps).map { _ in
-            zip(shapes, probabilities).map { shape, p in
-                switch dtype {
-                case .float32: mask(shape, as: Float.self, probability: p, from: &generator, hit: hit, miss: miss)
-                case .float64: mask(shape, as: Double.self, probability: p, from: &generator, hit: hit, miss: miss)
-                }
+/// Zoneout's masks over the steps of a run: a seed per step and mask, drawn from the calling
+/// thread's generator step by step and within a step mask by mask, and from each seed a mask
+/// whose rows are drawn each on its own (`ag_draw_row_masks`: row r as ``drawnMask(_:dtype:probability:hit:miss:)``
+/// fills a mask, from eight seeds that splitmix64 makes of the step's seed and r). A compiled
+/// run's lanes draw their own rows of a step's masks just before the step reads them, so a
+/// mask is in cache when it is read, and a run holds no masks of steps not yet run: drawn all
+/// at once, a B-sized run's zoneout masks (3.2 MB) had left the cache by the time each step
+/// read its own.
+struct StepMasks: Sendable {
+    /// `seeds[step][mask]`.
+    let seeds: [[UInt64]]
+    /// Each mask's entries per row.
+    let columns: [Int]
+    /// Each mask's probability of `hit`.
+    let probabilities: [Double]
+    let hit: Double, miss: Double
+
+    /// Masks of `columns` entries per row for `steps` steps, their seeds drawn now.
+    init(steps: Int, columns: [Int], probabilities: [Double], hit: Double, miss: Double) {
+        seeds = RandomGenerator.withThreadGenerator { generator in
+            (0..<steps).map { _ in columns.map { _ in generator.next() } }
+        }
+        (self.columns, self.probabilities, self.hit, self.miss) = (columns, probabilities, hit, miss)
+    }
+
+    /// The number of masks per step.
+    var count: Int { columns.count }
+
+    /// Rows `rows` of step `t`'s masks, [rows, columns] each.
+    func masks(at t: Int, rows: Range<Int>, dtype: DType) -> [Tensor] {
+        columns.indices.map { k in
+            let (seed, threshold, first, count) = (seeds[t][k], maskThreshold(probabilities[k]), Int64(rows.lowerBound), Int64(rows.count))
+            return filledMask([rows.count, columns[k]], dtype: dtype) { (out: UnsafeMutablePointer<Float>, _) in
+                ag_draw_row_masks_f32(seed, first, count, Int64(columns[k]), threshold, Float(hit), Float(miss), out)
+            } double: { out, _ in
+                ag_draw_row_masks_f64(seed, first, count, Int64(columns[k]), threshold, hit, miss, out)
             }
         }
     }
@@ -172,15 +201,11 @@ func drawnStepMasks(_ shapes: [[Int]], probabilities: [Double], steps: Int, dtyp
 /// when k < ⌈p · 2³²⌉ (exact: p · 2³² is a Double of at most 53 significant bits).
 func maskThreshold(_ p: Double) -> UInt64 { UInt64((p * 0x1p32).rounded(.up)) }
 
-private func mask<T: FloatElement>(_ shape: [Int], as _: T.Type, probability: Double, from generator: inout RandomGenerator,
-                                   hit: Double, miss: Double) -> Tensor {
-    let seeds = (0..<8).map { _ in generator.next() }, threshold = maskThreshold(probability)
-    return Tensor(unsafeUninitializedShape: shape, as: T.self) { values in
-        let (out, count) = (UnsafeMutableRawPointer(values.baseAddress!), Int64(values.count))
-        if T.self == Float.self {
-            ag_draw_mask_f32(seeds, threshold, Float(hit), Float(miss), out.assumingMemoryBound(to: Float.self), count)
-        } else {
-            ag_draw_mask_f64(seeds, threshold, hit, miss, out.assumingMemoryBound(to: Double.self), count)
-        }
+/// A tensor of `shape` filled by the float32 or float64 fill, given its buffer and size.
+private func filledMask(_ shape: [Int], dtype: DType, float: (UnsafeMutablePointer<Float>, Int64) -> Void,
+                        double: (UnsafeMutablePointer<Double>, Int64) -> Void) -> Tensor {
+    switch dtype {
+    case .float32: Tensor(unsafeUninitializedShape: shape, as: Float.self) { if let base = $0.baseAddress { float(base, Int64($0.count)) } }
+    case .float64: Tensor(unsafeUninitializedShape: shape, as: Double.self) { if let base = $0.baseAddress { double(base, Int64($0.count)) } }
     }
 }

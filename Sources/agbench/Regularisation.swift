@@ -6,7 +6,8 @@ import Optim
 /// Config B's LSTM training step (batch 32, 50 steps, input 64, hidden 256; forward, loss,
 /// backward, Adam) plain and with each recurrent regulariser, and the overhead of each
 /// (issue 12's target: at most 10%). Every setting runs compiled: weight drop swaps the masked
-/// weights in, and the state-dropout and zoneout masks are inputs of the compiled step.
+/// weights in, the state-dropout masks are inputs of the compiled step, and the run draws
+/// zoneout's masks step by step.
 func regularisationSection() throws {
     // One thread, and CPU time rather than wall time: on a shared machine the wall time of a
     // step varies by more than the overhead measured.

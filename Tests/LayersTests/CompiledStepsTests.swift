@@ -118,7 +118,8 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     /// Regularisation runs compiled too (its masks are step inputs, drawn in the op-by-op
     /// order): the same seed gives the same masks, results and gradients both ways.
     /// Regularised runs, with a batch of 3 (one lane) and of 16 (two lanes: each reads its
-    /// rows of the masks drawn for the whole batch).
+    /// rows of the state-dropout masks drawn for the whole batch, and draws its own rows of
+    /// each step's zoneout masks).
     @Test(arguments: [[5, 2, 4], [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]])
     func regularisedRunsMatchTheirOpByOpRun(lengths: [Int]) {
         let network = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))

@@ -59,10 +59,18 @@ void ag_where_f32(const float *c, int scalar_c, const float *a, int scalar_a, co
                   float *y, int64_t n);
 
 /// A mask of n entries (masks.c): eight xoshiro256** streams, stream j seeded from seeds[j] as
-/// RandomGenerator(seed:) seeds; entries 16c + 2j and 16c + 2j + 1 come from the high and low
-/// 32 bits k of stream j's draw c, each `hit` when k < threshold, else `miss`.
+/// RandomGenerator(seed:) seeds; entries 16c + 2j and 16c + 2j + 1 are the low and high 32 bits
+/// k of stream j's draw c, each `hit` when k < threshold (at most 2³²), else `miss`.
 void ag_draw_mask_f32(const uint64_t seeds[8], uint64_t threshold, float hit, float miss, float *out, int64_t n);
 void ag_draw_mask_f64(const uint64_t seeds[8], uint64_t threshold, double hit, double miss, double *out, int64_t n);
+/// Rows first_row ..< first_row + rows of a [·, columns] mask whose rows are drawn each on its
+/// own (masks.c), so any range of rows can be drawn alone: row r is filled as ag_draw_mask
+/// fills a mask, from streams whose state words are the splitmix64 outputs 32r + 1 … 32r + 32
+/// of the stream seeded with `seed` (stream j's four: 32r + 4j + 1 … 32r + 4j + 4).
+void ag_draw_row_masks_f32(uint64_t seed, int64_t first_row, int64_t rows, int64_t columns, uint64_t threshold,
+                           float hit, float miss, float *out);
+void ag_draw_row_masks_f64(uint64_t seed, int64_t first_row, int64_t rows, int64_t columns, uint64_t threshold,
+                           double hit, double miss, double *out);
 
 /// Adam's update with default options over n elements (Sources/CKernels/optimizer.c):
 /// m += w1·(g − m); s = s·β2 + w2·g²; value += −step·m / (√s / c2 + ε).
