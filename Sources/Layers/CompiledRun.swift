@@ -58,7 +58,7 @@ struct RunLane: Sendable {
 /// pointer taken once, since simultaneous mutable accesses to one tensor variable would trap.
 /// It starts uninitialized: the lanes write every element (each step's rows of every lane, or
 /// each lane's rows of a final value), so zeroing it first would only be paid for.
-private final class SharedBuffer: @unchecked Sendable {
+final class SharedBuffer: @unchecked Sendable {
     let tensor: Tensor
     private let base: UnsafeMutableRawPointer
 
@@ -165,11 +165,17 @@ struct CompiledRun: Primitive {
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
-        let keepsResiduals = AutoGrad.isRecording && inputs.contains { $0.requiresGrad }
-        return noGrad {
+        let output = SharedBuffer(filledByLanes: shape, dtype: inputs[0].dtype)
+        run(inputs, into: output, at: 0, keepingResiduals: AutoGrad.isRecording && inputs.contains { $0.requiresGrad })
+        return output.tensor
+    }
+
+    /// The forward, on any thread: the result written into `output` from its flat position
+    /// `base` on, and each step's residuals kept for the pullback if `keepingResiduals`.
+    func run(_ inputs: [Tensor], into output: SharedBuffer, at base: Int, keepingResiduals keepsResiduals: Bool) {
+        noGrad {
             let parameters = Array(inputs[parameterOperands])
             let batch = inputs[0].shape[1]
-            let output = SharedBuffer(filledByLanes: shape, dtype: inputs[0].dtype)
             forEachLane { index in
                 let lane = lanes[index]
                 var state = inputs[states].map { lane.rows(of: $0) }
@@ -184,7 +190,7 @@ struct CompiledRun: Primitive {
                         invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
                     }
                     // The step's output is written straight into its rows of the output sequence.
-                    let rows = [0: (output.tensor, (t * batch + lane.rows.lowerBound) * plain.outputSize)]
+                    let rows = [0: (output.tensor, base + (t * batch + lane.rows.lowerBound) * plain.outputSize)]
                     let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
                                                   writingOutputs: rows)
                     state = Array(results[1...plain.stateCount])
@@ -196,31 +202,35 @@ struct CompiledRun: Primitive {
                         lane.residuals.steps.append(residuals)
                     }
                 }
-                var offset = steps * batch * plain.outputSize
+                var offset = base + steps * batch * plain.outputSize
                 for (component, whole) in zip(state, inputs[states]) {
                     output.write(component, at: offset + lane.rows.lowerBound * (whole.count / batch))
                     offset += whole.count
                 }
             }
-            return output.tensor
         }
     }
 
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        let batch = inputs[0].shape[1]
-        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
-                                                                 stateShapes: inputs[states].map(\.shape))
         // A recorded backward pass (second order) runs the same programs as ops, lane after
         // lane, on a forward recomputed from the recorded inputs, so every residual is
         // differentiable.
-        if AutoGrad.isRecording { return recordedPullback(outputGradients, stateGradients, inputs: inputs) }
+        if AutoGrad.isRecording { return recordedPullback(gradient, inputs: inputs) }
+        return gradients(gradient, inputs: inputs, releasing: !AutoGrad.isRetainingGraph)
+    }
+
+    /// The pullback of a backward pass that is not recorded, on any thread; each step's
+    /// residuals are dropped once read if `releasing`.
+    func gradients(_ gradient: Tensor, inputs: [Tensor], releasing: Bool) -> [Tensor?] {
+        let batch = inputs[0].shape[1]
+        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
+                                                                 stateShapes: inputs[states].map(\.shape))
         let inputGradients = inputs.prefix(plain.inputCount).map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
         let initialStateGradients = inputs[states].map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
         let laneStepResults = LaneResults<[[Tensor]]>(count: lanes.count, empty: [])
         // Unless the graph is kept for another backward pass, each step's residuals are
         // dropped once its backward step has read them: the run's memory shrinks as the
         // gradients of its inputs grow.
-        let releasing = !AutoGrad.isRetainingGraph
         forEachLane { index in
             let lane = lanes[index]
             var stepResiduals = lane.residuals.steps
@@ -291,7 +301,9 @@ struct CompiledRun: Primitive {
 
     /// The pullback as recorded ops: each lane's forward recomputed from the inputs (so its
     /// residuals are differentiable), then its backward programs evaluated as ops.
-    private func recordedPullback(_ outputGradients: Tensor, _ stateGradients: [Tensor], inputs: [Tensor]) -> [Tensor?] {
+    func recordedPullback(_ gradient: Tensor, inputs: [Tensor]) -> [Tensor?] {
+        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: inputs[0].shape[1], outputSize: plain.outputSize,
+                                                                 stateShapes: inputs[states].map(\.shape))
         let parameters = Array(inputs[parameterOperands])
         var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
         for lane in lanes {
@@ -324,9 +336,9 @@ struct CompiledRun: Primitive {
     }
 }
 
-/// One result per lane, set from the lanes' threads, each its own slot (of memory allocated
-/// once: an array property mutated from two threads at once would trap).
-private final class LaneResults<Value>: @unchecked Sendable {
+/// One result per lane (or run), set from the lanes' threads, each its own slot (of memory
+/// allocated once: an array property mutated from two threads at once would trap).
+final class LaneResults<Value>: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<Value>
     init(count: Int, empty: Value) { slots = .allocate(capacity: count); slots.initialize(repeating: empty) }
     deinit { slots.deinitialize().deallocate() }

@@ -7,9 +7,9 @@ extension RecurrentNetwork {
     /// anomaly messages name each op), for cells with a context or with buffers (whose values
     /// a compiled step would freeze), and for steps that ``CompiledStep`` cannot compile.
     /// Regularisation compiles too: weight drop swaps the weights the run reads, and state
-    /// dropout's and zoneout's masks are per-step inputs of the step.
-    func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?)
-        -> (outputs: Tensor, state: [Tensor])? {
+    /// dropout's and zoneout's masks are per-step inputs of the step. The run has a lane per
+    /// thread, of at most `threads`, when its batch is worth splitting.
+    func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, threads: Int) -> PreparedRun? {
         let cell = cells[index]
         guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
               prepared.shape[0] > 0, cell.namedBuffers().isEmpty else { return nil }
@@ -52,7 +52,7 @@ extension RecurrentNetwork {
         // A lane per thread when the step keeps the batch's rows apart, else one.
         var lanes: [RunLane] = []
         let stateWidth = start.map { $0.count / Swift.max(batch, 1) }.reduce(0, +)
-        let shares = laneRows(batch: batch, stepWork: batch * stateWidth * prepared.shape[2])
+        let shares = laneRows(batch: batch, stepWork: batch * stateWidth * prepared.shape[2], threads: threads)
         for (index, rows) in shares.enumerated() {
             guard let made = makeLane(index, rows: rows) else { return nil }
             guard made.plain.isRowwise && made.masked?.isRowwise ?? true else { break }
@@ -78,22 +78,49 @@ extension RecurrentNetwork {
         // masks (the same at every step), then its zoneout masks, which the run draws as it goes.
         let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }
         let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation, drawn: zoneoutMasks(for: start, steps: time))
-        let flat = apply(run, sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks })
-        let (outputs, state) = CompiledRun.unflattened(flat, steps: time, batch: batch, outputSize: plain.outputSize,
-                                                       stateShapes: start.map(\.shape))
+        return PreparedRun(run: run, operands: sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
+                           batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape))
+    }
+
+    /// The runs' outputs [time, batch, output] and final states: one op for one run, one op
+    /// running them side by side for several.
+    func results(of runs: [PreparedRun]) -> [(outputs: Tensor, state: [Tensor])] {
+        if runs.count == 1 { return [runs[0].results(of: apply(runs[0].run, runs[0].operands))] }
+        let flat = apply(ConcurrentRuns(runs: runs.map(\.run), operandCounts: runs.map(\.operands.count)), runs.flatMap(\.operands))
+        var start = 0
+        return runs.map { run in
+            defer { start += run.resultCount }
+            return run.results(of: flat.slice(start..<(start + run.resultCount), along: 0))
+        }
+    }
+}
+
+/// A compiled run made ready: its op, its operands and the layout of its flat result.
+struct PreparedRun {
+    let run: CompiledRun
+    let operands: [Tensor]
+    let batch: Int, outputSize: Int
+    let stateShapes: [[Int]]
+
+    /// The flat result's size.
+    var resultCount: Int { run.steps * batch * outputSize + stateShapes.map { $0.reduce(1, *) }.reduce(0, +) }
+
+    /// The outputs [time, batch, output] and final state in the run's flat result.
+    func results(of flat: Tensor) -> (outputs: Tensor, state: [Tensor]) {
+        let (outputs, state) = CompiledRun.unflattened(flat, steps: run.steps, batch: batch, outputSize: outputSize, stateShapes: stateShapes)
         return (outputs, state)
     }
 }
 
 extension RecurrentNetwork {
-    /// The batch's rows cut into lanes of equal size, one per thread, of at least
-    /// `minimumLaneRows` rows each (fewer rows make the per-step products too thin to gain),
-    /// when a step's recurrent product (about `stepWork` multiply-adds) is too small to split
-    /// well across threads by itself; a larger one gains nothing from lanes, which would only
-    /// hold a copy of the packed weights each.
-    func laneRows(batch: Int, stepWork: Int) -> [Range<Int>] {
+    /// The batch's rows cut into lanes of equal size, one per thread (of at most `threads`), of
+    /// at least `minimumLaneRows` rows each (fewer rows make the per-step products too thin to
+    /// gain), when a step's recurrent product (about `stepWork` multiply-adds) is too small to
+    /// split well across threads by itself; a larger one gains nothing from lanes, which would
+    /// only hold a copy of the packed weights each.
+    func laneRows(batch: Int, stepWork: Int, threads: Int) -> [Range<Int>] {
         let split = laneLimit != nil || stepWork < maximumLaneStepWork
-        let most = split ? Swift.min(laneLimit ?? ComputeThreads.maximum, batch / minimumLaneRows) : 1
+        let most = split ? Swift.min(threads, batch / minimumLaneRows) : 1
         let lanes = stride(from: Swift.max(most, 1), to: 1, by: -1).first { batch % $0 == 0 } ?? 1
         return (0..<lanes).map { ($0 * batch / lanes)..<(($0 + 1) * batch / lanes) }
     }

@@ -22,8 +22,10 @@
 /// shape into a ``Program``, differentiated, split into forward and backward halves and
 /// compiled (fused elementwise kernels, planned buffers, weights packed once per run, weight
 /// gradients summed over all steps in one matrix product); a run over the sequence is then one
-/// op on the tape, its batch's rows split between threads when the step keeps rows apart. Results and gradients equal the op-by-op run (tested to 1e-12 in
-/// float64, second derivatives included). As with JAX's `jit`, the step must be a function of
+/// op on the tape, its batch's rows split between threads when the step keeps rows apart,
+/// and a bidirectional layer's two directions run side by side when there are threads for
+/// both. Results and gradients equal the op-by-op run (tested to 1e-12 in float64, second
+/// derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
 /// contextual cells, cells holding buffers, runs recording gradient flow, step states or
@@ -128,7 +130,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
             layerInput = regularisedLayerInput(layerInput)
-            for direction in 0..<directions {
+            let runs = (0..<directions).map { direction -> DirectionRun in
                 let index = layer * directions + direction
                 let cell = cells[index]
                 let start = initial.map { components in components.map { $0.select(index, along: 0) } }
@@ -136,10 +138,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 // The input-only part of every step in one matrix product, then one slice per step.
                 let prepared = cell.prepareInputs(layerInput.reshaped(to: [time * batch, layerInput.shape[2]]))
                     .reshaped(to: [time, batch, -1])
-                let reverse = direction == 1
-                let (sequence, final) = run(cell: index, reverse ? reversedWithinLengths(prepared, lengths) : prepared,
-                                            from: start, lengths: lengths, context: context, recorder: recorder)
-                outputs.append(reverse ? reversedWithinLengths(sequence, lengths) : sequence)
+                return DirectionRun(cell: index, inputs: direction == 1 ? reversedWithinLengths(prepared, lengths) : prepared, start: start)
+            }
+            for (direction, (sequence, final)) in run(runs, lengths: lengths, context: context, recorder: recorder).enumerated() {
+                outputs.append(direction == 1 ? reversedWithinLengths(sequence, lengths) : sequence)
                 finalStates.append(final)
             }
             layerInput = concat(outputs, along: 2)
@@ -186,16 +188,32 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// Forgets the carried state (the next stateful call starts from zeros).
     public func resetState() { carriedState = nil }
 
-    /// Cell `index` run over `prepared` [time, batch, ·]: compiled when it can be (nothing is
-    /// recorded per step), else op by op. Returns the outputs [time, batch, output] and the
-    /// final state.
-    private func run(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, context: Cell.Context,
-                     recorder: StepRecorder?) -> (outputs: Tensor, state: [Tensor]) {
-        if recorder == nil, let compiled = compiledRun(cell: index, prepared, from: start, lengths: lengths) { return compiled }
-        let steps = (0..<prepared.shape[0]).map { prepared.select($0, along: 0) }
-        let (outputs, state) = unroll(cells[index], steps, from: start, lengths: lengths, context: context,
-                                      lane: index, recorder: recorder)
-        return (stack(outputs, along: 0), state)
+    /// One direction of a layer: its cell's index, its prepared inputs [time, batch, ·] (in
+    /// its own time order) and its initial state.
+    private struct DirectionRun {
+        let cell: Int, inputs: Tensor, start: [Tensor]
+    }
+
+    /// A layer's directions run over their inputs: compiled when they can be (nothing is
+    /// recorded per step), else op by op. Two compiled directions run side by side, each on
+    /// its share of the threads, when there are threads for both. Returns each direction's
+    /// outputs [time, batch, output] and final state.
+    private func run(_ runs: [DirectionRun], lengths: [Int]?, context: Cell.Context,
+                     recorder: StepRecorder?) -> [(outputs: Tensor, state: [Tensor])] {
+        let threads = laneLimit ?? ComputeThreads.maximum
+        let share = threads >= runs.count ? threads / runs.count : threads
+        let compiled = recorder == nil ? runs.map { compiledRun(cell: $0.cell, $0.inputs, from: $0.start, lengths: lengths, threads: share) } : []
+        if runs.count > 1, share < threads, compiled.count == runs.count, compiled.allSatisfy({ $0 != nil }) {
+            return results(of: compiled.map { $0! })
+        }
+        return runs.indices.map { direction in
+            if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run])[0] }
+            let (index, inputs) = (runs[direction].cell, runs[direction].inputs)
+            let steps = (0..<inputs.shape[0]).map { inputs.select($0, along: 0) }
+            let (outputs, state) = unroll(cells[index], steps, from: runs[direction].start, lengths: lengths, context: context,
+                                          lane: index, recorder: recorder)
+            return (stack(outputs, along: 0), state)
+        }
     }
 
     /// The cell applied step by step; past a sequence's length its state is held and its

@@ -77,22 +77,42 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         let gru = float64(GRU(inputSize: 4, hiddenSize: 5))
         gru.truncation = 2
         let user = float64(RecurrentNetwork(inputSize: 4, numLayers: 1) { _, size in MinimalGatedUnit(inputSize: size, hiddenSize: 5) })
-        (stacked.laneLimit, gru.laneLimit, user.laneLimit) = (2, 2, 2)
+        // Four threads for the bidirectional network: its two directions side by side, two lanes each.
+        (stacked.laneLimit, gru.laneLimit, user.laneLimit) = (4, 2, 2)
         let initial = [Tensor.randomNormal([4, 16, 5], dtype: .float64), Tensor.randomNormal([4, 16, 5], dtype: .float64)]
         expectCompiledEqualsEager(stacked, lengths: lengths, initialState: initial)
         expectCompiledEqualsEager(gru, lengths: lengths)
         expectCompiledEqualsEager(user, lengths: lengths)
-        // The run was split in two lanes.
+        // The runs were split in two lanes.
         stacked.usesCompiledSteps = true
         let x = Tensor.randomNormal([5, 16, 4], dtype: .float64).requiringGrad()
-        #expect(Graph(stacked(x).output).description.contains("lanes=2"))
+        #expect(Graph(stacked(x).output).description.contains("concurrent_recurrent_runs[lanes=[2,2]]"))
+        #expect(Graph(gru(x).output).description.contains("compiled_recurrent_run[stateCount=1 lanes=2"))
+    }
+
+    /// A bidirectional layer's directions run side by side, one thread each, when there are
+    /// two threads (one op for both); with one thread, one after the other (an op each).
+    @Test func directionsRunSideBySide() {
+        RandomGenerator.seedThread(12)
+        let gru = float64(GRU(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        for threads in [1, 2] {
+            gru.laneLimit = threads
+            expectCompiledEqualsEager(gru, lengths: [5, 2, 4])
+            let graph = Graph(gru(Tensor.randomNormal([5, 3, 4], dtype: .float64).requiringGrad()).output)
+            let names = graph.operations.compactMap { $0.primitive?.name }
+            #expect(names.filter { $0 == "concurrent_recurrent_runs" }.count == (threads == 2 ? 2 : 0))
+            #expect(names.filter { $0 == "compiled_recurrent_run" }.count == (threads == 2 ? 0 : 4))
+        }
     }
 
     /// A compiled run drops each step's residuals once its backward step has read them, unless
     /// the graph is retained: then a second backward pass gives the same gradients.
-    @Test func retainedGraphKeepsTheResiduals() {
+    /// Bidirectional too: its directions' runs, side by side, get the caller's choice.
+    @Test(arguments: [false, true])
+    func retainedGraphKeepsTheResiduals(bidirectional: Bool) {
         RandomGenerator.seedThread(9)
-        let lstm = float64(LSTM(inputSize: 4, hiddenSize: 6))
+        let lstm = float64(LSTM(inputSize: 4, hiddenSize: 6, bidirectional: bidirectional))
+        lstm.laneLimit = 2
         let x = Tensor.randomNormal([5, 3, 4], dtype: .float64).requiringGrad()
         let output = lstm(x).output
         let loss = (output * output).sum()
@@ -117,13 +137,13 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
 
     /// Regularisation runs compiled too (its masks are step inputs, drawn in the op-by-op
     /// order): the same seed gives the same masks, results and gradients both ways.
-    /// Regularised runs, with a batch of 3 (one lane) and of 16 (two lanes: each reads its
-    /// rows of the state-dropout masks drawn for the whole batch, and draws its own rows of
-    /// each step's zoneout masks).
+    /// Regularised runs, with a batch of 3 (one lane) and of 16 (two lanes per direction: each
+    /// reads its rows of the state-dropout masks drawn for the whole batch, and draws its own
+    /// rows of each step's zoneout masks).
     @Test(arguments: [[5, 2, 4], [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]])
     func regularisedRunsMatchTheirOpByOpRun(lengths: [Int]) {
         let network = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
-        network.laneLimit = 2
+        network.laneLimit = 4
         network.regularisation = RecurrentRegularisation(
             variationalDropout: VariationalDropout(inputs: 0.2, state: 0.3, outputs: 0.1, stateComponents: [0, 1]),
             weightDrop: WeightDrop(0.4), zoneout: Zoneout(probabilities: [0.1, 0.3]))
@@ -139,8 +159,8 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         RandomGenerator.seedThread(21)
         let x = Tensor.randomNormal([5, lengths.count, 4], dtype: .float64)
         let graph = Graph(network(x).output)
-        #expect(graph.operations.filter { $0.primitive!.name == "compiled_recurrent_run" }.count == 4)  // 2 layers × 2 directions
-        #expect(graph.description.contains("lanes=2") == (lengths.count == 16))
+        #expect(graph.operations.filter { $0.primitive!.name == "concurrent_recurrent_runs" }.count == 2)  // a layer's directions side by side
+        #expect(graph.description.contains("lanes=[2,2]") == (lengths.count == 16))
         network.eval()
         expectCompiledEqualsEager(network, lengths: lengths)  // zoneout's expectation, no masks
     }
@@ -190,13 +210,21 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
 
     /// Gradients of gradients: the compiled run's pullback, recorded, runs the same programs
     /// as ops, so a second derivative equals the op-by-op one.
-    /// Second order, with a batch of 2 (one lane) and of 16 (two lanes, recorded lane after lane).
+    /// Second order, with a batch of 2 (one lane) and of 16 (two lanes, recorded lane after lane),
+    /// for an LSTM and a bidirectional one (its directions side by side, recorded one after the other).
     @Test(arguments: [[5, 3], [5, 3, 4, 5, 1, 2, 5, 5, 3, 4, 5, 2, 1, 5, 4, 3]])
     func secondOrderGradientsMatch(lengths: [Int]) {
+        for bidirectional in [false, true] {
+            expectSecondOrderGradientsMatch(lengths: lengths, bidirectional: bidirectional)
+        }
+    }
+
+    /// The second-order check of one network (bidirectional: its directions side by side).
+    private func expectSecondOrderGradientsMatch(lengths: [Int], bidirectional: Bool) {
         RandomGenerator.seedThread(5)
-        let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4))
+        let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4, bidirectional: bidirectional))
         lstm.truncation = 2
-        lstm.laneLimit = 2
+        lstm.laneLimit = bidirectional ? 4 : 2
         func gradientPenalty(compiled: Bool) -> [Tensor] {
             lstm.usesCompiledSteps = compiled
             var generator = RandomGenerator(seed: 9)
