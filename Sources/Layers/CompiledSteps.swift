@@ -29,6 +29,8 @@ final class CompiledStep: @unchecked Sendable {
     let extraCount: Int
     /// (prepared input rows, its parameters…) → the sequence inputs, for all steps' rows at once.
     let inputPart: (program: Program, parameters: [Parameter])?
+    /// The input part's program as text, which lanes compare to share one evaluation of it.
+    let inputPartText: String?
     /// (inputs…, state…, mask?, parameters…) → (output, state…, residuals…).
     let forward: HoistedExecutable
     /// (residuals…, d output, d state…) → (d inputs…, d state…, the pieces of the parameters'
@@ -58,6 +60,7 @@ final class CompiledStep: @unchecked Sendable {
         parameters = split.stepParameters.map { candidates[$0] }
         inputCount = split.inputCount
         inputPart = split.inputPart.map { ($0, split.inputParameters.map { candidates[$0] }) }
+        inputPartText = split.inputPart?.description
         self.stateCount = stateCount
         self.isMasked = isMasked
         self.extraCount = extraCount

@@ -11,12 +11,14 @@ extension RecurrentNetwork {
     /// thread, of at most `threads`, when its batch is worth splitting.
     func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, threads: Int) -> PreparedRun? {
         let cell = cells[index]
-        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies,
-              prepared.shape[0] > 0, cell.namedBuffers().isEmpty else { return nil }
+        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies, prepared.shape[0] > 0
+        else { return nil }
+        // The cell's parameters and buffers, found by reflection once (a compiled step holds
+        // the parameters it was traced with).
+        let (parameters, hasBuffers) = compiledSteps.members(of: index) { (cell.parameters(), !cell.namedBuffers().isEmpty) }
         // A parameter value that is not a recorded tensor (a weight-drop copy made under
         // noGrad) would be frozen into the trace as a constant.
-        let parameters = cell.parameters()
-        guard parameters.allSatisfy(\.value.requiresGrad) else { return nil }
+        guard !hasBuffers, parameters.allSatisfy(\.value.requiresGrad) else { return nil }
         let (time, batch) = (prepared.shape[0], prepared.shape[1])
         // Which state components the step's masks cover: dropped (read masked), then zoned.
         let (dropped, zoned) = (droppedStateComponents(count: start.count), zonedStateComponents(count: start.count))
@@ -30,7 +32,7 @@ extension RecurrentNetwork {
         // A lane's step, compiled for its rows (an example of which traces it) and its own.
         func compiled(lane: Int, rows: Range<Int>, masked validity: Bool) -> CompiledStep? {
             let key = CompiledStepCache.Key(cell: index, lane: lane, batch: rows.count, dtype: prepared.dtype, masked: validity,
-                                            training: cell.isTraining, regularisation: "\(isTraining) \(regularisation)")
+                                            training: cell.isTraining, networkTraining: isTraining, regularisation: regularisation)
             return compiledSteps.step(for: key) {
                 CompiledStep.make(step: step, input: prepared.select(0, along: 0).slice(rows, along: 0).detached(),
                                   state: start.map { $0.slice(rows, along: 0).detached() },
@@ -67,7 +69,7 @@ extension RecurrentNetwork {
         var sequences = [prepared]
         if let part = plain.inputPart {
             guard lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
-                $0.inputPart?.program.description == part.program.description
+                $0.inputPartText == plain.inputPartText
             } }) else { return nil }
             let rows = prepared.reshaped(to: [time * batch, prepared.shape[2]])
             sequences = part.program.evaluate(on: [rows] + part.parameters.map(\.value)).map {
@@ -137,10 +139,20 @@ let maximumLaneStepWork = 1 << 25
 final class CompiledStepCache: Sendable {
     struct Key: Hashable {
         let cell: Int, lane: Int, batch: Int, dtype: DType, masked: Bool, training: Bool
-        /// The regularisation the step applies (its masks and probabilities shape the program).
-        let regularisation: String
+        /// The regularisation the step applies, and whether the network trains (its masks and
+        /// probabilities shape the program).
+        let networkTraining: Bool, regularisation: RecurrentRegularisation
     }
     private let entries = Mutex<[Key: CompiledStep?]>([:])
+    private let cellMembers = Mutex<[Int: (parameters: [Parameter], hasBuffers: Bool)]>([:])
+
+    /// Cell `cell`'s parameters and whether it has buffers, found by `find` the first time.
+    func members(of cell: Int, find: () -> (parameters: [Parameter], hasBuffers: Bool)) -> (parameters: [Parameter], hasBuffers: Bool) {
+        if let known = cellMembers.withLock({ $0[cell] }) { return known }
+        let found = find()
+        cellMembers.withLock { $0[cell] = found }
+        return found
+    }
 
     /// The entry for `key`, made by `make` the first time.
     func step(for key: Key, make: () -> CompiledStep?) -> CompiledStep? {

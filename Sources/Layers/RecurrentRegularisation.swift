@@ -10,7 +10,7 @@ import CKernels
 ///     lstm.regularisation = RecurrentRegularisation(
 ///         variationalDropout: VariationalDropout(inputs: 0.25, state: 0.25, outputs: 0.25),
 ///         weightDrop: WeightDrop(0.5), zoneout: Zoneout(probabilities: [0.05, 0.5]))
-public struct RecurrentRegularisation: Sendable, Equatable {
+public struct RecurrentRegularisation: Sendable, Hashable {
     /// Gal & Ghahramani's dropout with one mask per sequence, or `nil`.
     public var variationalDropout: VariationalDropout?
     /// DropConnect on named recurrent weights (AWD-LSTM's weight drop), or `nil`.
@@ -42,7 +42,7 @@ public struct RecurrentRegularisation: Sendable, Equatable {
 ///   mask affects only what the step reads: the carried and the returned final state are the
 ///   cell's own.
 /// - `outputs`: the network's output sequence (the last layer's), one mask.
-public struct VariationalDropout: Sendable, Equatable {
+public struct VariationalDropout: Sendable, Hashable {
     /// The probability of dropping a unit of every layer's input.
     public let inputs: Double
     /// The probability of dropping a unit of the state components the step reads.
@@ -76,7 +76,7 @@ public struct VariationalDropout: Sendable, Equatable {
 ///
 /// The weights are substituted while the call runs, so a network must not be called by two
 /// threads at once while weight drop is on.
-public struct WeightDrop: Sendable, Equatable {
+public struct WeightDrop: Sendable, Hashable {
     /// The probability of dropping each weight.
     public let probability: Double
     /// The cell parameters dropped.
@@ -102,7 +102,7 @@ public struct WeightDrop: Sendable, Equatable {
 /// It acts on the carried state; each step's output stays the cell's own, as in the authors'
 /// `ZoneoutWrapper`. Krueger et al.'s LSTM uses different rates for h and c (e.g. 0.05 and 0.5):
 /// `Zoneout(probabilities: [0.05, 0.5])`.
-public struct Zoneout: Sendable, Equatable {
+public struct Zoneout: Sendable, Hashable {
     /// One probability per state component, or one for every component.
     public let probabilities: [Double]
 
