@@ -113,9 +113,12 @@ public final class Node: @unchecked Sendable {
         }
     }
 
-    /// Drops the values kept for the pullback; constants stay (they are part of the program).
+    /// Drops the values kept for the pullback, the leaves' too; constants stay (they are part
+    /// of the program). A parameter's buffer still shared with a released graph — the loss
+    /// tensor alive while the optimizer steps, as in most training loops — would make every
+    /// in-place update copy it first.
     func release() {
-        for (position, operand) in operands.enumerated() where operand.node.map({ !$0.isLeaf }) ?? false {
+        for (position, operand) in operands.enumerated() where operand.node != nil {
             savedInputs[position] = TensorStorage.placeholder(operand.dtype)
         }
         savedOutput = nil

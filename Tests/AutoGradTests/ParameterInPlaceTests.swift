@@ -25,4 +25,30 @@ import Testing
         parameter.value.withUnsafeMutableBufferPointer(as: Double.self) { $0[1] = 7 }
         #expect(snapshot.scalars == [1, 2] && parameter.value.scalars == [1, 7])
     }
+
+    /// A backward pass releases what the graph kept of the parameters too: an update made
+    /// while the loss (and so its graph) is still alive, as in most training loops, writes in
+    /// place instead of copying the buffer away from the graph first.
+    @Test func updatesAfterBackwardDoNotCopyWhileTheLossLives() {
+        let parameter = Parameter(Tensor([1, 2, 3], dtype: .float64))
+        let x = Tensor([4, 5, 6], dtype: .float64)
+        let loss = (parameter.value * x).sum()
+        loss.backward()
+        let before = parameter.value.withUnsafeBufferPointer(as: Double.self) { UnsafeRawPointer($0.baseAddress) }
+        parameter.value.withUnsafeMutableBufferPointer(as: Double.self) { $0[0] -= 0.5 }
+        #expect(parameter.value.withUnsafeBufferPointer(as: Double.self) { UnsafeRawPointer($0.baseAddress) } == before)
+        #expect(parameter.value.scalars == [0.5, 2, 3] && parameter.grad?.scalars == [4, 5, 6])
+        #expect(loss.scalars == [32])
+    }
+
+    /// With the graph retained, the graph keeps its values: the update copies (copy-on-write).
+    @Test func aRetainedGraphKeepsTheValuesItRecorded() {
+        let parameter = Parameter(Tensor([1, 2], dtype: .float64))
+        let loss = (parameter.value * parameter.value).sum()
+        loss.backward(retainGraph: true)
+        parameter.value.withUnsafeMutableBufferPointer(as: Double.self) { $0[0] = 10 }
+        parameter.zeroGrad()
+        loss.backward()
+        #expect(parameter.grad?.scalars == [2, 4])  // d(p²)/dp at the recorded values
+    }
 }

@@ -121,8 +121,12 @@ extension Program {
         for node in topologicalOrder(from: outputs.compactMap { $0 }) {
             guard let primitive = node.primitive, values[ObjectIdentifier(node)] == nil else { continue }
             let operands = zip(node.operands, node.savedInputs).map { operand, storage in
-                operand.node.flatMap { values[ObjectIdentifier($0)] }
-                    ?? builder.constant(Tensor(storage: storage, shape: operand.shape, elementType: operand.elementType))
+                if let source = operand.node, let value = values[ObjectIdentifier(source)] { return value }
+                // A leaf that is not an input is a constant: its value, unless a backward pass released it.
+                guard storage.count == elementCount(operand.shape) else {
+                    opFailure("Program", "a value '\(primitive.name)' reads was released by a backward pass; build the program before it, or pass retainGraph: true")
+                }
+                return builder.constant(Tensor(storage: storage, shape: operand.shape, elementType: operand.elementType))
             }
             do {
                 values[ObjectIdentifier(node)] = try builder.apply(primitive, operands)
