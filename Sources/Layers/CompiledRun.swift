@@ -190,7 +190,7 @@ struct CompiledRun: Primitive {
                         invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
                     }
                     // The step's output is written straight into its rows of the output sequence.
-                    let rows = [0: (output.tensor, base + (t * batch + lane.rows.lowerBound) * plain.outputSize)]
+                    let rows = [0: (tensor: output.tensor, offset: base + (t * batch + lane.rows.lowerBound) * plain.outputSize)]
                     let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
                                                   writingOutputs: rows)
                     state = Array(results[1...plain.stateCount])
@@ -252,7 +252,7 @@ struct CompiledRun: Primitive {
                 }
                 // The step's input gradients are written straight into their rows of the sequence.
                 let rows = Dictionary(uniqueKeysWithValues: inputGradients.enumerated().map { k, buffer in
-                    (k, (buffer.tensor, (t * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
+                    (k, (tensor: buffer.tensor, offset: (t * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
                 })
                 var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!,
                                                      writingOutputs: rows)

@@ -107,12 +107,12 @@ public final class Executable: @unchecked Sendable {
     package func callAsFunction(_ arguments: [Tensor], writingOutputs destinations: [Int: (tensor: Tensor, offset: Int)]) -> [Tensor] {
         prepare(arguments)
         let results = slots.withLock { slots in
-            var targets: [Int: TensorStorage] = [:]
+            var targets: [(position: Int, storage: TensorStorage)] = []
             for (k, destination) in destinations {
-                guard case .result(let position) = program.outputs[k], targets[position] == nil,
+                guard case .result(let position) = program.outputs[k], !targets.contains(where: { $0.position == position }),
                       case .planned = steps[position].kind, steps[position].type.element.floatType == destination.tensor.dtype
                 else { continue }
-                targets[position] = .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)
+                targets.append((position, .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)))
             }
             return run(arguments, &slots, writingInto: targets)
         }
@@ -127,7 +127,8 @@ public final class Executable: @unchecked Sendable {
 
     /// The run; the results at the positions `targets` names are written into those storages
     /// instead of planned slots.
-    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?], writingInto targets: [Int: TensorStorage] = [:]) -> [Tensor] {
+    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?],
+                     writingInto targets: [(position: Int, storage: TensorStorage)] = []) -> [Tensor] {
         var results = [Tensor?](repeating: nil, count: steps.count)
         var operands: [Tensor] = []
         operands.reserveCapacity(8)
@@ -147,7 +148,8 @@ public final class Executable: @unchecked Sendable {
             case .allocating:
                 output = step.primitive.forward(operands, shape: type.shape)
             case let .planned(slot, kernel):
-                let storage = targets[position] ?? claim(slot, &slots, dtype: type.element.floatType!)
+                // A few targets at most: a scan, where a dictionary hashed every equation's position.
+                let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &slots, dtype: type.element.floatType!)
                 Executable.write(kernel, type, operands, into: storage)
                 output = Tensor(storage: storage, shape: type.shape)
             }
