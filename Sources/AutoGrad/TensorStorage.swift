@@ -44,8 +44,8 @@ final class TensorStorage: ManagedBuffer<StorageHeader, Double> {
     /// The `count` elements from element `start` of `owner`, shared rather than copied (a
     /// contiguous slice along the first axes); it keeps `owner` alive.
     static func view(of owner: TensorStorage, from start: Int, count: Int) -> TensorStorage {
-        let root = owner.header.owner ?? owner
-        let offset = owner.header.offset + start * owner.dtype.byteCount
+        let (root, ownerOffset) = owner.withUnsafeMutablePointerToHeader { ($0.pointee.owner ?? owner, $0.pointee.offset) }
+        let offset = ownerOffset + start * owner.dtype.byteCount
         return unsafeDowncast(create(minimumCapacity: 0) { _ in
             StorageHeader(count: count, dtype: owner.dtype, owner: root, offset: offset)
         }, to: TensorStorage.self)

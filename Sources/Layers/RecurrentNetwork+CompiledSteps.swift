@@ -105,7 +105,7 @@ struct PreparedRun {
     let stateShapes: [[Int]]
 
     /// The flat result's size.
-    var resultCount: Int { run.steps * batch * outputSize + stateShapes.map { $0.reduce(1, *) }.reduce(0, +) }
+    var resultCount: Int { try! run.outputShape(OperandShapes(operands))[0] }
 
     /// The outputs [time, batch, output] and final state in the run's flat result.
     func results(of flat: Tensor) -> (outputs: Tensor, state: [Tensor]) {
@@ -148,17 +148,19 @@ final class CompiledStepCache: Sendable {
 
     /// Cell `cell`'s parameters and whether it has buffers, found by `find` the first time.
     func members(of cell: Int, find: () -> (parameters: [Parameter], hasBuffers: Bool)) -> (parameters: [Parameter], hasBuffers: Bool) {
-        if let known = cellMembers.withLock({ $0[cell] }) { return known }
-        let found = find()
-        cellMembers.withLock { $0[cell] = found }
-        return found
+        Self.entry(cell, in: cellMembers, make: find)
     }
 
     /// The entry for `key`, made by `make` the first time.
     func step(for key: Key, make: () -> CompiledStep?) -> CompiledStep? {
-        if let entry = entries.withLock({ $0[key] }) { return entry }
+        Self.entry(key, in: entries, make: make)
+    }
+
+    /// `table`'s entry for `key`, made by `make` (outside the lock) the first time.
+    private static func entry<K: Hashable & Sendable, V: Sendable>(_ key: K, in table: borrowing Mutex<[K: V]>, make: () -> V) -> V {
+        if let known = table.withLock({ $0[key] }) { return known }
         let made = make()
-        entries.withLock { $0[key] = made }
+        table.withLock { $0[key] = made }
         return made
     }
 }

@@ -143,7 +143,7 @@ func invertedDropoutMask(_ shape: [Int], dtype: DType, probability p: Double) ->
 /// A tensor whose entries are `hit` with probability p and `miss` otherwise, from the calling
 /// thread's generator: eight draws from it seed eight generators (as `RandomGenerator(seed:)`),
 /// which run side by side (vectorized, in C); entries 16c + 2j and 16c + 2j + 1 come from the
-/// high and low 32 bits k of generator j's draw c, each `hit` when k < ⌈p · 2³²⌉ — a
+/// low and high 32 bits k of generator j's draw c, each `hit` when k < ⌈p · 2³²⌉ — a
 /// probability within 2.4·10⁻¹⁰ of p, the same in either dtype. Regularised runs draw many
 /// masks, and one generator's chain of dependent operations was most of their cost.
 func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double, miss: Double) -> Tensor {
@@ -158,8 +158,10 @@ func drawnMask(_ shape: [Int], dtype: DType, probability p: Double, hit: Double,
 
 /// Zoneout's masks over the steps of a run: a seed per step and mask, drawn from the calling
 /// thread's generator step by step and within a step mask by mask, and from each seed a mask
-/// whose rows are drawn each on its own (`ag_draw_row_masks`: row r as ``drawnMask(_:dtype:probability:hit:miss:)``
-/// fills a mask, from eight seeds that splitmix64 makes of the step's seed and r). A compiled
+/// whose rows are drawn each on its own (`ag_draw_row_masks`: row r is filled as
+/// ``drawnMask(_:dtype:probability:hit:miss:)`` fills a mask, by eight generators whose state
+/// words are the splitmix64 outputs 32r + 1 … 32r + 32 of the stream seeded with the step's
+/// seed). A compiled
 /// run's lanes draw their own rows of a step's masks just before the step reads them, so a
 /// mask is in cache when it is read, and a run holds no masks of steps not yet run: drawn all
 /// at once, a B-sized run's zoneout masks (3.2 MB) had left the cache by the time each step
