@@ -26,8 +26,11 @@ import AutoGrad
     func packedProductsEqualPlainOnes(transA: Bool, transB: Bool) throws {
         var generator = RandomGenerator(seed: 11)
         for (dtype, name, tolerance) in [(DType.float32, "f32", 1e-5), (.float64, "f64", 1e-12)] {
-            // Rows across the micro-tile and block sizes; inner sizes across the K blocks.
-            for (m, k, n) in [(3, 5, 7), (32, 256, 1024), (37, 600, 70), (130, 33, 65)] {
+            // Rows across the micro-tile and block sizes (one row: its own kernel, whose k
+            // steps take turns in four accumulators, so inner sizes of every remainder);
+            // inner sizes across the K blocks.
+            for (m, k, n) in [(3, 5, 7), (32, 256, 1024), (37, 600, 70), (130, 33, 65), (1, 5, 7), (1, 130, 512),
+                              (1, 601, 70), (1, 3, 1), (2, 259, 100)] {
                 let a = transA ? [k, m] : [m, k], w = transB ? [n, k] : [k, n]
                 let (program, hoisted) = try hoistedProduct(a: a, w: w, transA: transA, transB: transB, dtype: name)
                 #expect(hoisted.prologue.description.contains("pack_rhs"))
@@ -66,11 +69,11 @@ import AutoGrad
         #expect(hoisted.body.run([a] + hoisted.prologue.run([w]))[0].scalars == single)
     }
 
-    /// One- and two-row products run unpacked (the GEMM does not pack them either).
-    @Test func fewRowProductsStayPlain() throws {
-        let (_, hoisted) = try hoistedProduct(a: [2, 8], w: [8, 16], transA: false, transB: false, dtype: "f32")
-        #expect(!hoisted.body.description.contains("matmul_packed"))
-        #expect(hoisted.prologue.equations.isEmpty)
+    /// A product of one row (a batch-1 recurrent step's) reads its weight packed too.
+    @Test func oneRowProductsReadThePackedWeight() throws {
+        let (_, hoisted) = try hoistedProduct(a: [1, 8], w: [8, 16], transA: false, transB: false, dtype: "f32")
+        #expect(hoisted.body.description.contains("matmul_packed[n=16]"))
+        #expect(hoisted.prologue.description.contains("pack_rhs"))
     }
 
     /// A weight read both as W and as Wᵀ is packed once each way; the hoisted body prints and

@@ -94,7 +94,10 @@ public final class Executable: @unchecked Sendable {
         guard arguments.count == program.inputs.count else {
             opFailure("Executable", "\(arguments.count) arguments for a program with \(program.inputs.count) inputs")
         }
-        for (input, argument) in zip(program.inputs, arguments) where argument.valueType != input.type {
+        // Compared field by field: building each argument's ValueType cost a retain and a
+        // release per argument at every step of a recurrent run.
+        for (input, argument) in zip(program.inputs, arguments)
+        where argument.shape != input.type.shape || argument.elementType != input.type.element {
             opFailure("Executable", "input %\(input.name) expects \(input.type), got \(argument.valueType)")
         }
     }

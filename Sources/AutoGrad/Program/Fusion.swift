@@ -4,8 +4,9 @@ import CKernels
 /// and binary elementwise equations and `where` (with the comparisons that make its
 /// condition), run block by block over the output so every
 /// intermediate stays in a cache-sized buffer and no intermediate tensor is allocated (the
-/// approach of numexpr; no code generation). Operands are full-size, scalars, or broadcast
-/// (gathered block by block through their broadcast strides, never expanded in memory).
+/// approach of numexpr; no code generation). Operands are full-size, scalars, or read through
+/// a window: broadcast, or a `slice` of an input in the body (an LSTM's gate columns of its
+/// pre-activations), gathered block by block through strides, never copied out whole.
 ///
 /// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
 struct FusedElementwise: WritesIntoBuffer {
@@ -32,27 +33,32 @@ struct FusedElementwise: WritesIntoBuffer {
             (unaryFloat32, binaryFloat32) = (unary?.float32Kernel, binary?.float32Kernel)
         }
     }
-    /// An operand of a step: an input of the fused op, or an earlier step's block.
+    /// An operand of a step: an input of the fused op read element by element, a window of
+    /// one (``Window``), or an earlier step's block.
     enum Source: Sendable {
         case input(Int)
+        case window(Int)
         case step(Int)
+    }
+
+    /// An input read through strides over the output's shape from an element offset: a
+    /// broadcast input, or a slice of one (gathered block by block, never materialized).
+    struct Window: Sendable {
+        let input: Int, offset: Int, strides: [Int]
     }
 
     /// The body and its steps, behind one reference so copying the op is one retain.
     private final class Contents: Sendable {
         let body: Program
         let steps: [Step]
-        /// The output's shape, and for each input that is neither full-size nor a scalar its
-        /// strides as broadcast to it (read block by block, never materialized).
+        /// The output's shape, and the windows the steps read.
         let shape: [Int]
-        let broadcastStrides: [[Int]?]
-        init(body: Program, steps: [Step]) {
+        let windows: [Window]
+        init(body: Program, steps: [Step], windows: [Window]) {
             self.body = body
             self.steps = steps
+            self.windows = windows
             shape = body.equations.last!.type.shape
-            broadcastStrides = body.inputs.map { [shape] input in
-                input.type.count == elementCount(shape) || input.type.count == 1 ? nil : AutoGrad.broadcastStrides(input.type.shape, to: shape)
-            }
         }
     }
     private let contents: Contents
@@ -64,18 +70,48 @@ struct FusedElementwise: WritesIntoBuffer {
     static let blockSize = 512
 
     /// Wraps `body`, whose equations must all be unary or binary elementwise ops (comparisons
-    /// included: their 1 or 0 is held in the body's float type) or `where`, and whose one
-    /// output is its last equation's result.
+    /// included: their 1 or 0 is held in the body's float type), `where`, or slices of its
+    /// inputs, and whose one output is its last equation's result.
     init?(body: Program) {
-        var steps: [Step] = []
+        var steps: [Step] = [], windows: [Window] = []
+        guard let shape = body.equations.last?.type.shape else { return nil }
+        let count = elementCount(shape)
+        /// Each equation's result as a source: a step, or a window for a slice.
+        var results: [Source] = [], broadcastInputs: [Int: Source] = [:]
+        func window(_ input: Int, offset: Int, strides: [Int], shape sourceShape: [Int]) -> Source {
+            // A window's strides are over the output's shape: broadcast the source's to it.
+            let broadcast = AutoGrad.broadcastStrides(sourceShape, to: shape)
+            let rankOffset = shape.count - sourceShape.count
+            let outputStrides = shape.indices.map { axis in
+                broadcast[axis] == 0 ? 0 : strides[axis - rankOffset]
+            }
+            windows.append(Window(input: input, offset: offset, strides: outputStrides))
+            return .window(windows.count - 1)
+        }
         func source(_ value: Program.Value) -> Source? {
             switch value {
-            case .input(let index): .input(index)
-            case .result(let index): .step(index)
-            case .constant: nil
+            case .input(let index):
+                let type = body.inputs[index].type
+                if type.count == count || type.count == 1 { return .input(index) }
+                if let known = broadcastInputs[index] { return known }
+                let broadcast = window(index, offset: 0, strides: contiguousStrides(type.shape), shape: type.shape)
+                broadcastInputs[index] = broadcast
+                return broadcast
+            case .result(let index): return results[index]
+            case .constant: return nil
             }
         }
-        for equation in body.equations {
+        for (position, equation) in body.equations.enumerated() {
+            if let slice = equation.primitive as? Slice {
+                // A slice of an input is a window on it; a slice of a step's block is not fused.
+                guard case .input(let index) = equation.operands[0], position < body.equations.count - 1 else { return nil }
+                let sourceShape = body.inputs[index].type.shape, own = contiguousStrides(sourceShape)
+                var strides = own
+                strides[slice.axis] *= slice.step
+                results.append(window(index, offset: slice.start * own[slice.axis], strides: strides, shape: equation.type.shape))
+                continue
+            }
+            results.append(.step(steps.count))
             switch equation.primitive {
             case let unary as UnaryElementwisePrimitive:
                 guard let x = source(equation.operands[0]) else { return nil }
@@ -91,9 +127,9 @@ struct FusedElementwise: WritesIntoBuffer {
                 return nil
             }
         }
-        guard !steps.isEmpty, body.outputs == [.result(steps.count - 1)], body.equations.last!.type.element.floatType != nil
+        guard !steps.isEmpty, body.outputs == [.result(body.equations.count - 1)], body.equations.last!.type.element.floatType != nil
         else { return nil }
-        contents = Contents(body: body, steps: steps)
+        contents = Contents(body: body, steps: steps, windows: windows)
     }
 
     var name: String { "fused" }
@@ -126,8 +162,9 @@ struct FusedElementwise: WritesIntoBuffer {
 
     /// Evaluates the body block by block into `output` (which has the result's size).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
-        // A condition may be held in the other float type (a mask's storage is float32).
-        let inputs = inputs.map { $0.dtype == output.dtype ? $0 : $0.converted(to: output.dtype) }
+        // A condition may be held in the other float type (a mask's storage is float32); the
+        // inputs are copied only then.
+        let inputs = inputs.allSatisfy { $0.dtype == output.dtype } ? inputs : inputs.map { $0.converted(to: output.dtype) }
         let count = elementCount(shape)
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
         let block = Swift.max(1, Swift.min(Self.blockSize, count)), blocks = (count + block - 1) / block
@@ -147,17 +184,17 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Evaluates the blocks of `block` elements that cover `elements` (of `count`).
     private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int,
                                            block: Int, elements: Range<Int>) {
-        let broadcast = contents.broadcastStrides, steps = contents.steps, inputScratch = steps.count - 1
-        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + inputs.count))) { scratch in
+        let windows = contents.windows, steps = contents.steps, windowScratch = steps.count - 1
+        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + windows.count))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
-            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: 2 * inputs.count) { pointers in
-                // Each input's base, then each broadcast input's elements for the current block.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count + windows.count) { pointers in
+                // Each input's base, then each window's elements for the current block.
                 let bases = pointers.baseAddress!, gathered = bases + inputs.count
                 for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
                 func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
                     switch source {
-                    case .input(let index) where broadcast[index] != nil:
+                    case .window(let index):
                         return (gathered[index], false)
                     case .input(let index):
                         return inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
@@ -167,12 +204,11 @@ struct FusedElementwise: WritesIntoBuffer {
                 }
                 for start in stride(from: elements.lowerBound, to: elements.upperBound, by: block) {
                     let n = Swift.min(block, count - start)
-                    // Broadcast operands are gathered block by block into their own scratch
-                    // (or read in place when the block lies within one of their rows).
-                    for (index, strides) in broadcast.enumerated() {
-                        guard let strides else { continue }
-                        gathered[index] = gatherBroadcast(bases[index], strides: strides, shape: contents.shape, start: start, count: n,
-                                                          into: scratch + (inputScratch + index) * block)
+                    // Windows are gathered block by block into their own scratch (or read in
+                    // place where the block lies within one of their rows).
+                    for (index, window) in windows.enumerated() {
+                        gathered[index] = gatherWindow(bases[window.input] + window.offset, strides: window.strides, shape: contents.shape,
+                                                       start: start, count: n, into: scratch + (windowScratch + index) * block)
                     }
                     for index in steps.indices {
                         // The last step writes straight into the output.
@@ -203,10 +239,10 @@ struct FusedElementwise: WritesIntoBuffer {
     }
 
     /// Elements `start ..< start + count` (row-major, in `shape`) of a tensor read through
-    /// broadcast `strides`: where they lie contiguous in the source (a bias's row), the source
-    /// itself; else copied into `target` run by run along the last axis (a bias added to rows
-    /// shorter than a block), and `target` returned.
-    private func gatherBroadcast<T>(_ source: UnsafePointer<T>, strides: [Int], shape: [Int], start: Int, count: Int,
+    /// `strides`: where they lie contiguous in the source (a bias's row, a gate's columns of one
+    /// row), the source itself; else copied into `target` run by run along the last axis (a
+    /// bias added to rows shorter than a block), and `target` returned.
+    private func gatherWindow<T>(_ source: UnsafePointer<T>, strides: [Int], shape: [Int], start: Int, count: Int,
                                     into target: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
         let rank = shape.count, last = rank - 1, rowLength = shape[last], step = strides[last]
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(1, rank)) { buffer in
@@ -314,19 +350,25 @@ extension Program {
     /// Elementwise fusion: each tree of unary and binary elementwise equations and `where`s of
     /// one type, whose inner results are used only inside the tree, becomes one `fused`
     /// equation evaluated block by block (see the `fused` op); a comparison making a `where`'s
-    /// condition is recomputed inside every kernel that reads it (as cheap as reading it). Run
-    /// it after ``gradient(withRespectTo:)``: fused kernels do not differentiate twice.
+    /// condition is recomputed inside every kernel that reads it (as cheap as reading it), and
+    /// a slice read only by the tree is read through a window instead of copied out (a cell's
+    /// gates, chunked from one product). Run it after ``gradient(withRespectTo:)``: fused
+    /// kernels do not differentiate twice.
     public func fusingElementwise() -> Program {
         func isFusible(_ equation: Equation) -> Bool {
             equation.type.element.floatType != nil && (equation.primitive is UnaryElementwisePrimitive
                 || (equation.primitive is BinaryElementwisePrimitive && !(equation.primitive is Comparison))
                 || equation.primitive is Where)
         }
+        /// A slice joins the tree that reads it as a leaf: its operand stays outside.
+        func isLeafSlice(_ equation: Equation) -> Bool {
+            equation.primitive is Slice && equation.type.element.floatType != nil
+        }
         let users = users(), returned = Set(outputs)
         var absorbedBy = [Int?](repeating: nil, count: equations.count)
         for (index, equation) in equations.enumerated() where isFusible(equation) {
             for case .result(let producer) in equation.operands
-            where isFusible(equations[producer]) && equations[producer].type == equation.type
+            where (isFusible(equations[producer]) || isLeafSlice(equations[producer])) && equations[producer].type == equation.type
                 && users[.result(producer)] == [index] && !returned.contains(.result(producer)) {
                 absorbedBy[producer] = index
             }

@@ -1,0 +1,78 @@
+import Testing
+import AutoGrad
+
+/// Slices inside fused kernels: a slice that only a tree of elementwise ops reads is read by
+/// that tree's kernel through a window on its operand (offset and strides) instead of being
+/// copied out — an LSTM's gates, chunked from one pre-activation matrix.
+@Suite struct SliceFusionTests {
+    /// An LSTM step's gate math on pre-activations [rows, 4 · 70] (the gates' columns are not
+    /// whole vectors, and blocks of 512 elements cross rows).
+    private static func gates(_ a: TracedArguments) -> [Tensor] {
+        let chunks = a.tensor(0).chunked(into: 4, along: 1)
+        let c = chunks[1].sigmoid() * a.tensor(1) + chunks[0].sigmoid() * chunks[2].tanh()
+        return [chunks[3].sigmoid() * c.tanh(), c]
+    }
+
+    /// Fused, no slice is left: every gate is read in place; the values equal the op-by-op
+    /// program's bit for bit in both dtypes, and the fused program prints and parses back.
+    @Test(arguments: [DType.float32, .float64]) func gateSlicesAreReadInPlace(_ dtype: DType) throws {
+        var generator = RandomGenerator(seed: 21)
+        let inputs = [Tensor.randomNormal([5, 280], dtype: dtype, using: &generator), Tensor.randomNormal([5, 70], dtype: dtype, using: &generator)]
+        let program = Program.trace(inputs, Self.gates).program
+        #expect(program.equations.count { $0.primitive.name == "slice" } == 4)
+        let fused = program.fusingElementwise()
+        #expect(!fused.equations.contains { $0.primitive.name == "slice" })
+        #expect(fused.equations.allSatisfy { $0.primitive.name == "fused" })
+        #expect(try Program(parsing: fused.description).description == fused.description)
+        for (computed, expected) in zip(fused.run(inputs), program.run(inputs)) {
+            #expect(computed.shape == expected.shape)
+            #expect(computed.scalars == expected.scalars)
+        }
+    }
+
+    /// Windows of every kind: rows (axis 0), a stride (every other column), a middle axis of a
+    /// rank-3 value, and a slice next to a broadcast operand; each equal to the op-by-op result.
+    @Test func everyKindOfSliceIsAWindow() throws {
+        var generator = RandomGenerator(seed: 22)
+        let x = Tensor.randomNormal([6, 80], dtype: .float64, using: &generator)
+        let y = Tensor.randomNormal([2, 6, 30], dtype: .float64, using: &generator)
+        let bias = Tensor.randomNormal([40], dtype: .float64, using: &generator)
+        let cases: [(String, [Tensor], (TracedArguments) -> Tensor)] = [
+            ("rows", [x], { ($0.tensor(0).slice(1..<4, along: 0) * 2).exp() }),
+            ("stride", [x], { $0.tensor(0).slice(1..<80, along: 1, step: 2).tanh() }),
+            ("middle axis", [y], { $0.tensor(0).slice(2..<5, along: 1).sigmoid() * 3 }),
+            ("broadcast", [x, bias], { ($0.tensor(0).slice(40..<80, along: 1) + $0.tensor(1)).tanh() }),
+        ]
+        for (name, arguments, body) in cases {
+            let program = Program.trace(arguments) { [body($0)] }.program
+            let fused = program.fusingElementwise()
+            #expect(fused.equations.count == 1, "\(name): \(fused)")
+            #expect(fused.run(arguments)[0].scalars == program.run(arguments)[0].scalars, "\(name)")
+        }
+    }
+
+    /// A fused kernel that reads slices differentiates like its ops: run op by op as a program
+    /// (its pullback recomputes the body, slices included), checked against finite differences.
+    @Test func fusedSlicesDifferentiate() throws {
+        var generator = RandomGenerator(seed: 23)
+        let inputs = [Tensor.randomNormal([3, 16], dtype: .float64, using: &generator), Tensor.randomNormal([3, 4], dtype: .float64, using: &generator)]
+        let fused = Program.trace(inputs, Self.gates).program.fusingElementwise()
+        #expect(!fused.equations.contains { $0.primitive.name == "slice" })
+        try checkGradients(of: { arguments in
+            let outputs = fused.evaluate(on: arguments)
+            return (outputs[0] * outputs[1]).sum()
+        }, at: inputs.map { $0.requiringGrad() })
+    }
+
+    /// A slice read by something other than elementwise ops, or returned, stays a copy.
+    @Test func slicesReadElsewhereStay() throws {
+        let x = Tensor.randomNormal([4, 8], dtype: .float64)
+        let program = Program.trace([x]) { a in
+            let half = a.tensor(0).slice(0..<4, along: 1)
+            return [half, half.tanh()]
+        }.program
+        let fused = program.fusingElementwise()
+        #expect(fused.equations.contains { $0.primitive.name == "slice" })
+        for (computed, expected) in zip(fused.run([x]), program.run([x])) { #expect(computed.scalars == expected.scalars) }
+    }
+}
