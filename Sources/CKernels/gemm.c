@@ -139,32 +139,32 @@ static void fpu_leave(unsigned old)
 
 void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-              float beta, float *C, int64_t ldc)
+              float beta, float *C, int64_t ldc, const float *bias)
 {
     if (M <= 0 || N <= 0) return;
     const unsigned csr = fpu_enter();
     switch (pick_isa()) {
 #if defined(__x86_64__)
-    case ISA_AVX512: gemm_s_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
-    case ISA_AVX2:   gemm_s_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    case ISA_AVX512: gemm_s_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
+    case ISA_AVX2:   gemm_s_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
 #endif
-    default:         gemm_s_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    default:         gemm_s_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     }
     fpu_leave(csr);
 }
 
 void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-              double beta, double *C, int64_t ldc)
+              double beta, double *C, int64_t ldc, const double *bias)
 {
     if (M <= 0 || N <= 0) return;
     const unsigned csr = fpu_enter();
     switch (pick_isa()) {
 #if defined(__x86_64__)
-    case ISA_AVX512: gemm_d_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
-    case ISA_AVX2:   gemm_d_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+    case ISA_AVX512: gemm_d_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
+    case ISA_AVX2:   gemm_d_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
 #endif
-    default:         gemm_d_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    default:         gemm_d_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     }
     fpu_leave(csr);
 }
@@ -197,12 +197,12 @@ void prefix##_pack_b(int transB, int64_t K, int64_t N, const T *B, int64_t ldb, 
 }                                                                                             \
 void prefix##_packed(int transA, int64_t M, int64_t N, int64_t K, T alpha, const T *A,       \
                      int64_t lda, const T *packed, T beta, T *C, int64_t ldc,                 \
-                     int64_t column_begin, int64_t column_end)                                \
+                     int64_t column_begin, int64_t column_end, const T *bias)                 \
 {                                                                                             \
     if (M <= 0 || column_begin >= column_end) return;                                        \
     const unsigned csr = fpu_enter();                                                         \
     DISPATCH(ty, gemm_packed, transA, M, N, K, alpha, A, lda, packed, beta, C, ldc,           \
-             column_begin, column_end)                                                        \
+             column_begin, column_end, bias)                                                  \
     fpu_leave(csr);                                                                           \
 }
 

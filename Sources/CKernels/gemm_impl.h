@@ -44,15 +44,16 @@ static inline TARGET T FN(dot)(const T *x, int64_t incx, const T *y, int64_t inc
 
 /* Unpacked loops for tiny problems and GEMV-like shapes (M <= 2 or N == 1), where packing
  * would cost more than the multiply, and the fallback if malloc fails.
- * op(A)(i,k) = A[i*ars + k*acs], op(B)(k,j) = B[k*brs + j*bcs]. */
+ * op(A)(i,k) = A[i*ars + k*acs], op(B)(k,j) = B[k*brs + j*bcs]; bias (N values, or NULL) is
+ * added to every row. */
 static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
                              const T *A, int64_t ars, int64_t acs,
-                             const T *B, int64_t brs, int64_t bcs, T beta, T *C, int64_t ldc)
+                             const T *B, int64_t brs, int64_t bcs, T beta, T *C, int64_t ldc, const T *bias)
 {
     for (int64_t i = 0; i < M; i++) {
         T *c = C + i * ldc;
         if (bcs == 1 && N > 1) {  /* rows of op(B) contiguous: c += op(A)(i,k) * op(B)(k,:) */
-            for (int64_t j = 0; j < N; j++) c[j] = beta == 0 ? 0 : beta * c[j];
+            for (int64_t j = 0; j < N; j++) c[j] = (beta == 0 ? 0 : beta * c[j]) + (bias ? bias[j] : 0);
             for (int64_t k = 0; k < K; k++) {
                 const T t = alpha * A[i * ars + k * acs], *b = B + k * brs;
                 for (int64_t j = 0; j < N; j++) c[j] += t * b[j];
@@ -60,7 +61,7 @@ static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
         } else {                  /* columns of op(B) contiguous (or N == 1): dot products */
             for (int64_t j = 0; j < N; j++) {
                 const T d = alpha * FN(dot)(A + i * ars, acs, B + j * bcs, brs, K);
-                c[j] = beta == 0 ? d : d + beta * c[j];
+                c[j] = (beta == 0 ? d : d + beta * c[j]) + (bias ? bias[j] : 0);
             }
         }
     }
@@ -109,13 +110,15 @@ static inline TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
  * k steps take turns adding into SETS accumulators, summed at the end: a one-row tile has only
  * NV accumulators, too few chains to hide the FMA's latency (a batch-1 recurrent step's
  * product with a packed 128 x 512 weight took 4.7 us with one set, 3.9 with two and 3.65 with
- * four, on an Emerald Rapids Xeon; the unpacked GEMV loops take 5.8). The
+ * four, on an Emerald Rapids Xeon; the unpacked GEMV loops take 5.8). A bias (the tile's NR
+ * values, or NULL) is added as the tile is stored, so a layer's bias costs no pass over C. The
  * store reads each accumulator by constant index (a fringe tile's partial vector lane by lane):
  * a spill of the whole tile to memory would make the compiler keep the accumulator in memory,
  * zeroed by memset and copied out by memcpy at every call. */
 #define DEFINE_KERNEL(NAME, ROWS, SETS)                                                        \
 static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b,             \
-                            T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)         \
+                            T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n,         \
+                            const T *bias)                                                    \
 {                                                                                             \
     typedef FN(vec) vec;                                                                      \
     vec acc[SETS][ROWS][NV] = {{{{0}}}};                                                      \
@@ -148,10 +151,11 @@ static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b
             const vec v = alpha * sum;                                                        \
             if ((j + 1) * VL <= n) {                                                          \
                 vec *cv = (vec *)cij;                                                         \
-                *cv = beta == 0 ? v : v + beta * *cv;                                         \
+                const vec stored = beta == 0 ? v : v + beta * *cv;                            \
+                *cv = bias ? stored + *(const vec *)(bias + j * VL) : stored;                 \
             } else {  /* the fringe: the valid lanes of the last vector */                    \
                 for (int64_t l = 0; l < n - j * VL; l++)                                      \
-                    cij[l] = beta == 0 ? v[l] : v[l] + beta * cij[l];                         \
+                    cij[l] = (beta == 0 ? v[l] : v[l] + beta * cij[l]) + (bias ? bias[j * VL + l] : 0); \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
@@ -166,25 +170,26 @@ DEFINE_KERNEL(kernel_four, 4, 1)
 
 /* The micro-kernel for a tile of m <= MR rows: the smallest that covers them. */
 static inline TARGET void FN(tile)(int64_t kc, const T *restrict a, const T *restrict b,
-                                   T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n)
+                                   T alpha, T beta, T *c, int64_t ldc, int64_t m, int64_t n, const T *bias)
 {
-    if (m == 1) FN(kernel_one)(kc, a, b, alpha, beta, c, ldc, m, n);
-    else if (m <= 2 && MR > 2) FN(kernel_two)(kc, a, b, alpha, beta, c, ldc, m, n);
+    if (m == 1) FN(kernel_one)(kc, a, b, alpha, beta, c, ldc, m, n, bias);
+    else if (m <= 2 && MR > 2) FN(kernel_two)(kc, a, b, alpha, beta, c, ldc, m, n, bias);
 #if MR > 4
-    else if (m <= 4) FN(kernel_four)(kc, a, b, alpha, beta, c, ldc, m, n);
+    else if (m <= 4) FN(kernel_four)(kc, a, b, alpha, beta, c, ldc, m, n, bias);
 #endif
-    else FN(kernel)(kc, a, b, alpha, beta, c, ldc, m, n);
+    else FN(kernel)(kc, a, b, alpha, beta, c, ldc, m, n, bias);
 }
 
-/* Blocked driver; expects M, N > 0. */
+/* Blocked driver; expects M, N > 0. The bias (N values, or NULL) is added by the first K
+ * block's stores. */
 static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_t K,
                             T alpha, const T *A, int64_t lda, const T *B, int64_t ldb,
-                            T beta, T *C, int64_t ldc)
+                            T beta, T *C, int64_t ldc, const T *bias)
 {
     const int64_t ars = transA ? 1 : lda, acs = transA ? lda : 1;
     const int64_t brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
     if (K == 0 || alpha == 0 || M <= 2 || N == 1 || (double)M * N * K <= SMALL_WORK) {
-        FN(small)(M, N, alpha == 0 ? 0 : K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc);
+        FN(small)(M, N, alpha == 0 ? 0 : K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc, bias);
         return;
     }
     /* Equal-sized K blocks avoid a short, inefficient last block (e.g. K = KC + 1). */
@@ -194,7 +199,7 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
     /* Per-call buffers keep concurrent calls independent; 64-byte aligned for the vectors. */
     char *raw = malloc((size_t)(mcmax + ncmax) * kcmax * sizeof(T) + 64);
     if (!raw) {
-        FN(small)(M, N, K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc);
+        FN(small)(M, N, K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc, bias);
         return;
     }
     T *Ap = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), *Bp = Ap + mcmax * kcmax;
@@ -204,6 +209,7 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
         for (int64_t pc = 0; pc < K; pc += kcmax) {
             const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
             const T bk = pc == 0 ? beta : 1;  /* later K blocks accumulate onto C */
+            const T *bk_bias = pc == 0 && bias ? bias + jc : NULL;
             FN(pack)(NR, B + pc * brs + jc * bcs, ldb, !transB, nc, kc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = M - ic < MC ? M - ic : MC;
@@ -213,7 +219,8 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
                     for (int64_t ir = 0; ir < mc; ir += MR)
                         FN(tile)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk,
                                    C + (ic + ir) * ldc + jc + jr, ldc,
-                                   mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR);
+                                   mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
+                                   bk_bias ? bk_bias + jr : NULL);
             }
         }
     }
@@ -234,16 +241,18 @@ static TARGET void FN(pack_b)(int transB, int64_t K, int64_t N, const T *B, int6
     }
 }
 
-/* Columns [j0, j1) of C = alpha * op(A) * B + beta * C with B packed by pack_b; j0 is a
- * multiple of NR, so threads can share one packed B by taking column ranges. */
+/* Columns [j0, j1) of C = alpha * op(A) * B + beta * C (+ bias, N values, on every row) with
+ * B packed by pack_b; j0 is a multiple of NR, so threads can share one packed B by taking
+ * column ranges. */
 static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, T alpha,
                                    const T *A, int64_t lda, const T *packed, T beta, T *C, int64_t ldc,
-                                   int64_t j0, int64_t j1)
+                                   int64_t j0, int64_t j1, const T *bias)
 {
     const int64_t ars = transA ? 1 : lda, acs = transA ? lda : 1, npad = (N + NR - 1) / NR * NR;
     if (K == 0 || alpha == 0) {
         for (int64_t i = 0; i < M; i++)
-            for (int64_t j = j0; j < j1; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+            for (int64_t j = j0; j < j1; j++)
+                C[i * ldc + j] = (beta == 0 ? 0 : beta * C[i * ldc + j]) + (bias ? bias[j] : 0);
         return;
     }
     const int64_t kblocks = (K + PKC - 1) / PKC, kcmax = (K + kblocks - 1) / kblocks;
@@ -258,7 +267,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
                     const T *panel = packed + pc * npad + (j / NR * NR) * kc + j % NR;
                     for (int64_t k = 0; k < kc; k++) s += A[i * ars + (pc + k) * acs] * panel[k * NR];
                 }
-                C[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * C[i * ldc + j];
+                C[i * ldc + j] = (beta == 0 ? alpha * s : alpha * s + beta * C[i * ldc + j]) + (bias ? bias[j] : 0);
             }
         return;
     }
@@ -266,6 +275,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
     for (int64_t pc = 0; pc < K; pc += kcmax) {
         const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
         const T bk = pc == 0 ? beta : 1;
+        const T *bk_bias = pc == 0 ? bias : NULL;
         const T *Bp = packed + pc * npad;
         for (int64_t ic = 0; ic < M; ic += MC) {
             const int64_t mc = M - ic < MC ? M - ic : MC;
@@ -273,7 +283,8 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
             for (int64_t jr = j0; jr < j1; jr += NR)
                 for (int64_t ir = 0; ir < mc; ir += MR)
                     FN(tile)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk, C + (ic + ir) * ldc + jr, ldc,
-                               mc - ir < MR ? mc - ir : MR, j1 - jr < NR ? j1 - jr : NR);
+                               mc - ir < MR ? mc - ir : MR, j1 - jr < NR ? j1 - jr : NR,
+                               bk_bias ? bk_bias + jr : NULL);
         }
     }
     free(raw);

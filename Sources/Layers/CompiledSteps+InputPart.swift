@@ -105,7 +105,9 @@ extension Program {
             let axis: Int? = if case .int(let value)? = attributes["axis"] { value } else { nil }
             switch equation.primitive.name {
             case "matmul":
-                return isRows == [true, false] && attributes["transA"] == nil && shapes.allSatisfy { $0.count == 2 }
+                // Rows times a weight (plus a bias of its columns).
+                return isRows.first == true && !isRows.dropFirst().contains(true) && attributes["transA"] == nil
+                    && shapes[0].count == 2 && shapes[1].count == 2
             case "where", "stop_gradient", "broadcast":
                 return alignedAsRows()
             case "slice", "pad":

@@ -64,10 +64,10 @@ open class GRUCell: Module, InputProjectingCell {
         } else {
             let weights = weight_hh.value.split(sizes: [2 * hiddenSize, hiddenSize], along: 0)
             let biases = bias_hh?.value.split(sizes: [2 * hiddenSize, hiddenSize], along: 0)
-            let gates = affine(h, weights[0], biases?[0]).chunked(into: 2, along: 1)
+            let gates = linear(h, weight: weights[0], bias: biases?[0]).chunked(into: 2, along: 1)
             r = (fromInput[0] + gates[0]).sigmoid()
             z = (fromInput[1] + gates[1]).sigmoid()
-            n = (fromInput[2] + affine(r * h, weights[1], biases?[1])).tanh()
+            n = (fromInput[2] + linear(r * h, weight: weights[1], bias: biases?[1])).tanh()
         }
         let next = n + z * (h - n)
         return (next, [next], [("r", r), ("z", z), ("n", n)])

@@ -137,13 +137,7 @@ func recurrentParameter(_ shape: [Int], hiddenSize: Int) -> Parameter {
     return Parameter(Tensor.randomUniform(shape, low: -bound, high: bound))
 }
 
-/// x Wᵀ (+ b): the affine map every cell is built from.
-func affine(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?) -> Tensor {
-    let product = matmul(x, weight, transposeB: true)
-    return bias.map { product + $0 } ?? product
-}
-
-/// x Wᵀ (+ b) with a parameter's weight and bias.
+/// x Wᵀ (+ b) with a parameter's weight and bias: the affine map every cell is built from.
 func affine(_ x: Tensor, _ weight: Parameter, _ bias: Parameter?) -> Tensor {
-    affine(x, weight.value, bias?.value)
+    linear(x, weight: weight.value, bias: bias?.value)
 }

@@ -30,7 +30,7 @@ static int passed, failed;
  * Padding of A/B holds NaN (reading it would poison the result); padding of C holds a
  * sentinel that must survive. With beta == 0, C starts as NaN, which must be ignored. */
 /* The packed-B path runs on the same case (into Cp): B packed once, C's columns computed in
- * two ranges split at a panel boundary, as two threads would. */
+ * two ranges split at a panel boundary, as two threads would. Half the cases add a bias row. */
 #define DEFINE_CHECK(T, NAME, GEMM, PACKED, TOL)                                               \
 static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta,             \
                 int64_t pa, int64_t pb, int64_t pc)                                          \
@@ -45,14 +45,16 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
     for (int64_t i = 0; i < M * ldc; i++)                                                    \
         C[i] = i % ldc >= N ? (T)C_SENTINEL : beta == 0 ? (T)NAN : (T)urand();              \
     memcpy(C0, C, sizeof(T) * (size_t)(M * ldc));                                            \
-    GEMM(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);                              \
+    T *bias = irand(2) ? malloc(sizeof(T) * (size_t)N) : NULL;                               \
+    for (int64_t j = 0; bias && j < N; j++) bias[j] = (T)urand();                            \
+    GEMM(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);                        \
     T *Cp = malloc(sizeof(T) * (size_t)(M * ldc + 1));                                       \
     T *packed = malloc(sizeof(T) * (size_t)(ag_gemm_packed_size(K, N) + 1));                \
     memcpy(Cp, C0, sizeof(T) * (size_t)(M * ldc));                                           \
     PACKED##_pack_b(tb, K, N, B, ldb, packed);                                               \
     const int64_t panel = PACKED##_panel_width(), split = N < panel ? N : panel * (1 + irand((N + panel - 1) / panel)); \
-    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, 0, split < N ? split : N); \
-    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, split < N ? split : N, N); \
+    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, 0, split < N ? split : N, bias); \
+    PACKED##_packed(ta, M, N, K, alpha, A, lda, packed, beta, Cp, ldc, split < N ? split : N, N, bias); \
     int bad = 0;                                                                             \
     for (int64_t i = 0; i < 2 * M && !bad; i++)                                              \
         for (int64_t j = 0; j < ldc && !bad; j++) {                                          \
@@ -66,8 +68,9 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
                 s += a * b, mag += fabs(a * b);                                              \
             }                                                                                \
             const double c0 = beta == 0 ? 0 : (double)beta * C0[r * ldc + j];                \
-            const double ref = (double)alpha * s + c0;                                       \
-            const double tol = TOL * (double)(K > 0 ? K : 1) * (fabs((double)alpha) * mag + fabs(c0)) + 1e-300; \
+            const double b0 = bias ? (double)bias[j] : 0;                                    \
+            const double ref = (double)alpha * s + c0 + b0;                                  \
+            const double tol = TOL * (double)(K > 0 ? K : 1) * (fabs((double)alpha) * mag + fabs(c0) + fabs(b0)) + 1e-300; \
             bad = !(fabs((double)got - ref) <= tol);                                         \
         }                                                                                    \
     if (bad) {                                                                               \
@@ -79,7 +82,7 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
     } else {                                                                                 \
         passed++;                                                                            \
     }                                                                                        \
-    free(A), free(B), free(C), free(C0), free(Cp), free(packed);                             \
+    free(A), free(B), free(C), free(C0), free(Cp), free(packed), free(bias);                 \
     return !bad;                                                                             \
 }
 DEFINE_CHECK(float, check_s, ag_sgemm, ag_sgemm, 1e-5)
@@ -107,7 +110,7 @@ static void *run_job(void *p)
 {
     const struct job *j = p;
     ag_sgemm(0, 0, j->rows, j->n, j->n, 1.0f, j->A + j->row0 * j->n, j->n, j->B, j->n, 0.0f,
-             j->C + j->row0 * j->n, j->n);
+             j->C + j->row0 * j->n, j->n, NULL);
     return NULL;
 }
 static void check_threads(void)
@@ -116,7 +119,7 @@ static void check_threads(void)
     float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n);
     float *C1 = malloc(sizeof(float) * n * n), *C2 = malloc(sizeof(float) * n * n);
     for (int64_t i = 0; i < n * n; i++) A[i] = (float)urand(), B[i] = (float)urand();
-    ag_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C1, n);
+    ag_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C1, n, NULL);
     for (int rep = 0; rep < 20; rep++) {
         struct job jobs[2] = {{0, n / 2, n, A, B, C2}, {n / 2, n - n / 2, n, A, B, C2}};
         pthread_t t[2];
@@ -155,7 +158,7 @@ static void run_tests(void)
     /* alpha == 0: A and B must not be read (NaN-filled), C = beta * C. */
     {
         float A[4] = {NAN, NAN, NAN, NAN}, B[4] = {NAN, NAN, NAN, NAN}, C[4] = {1, 2, 3, 4};
-        ag_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 3.0f, C, 2);
+        ag_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 3.0f, C, 2, NULL);
         if (C[0] == 3 && C[1] == 6 && C[2] == 9 && C[3] == 12) passed++;
         else failed++, printf("FAIL alpha=0\n");
     }
@@ -163,7 +166,7 @@ static void run_tests(void)
     {
         float A[256], B[256], C[256];
         for (int i = 0; i < 256; i++) A[i] = 1e-39f, B[i] = 1e-3f;
-        ag_sgemm(0, 0, 16, 16, 16, 1.0f, A, 16, B, 16, 0.0f, C, 16);
+        ag_sgemm(0, 0, 16, 16, 16, 1.0f, A, 16, B, 16, 0.0f, C, 16, NULL);
         volatile float tiny = 1e-38f;
         if (tiny * 0.5f != 0.0f && C[0] < 1e-30f) passed++;
         else failed++, printf("FAIL denormals / MXCSR\n");
@@ -189,11 +192,11 @@ static double NAME(int ta, int tb, int64_t M, int64_t N, int64_t K)             
     const int64_t lda = ta ? M : K, ldb = tb ? K : N;                                        \
     int reps = 1;                                                                            \
     for (double t0 = now(); now() - t0 < 0.02; reps *= 2)                                    \
-        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N);    \
+        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL);    \
     double s[9];                                                                             \
     for (int i = 0; i < 9; i++) {                                                            \
         const double t0 = now();                                                             \
-        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N);    \
+        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL);    \
         s[i] = (now() - t0) / reps;                                                          \
         for (int j = i; j > 0 && s[j] < s[j - 1]; j--) { double x = s[j]; s[j] = s[j - 1]; s[j - 1] = x; } \
     }                                                                                        \

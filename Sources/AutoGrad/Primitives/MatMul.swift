@@ -3,7 +3,9 @@ import CKernels
 import Synchronization
 
 /// Matrix product of the last two axes, batched over (broadcast) leading axes; either operand
-/// may be read transposed, so pullbacks never materialize a transpose.
+/// may be read transposed, so pullbacks never materialize a transpose. An optional third
+/// operand, a bias of the result's columns, is added to every row as the GEMM stores its
+/// result (PyTorch's `addmm`): a layer's bias costs no pass over the result of its own.
 struct MatMul: WritesIntoBuffer {
     let transposeA: Bool, transposeB: Bool
     var name: String { "matmul" }
@@ -20,6 +22,9 @@ struct MatMul: WritesIntoBuffer {
     }
 
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
+        guard shapes.count == 2 || shapes.count == 3 else {
+            throw ShapeError(name, "takes two operands and an optional bias, got \(shapes.count) operands")
+        }
         let a = shapes[0], b = shapes[1]
         guard a.count >= 2, b.count >= 2 else {
             throw ShapeError(name, "operands must have rank >= 2, got \(describe(a)) and \(describe(b))")
@@ -28,17 +33,20 @@ struct MatMul: WritesIntoBuffer {
         guard k == kB else {
             throw ShapeError(name, "inner dimensions differ: \(describe(a))\(transposeA ? "ᵀ" : "") × \(describe(b))\(transposeB ? "ᵀ" : "") (\(k) vs \(kB))")
         }
+        if shapes.count == 3, Array(shapes[2]) != [n] {
+            throw ShapeError(name, "the bias must be [\(n)], one value per column of the product, got \(describe(Array(shapes[2])))")
+        }
         return try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
     }
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
-        multiply(inputs[0], inputs[1], into: output, shape: shape)
+        multiply(inputs[0], inputs[1], adding: inputs.count > 2 ? inputs[2] : nil, into: output, shape: shape)
     }
 
-    /// The product written into `result` (of the output's size): what a compiled program
-    /// runs into its planned buffer.
-    func multiply(_ a: Tensor, _ b: Tensor, into result: TensorStorage, shape: [Int]) {
+    /// The product (plus `bias` on every row) written into `result` (of the output's size):
+    /// what a compiled program runs into its planned buffer.
+    func multiply(_ a: Tensor, _ b: Tensor, adding bias: Tensor? = nil, into result: TensorStorage, shape: [Int]) {
         let (m, k, _, n) = matrixDims(a.shape, b.shape)
         let batchShape = Array(shape.dropLast(2))
         let aStrides = broadcastStrides(Array(a.shape.dropLast(2)), to: batchShape)
@@ -57,7 +65,7 @@ struct MatMul: WritesIntoBuffer {
             bOffsets.append(bOffset * k * n)
         }
         let gemm = GEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                        a: a.storage, b: b.storage, c: result)
+                        a: a.storage, b: b.storage, c: result, bias: bias?.storage)
         gemm.run(aOffsets: aOffsets, bOffsets: bOffsets)
     }
 
@@ -78,7 +86,8 @@ struct MatMul: WritesIntoBuffer {
             gradA = a.requiresGrad ? matmul(b, g, transposeA: true, transposeB: true) : nil
             gradB = b.requiresGrad ? matmul(g, a, transposeA: true, transposeB: true) : nil
         }
-        return [gradA, gradB]
+        let bias = inputs.count > 2 && inputs[2].requiresGrad ? g.sum(toShape: inputs[2].shape) : nil
+        return inputs.count > 2 ? [gradA, gradB, bias] : [gradA, gradB]
     }
 }
 
@@ -121,6 +130,8 @@ struct GEMM: @unchecked Sendable {
     let transposeA: Bool, transposeB: Bool
     let m: Int, n: Int, k: Int
     let a: TensorStorage, b: TensorStorage, c: TensorStorage
+    /// Added to every row of each product, or `nil`.
+    var bias: TensorStorage? = nil
 
     /// Below this many multiply-adds a product runs on the calling thread.
     static let parallelThreshold = 1 << 18
@@ -165,11 +176,11 @@ struct GEMM: @unchecked Sendable {
         case .float32:
             ag_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
                      a.pointer(Float.self) + aStart, Int64(lda), b.pointer(Float.self) + bStart, Int64(ldb),
-                     0, c.pointer(Float.self) + cStart, Int64(n))
+                     0, c.pointer(Float.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Float.self)) + columns.lowerBound })
         case .float64:
             ag_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
                      a.pointer(Double.self) + aStart, Int64(lda), b.pointer(Double.self) + bStart, Int64(ldb),
-                     0, c.pointer(Double.self) + cStart, Int64(n))
+                     0, c.pointer(Double.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Double.self)) + columns.lowerBound })
         }
     }
 }
@@ -178,4 +189,11 @@ struct GEMM: @unchecked Sendable {
 /// axes; `transposeA`/`transposeB` read an operand's last two axes swapped, at no cost.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
     apply(MatMul(transposeA: transposeA, transposeB: transposeB), [a, b])
+}
+
+/// `x · weightᵀ + bias` for `x` of shape [..., in], `weight` [out, in] and `bias` [out] (or
+/// `nil`): a layer's affine map as one product whose stores add the bias, as PyTorch's
+/// `F.linear` (`addmm`); the same values as `matmul(x, weight, transposeB: true) + bias`.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    apply(MatMul(transposeA: false, transposeB: true), bias.map { [x, weight, $0] } ?? [x, weight])
 }

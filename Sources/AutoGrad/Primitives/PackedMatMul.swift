@@ -47,9 +47,10 @@ private func packedCount(k: Int, n: Int) -> Int {
     Int(ag_gemm_packed_size(Int64(k), Int64(n)))
 }
 
-/// `matmul_packed`: op(A) · B where B ([k, n]) was packed by `pack_rhs`. A is [m, k] read
-/// transposed when `transposeA` ([k, m]), or, untransposed, any [..., k] whose rows are all
-/// multiplied; the result has A's rows and `n` columns.
+/// `matmul_packed`: op(A) · B (+ a bias of `n` values on every row, as `matmul`'s) where B
+/// ([k, n]) was packed by `pack_rhs`. A is [m, k] read transposed when `transposeA` ([k, m]),
+/// or, untransposed, any [..., k] whose rows are all multiplied; the result has A's rows and
+/// `n` columns.
 struct PackedMatMul: WritesIntoBuffer {
     let transposeA: Bool
     /// The columns of B (its packed form does not say).
@@ -67,12 +68,15 @@ struct PackedMatMul: WritesIntoBuffer {
 
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let a = Array(shapes[0]), packed = Array(shapes[1])
-        guard a.count >= 2, !transposeA || a.count == 2, packed.count == 1 else {
-            throw ShapeError(name, "takes a matrix and a packed vector, got \(describe(a)) and \(describe(packed))")
+        guard shapes.count == 2 || shapes.count == 3, a.count >= 2, !transposeA || a.count == 2, packed.count == 1 else {
+            throw ShapeError(name, "takes a matrix, a packed vector and an optional bias, got \(shapes.map { describe(Array($0)) }.joined(separator: ", "))")
         }
         let k = dimensions(a).k
         guard packed[0] == packedCount(k: k, n: columns) else {
             throw ShapeError(name, "\(describe(packed)) is not a packed [\(k), \(columns)] operand for \(describe(a))")
+        }
+        if shapes.count == 3, Array(shapes[2]) != [columns] {
+            throw ShapeError(name, "the bias must be [\(columns)], one value per column, got \(describe(Array(shapes[2])))")
         }
         return transposeA ? [a[1], columns] : Array(a.dropLast()) + [columns]
     }
@@ -80,7 +84,8 @@ struct PackedMatMul: WritesIntoBuffer {
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
 
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
-        let a = inputs[0], packed = inputs[1].storage, (m, k) = dimensions(a.shape), n = columns
+        let a = inputs[0], packed = inputs[1].storage, bias = inputs.count > 2 ? inputs[2].storage : nil
+        let (m, k) = dimensions(a.shape), n = columns
         let lda = Int64(a.shape[a.shape.count - 1])
         // Threads take column ranges of whole panels, so each reads only its part of B.
         let panel = Int(a.dtype == .float32 ? ag_sgemm_panel_width() : ag_dgemm_panel_width())
@@ -94,10 +99,12 @@ struct PackedMatMul: WritesIntoBuffer {
             switch a.dtype {
             case .float32:
                 ag_sgemm_packed(transA, Int64(m), Int64(n), Int64(k), 1, a.storage.pointer(Float.self), lda,
-                                packed.pointer(Float.self), 0, output.pointer(Float.self), Int64(n), begin, end)
+                                packed.pointer(Float.self), 0, output.pointer(Float.self), Int64(n), begin, end,
+                                bias.map { UnsafePointer($0.pointer(Float.self)) })
             case .float64:
                 ag_dgemm_packed(transA, Int64(m), Int64(n), Int64(k), 1, a.storage.pointer(Double.self), lda,
-                                packed.pointer(Double.self), 0, output.pointer(Double.self), Int64(n), begin, end)
+                                packed.pointer(Double.self), 0, output.pointer(Double.self), Int64(n), begin, end,
+                                bias.map { UnsafePointer($0.pointer(Double.self)) })
             }
         }
         if threads <= 1 { multiply(part: 0) } else { parallelFor(threads, threads: threads) { multiply(part: $0) } }

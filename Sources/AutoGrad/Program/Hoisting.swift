@@ -68,7 +68,7 @@ extension Program {
                 }()
                 inBody[.result(position)] = try! body.apply(PackedMatMul(transposeA: product.transposeA,
                                                                          columns: product.transposeB ? shape[0] : shape[1]),
-                                                            [bodyValue(operands[0]), packed])
+                                                            [bodyValue(operands[0]), packed] + operands.dropFirst(2).map(bodyValue))
             } else {
                 inBody[.result(position)] = try! body.apply(equation.primitive, operands.map(bodyValue))
             }

@@ -3,32 +3,36 @@
 
 #include <stdint.h>
 
-/// C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or Xᵀ when transX != 0.
-/// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are row strides in elements.
+/// C = alpha * op(A) * op(B) + beta * C + bias, row-major; op(X) = X or Xᵀ when transX != 0.
+/// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are row strides in elements; bias is N
+/// values added to every row of C (a layer's bias, added as C is stored), or NULL.
 /// beta == 0 overwrites C (even NaN). Single-threaded and reentrant: callers split rows of C
 /// across threads. Packed, cache-blocked, with AVX-512 / AVX2 / baseline paths chosen at run
 /// time (gemm.c, gemm_impl.h).
 void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-              float beta, float *C, int64_t ldc);
+              float beta, float *C, int64_t ldc, const float *bias);
 void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-              double beta, double *C, int64_t ldc);
+              double beta, double *C, int64_t ldc, const double *bias);
 /// Products with one right operand and many left ones (a recurrent weight, read at every
 /// step) pack it once: ag_sgemm_pack_b writes op(B) (K×N) into `packed`, which must hold
 /// ag_gemm_packed_size(K, N) elements (of either type); ag_sgemm_packed then computes columns
-/// [column_begin, column_end) of C = alpha * op(A) * B + beta * C from it, where column_begin
-/// is a multiple of ag_sgemm_panel_width() (threads share one packed B by column ranges).
+/// [column_begin, column_end) of C = alpha * op(A) * B + beta * C (+ bias, N values or NULL,
+/// on every row) from it, where column_begin is a multiple of ag_sgemm_panel_width() (threads
+/// share one packed B by column ranges).
 /// The layout depends on the CPU's instruction set: a packed buffer stays in its process.
 int64_t ag_sgemm_panel_width(void);
 int64_t ag_gemm_packed_size(int64_t K, int64_t N);
 void ag_sgemm_pack_b(int transB, int64_t K, int64_t N, const float *B, int64_t ldb, float *packed);
 void ag_sgemm_packed(int transA, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                     const float *packed, float beta, float *C, int64_t ldc, int64_t column_begin, int64_t column_end);
+                     const float *packed, float beta, float *C, int64_t ldc, int64_t column_begin, int64_t column_end,
+                     const float *bias);
 int64_t ag_dgemm_panel_width(void);
 void ag_dgemm_pack_b(int transB, int64_t K, int64_t N, const double *B, int64_t ldb, double *packed);
 void ag_dgemm_packed(int transA, int64_t M, int64_t N, int64_t K, double alpha, const double *A, int64_t lda,
-                     const double *packed, double beta, double *C, int64_t ldc, int64_t column_begin, int64_t column_end);
+                     const double *packed, double beta, double *C, int64_t ldc, int64_t column_begin, int64_t column_end,
+                     const double *bias);
 /// The instruction-set path the GEMM uses on this CPU: "avx512", "avx2" or "generic".
 const char *ag_gemm_isa(void);
 
