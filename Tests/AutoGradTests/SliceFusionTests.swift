@@ -13,11 +13,14 @@ import AutoGrad
         return [chunks[3].sigmoid() * c.tanh(), c]
     }
 
-    /// Fused, no slice is left: every gate is read in place; the values equal the op-by-op
-    /// program's bit for bit in both dtypes, and the fused program prints and parses back.
-    @Test(arguments: [DType.float32, .float64]) func gateSlicesAreReadInPlace(_ dtype: DType) throws {
+    /// Fused, no slice is left: every gate is read in place (blocks of a gate's row of 70, and
+    /// of half a row of 600); the values equal the op-by-op program's bit for bit in both
+    /// dtypes, and the fused program prints and parses back.
+    @Test(arguments: [DType.float32, .float64], [(5, 70), (3, 600)])
+    func gateSlicesAreReadInPlace(_ dtype: DType, _ size: (rows: Int, hidden: Int)) throws {
         var generator = RandomGenerator(seed: 21)
-        let inputs = [Tensor.randomNormal([5, 280], dtype: dtype, using: &generator), Tensor.randomNormal([5, 70], dtype: dtype, using: &generator)]
+        let inputs = [Tensor.randomNormal([size.rows, 4 * size.hidden], dtype: dtype, using: &generator),
+                      Tensor.randomNormal([size.rows, size.hidden], dtype: dtype, using: &generator)]
         let program = Program.trace(inputs, Self.gates).program
         #expect(program.equations.count { $0.primitive.name == "slice" } == 4)
         let fused = program.fusingElementwise()
@@ -62,6 +65,28 @@ import AutoGrad
             let outputs = fused.evaluate(on: arguments)
             return (outputs[0] * outputs[1]).sum()
         }, at: inputs.map { $0.requiringGrad() })
+    }
+
+    /// Optimized, slices sink below the sum they cut (a bias broadcast along the sliced axis is
+    /// sliced too, a scalar is not): each gate adds its own columns inside its kernel, and the
+    /// whole pre-activation sum is never made. Values equal the op-by-op program's.
+    @Test func slicesSinkBelowTheSumTheyCut() throws {
+        var generator = RandomGenerator(seed: 24)
+        let inputs = [[5, 280], [5, 280], [280], [5, 70]].map { Tensor.randomNormal($0, dtype: .float64, using: &generator) }
+        let program = Program.trace(inputs) { a in
+            let sum = a.tensor(0) + a.tensor(1) * 0.5 + a.tensor(2)
+            let chunks = sum.chunked(into: 4, along: 1)
+            let c = chunks[1].sigmoid() * a.tensor(3) + chunks[0].sigmoid() * chunks[2].tanh()
+            return [chunks[3].sigmoid() * c.tanh(), c]
+        }.program
+        let optimized = program.optimized()
+        #expect(!optimized.equations.contains { $0.type.shape == [5, 280] })
+        #expect(optimized.equations.count { $0.primitive.name == "slice" && $0.type.shape == [70] } == 4)  // the bias
+        let fused = optimized.fusingElementwise()
+        #expect(!fused.equations.contains { $0.primitive.name == "slice" && $0.type.shape != [70] })
+        for (computed, expected) in zip(fused.run(inputs), program.run(inputs)) {
+            #expect(zip(computed.scalars, expected.scalars).allSatisfy { abs($0 - $1) <= 1e-15 * max(1, abs($1)) })
+        }
     }
 
     /// A slice read by something other than elementwise ops, or returned, stays a copy.

@@ -69,6 +69,17 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Elements per block: the scratch blocks of a few dozen steps stay in L1/L2.
     static let blockSize = 512
 
+    /// The block length for an output of `count` elements in rows of `rowLength`: at most
+    /// ``blockSize``, and, for a kernel that reads windows, whole rows (or an equal part of
+    /// one) where rows hold at least 64 elements, so each window's block lies within one of
+    /// its rows and is read in place instead of gathered.
+    static func blockLength(count: Int, rowLength: Int, readsWindows: Bool) -> Int {
+        let plain = Swift.max(1, Swift.min(blockSize, count))
+        guard readsWindows, rowLength >= 64, rowLength < count else { return plain }
+        if rowLength <= blockSize { return rowLength }
+        return stride(from: blockSize, through: 64, by: -1).first { rowLength % $0 == 0 } ?? plain
+    }
+
     /// Wraps `body`, whose equations must all be unary or binary elementwise ops (comparisons
     /// included: their 1 or 0 is held in the body's float type), `where`, or slices of its
     /// inputs, and whose one output is its last equation's result.
@@ -167,7 +178,8 @@ struct FusedElementwise: WritesIntoBuffer {
         let inputs = inputs.allSatisfy { $0.dtype == output.dtype } ? inputs : inputs.map { $0.converted(to: output.dtype) }
         let count = elementCount(shape)
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
-        let block = Swift.max(1, Swift.min(Self.blockSize, count)), blocks = (count + block - 1) / block
+        let block = Self.blockLength(count: count, rowLength: shape.last ?? 1, readsWindows: !contents.windows.isEmpty)
+        let blocks = (count + block - 1) / block
         let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.maximum, blocks) : 1
         let perThread = (blocks + threads - 1) / threads
         func evaluate(part: Int) {
@@ -184,8 +196,13 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Evaluates the blocks of `block` elements that cover `elements` (of `count`).
     private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int,
                                            block: Int, elements: Range<Int>) {
-        let windows = contents.windows, steps = contents.steps, windowScratch = steps.count - 1
-        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + windows.count))) { scratch in
+        let windows = contents.windows, steps = contents.steps, rowLength = contents.shape.last ?? 1
+        // A window whose blocks each lie within one of its rows is read in place; the others
+        // are gathered into scratch blocks after the steps'.
+        let inPlace = rowLength % block == 0
+        func isGathered(_ window: Window) -> Bool { !inPlace || window.strides.last != 1 }
+        let gatheredCount = windows.count(where: isGathered)
+        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + gatheredCount))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
             withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count + windows.count) { pointers in
@@ -206,9 +223,19 @@ struct FusedElementwise: WritesIntoBuffer {
                     let n = Swift.min(block, count - start)
                     // Windows are gathered block by block into their own scratch (or read in
                     // place where the block lies within one of their rows).
+                    var slot = steps.count - 1
                     for (index, window) in windows.enumerated() {
-                        gathered[index] = gatherWindow(bases[window.input] + window.offset, strides: window.strides, shape: contents.shape,
-                                                       start: start, count: n, into: scratch + (windowScratch + index) * block)
+                        let base = bases[window.input] + window.offset
+                        if isGathered(window) {
+                            gathered[index] = gatherWindow(base, strides: window.strides, shape: contents.shape, start: start, count: n,
+                                                           into: scratch + slot * block)
+                            slot += 1
+                        } else if window.strides.count == 2 {  // in place, in a matrix: row and column
+                            gathered[index] = base + start / rowLength * window.strides[0] + start % rowLength
+                        } else {  // in place (never written through the scratch pointer)
+                            gathered[index] = gatherWindow(base, strides: window.strides, shape: contents.shape, start: start, count: n,
+                                                           into: scratch)
+                        }
                     }
                     for index in steps.indices {
                         // The last step writes straight into the output.

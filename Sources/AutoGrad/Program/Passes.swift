@@ -166,10 +166,53 @@ extension Program {
         }
     }
 
-    /// The standard pipeline: simplify, join padded parts, fold constants, eliminate common
-    /// subexpressions, then dead code.
+    /// Slices sink below elementwise ops: a slice of a unary or binary elementwise result that
+    /// only slices read (or ops whose results only slices read, and so on) becomes the ops on
+    /// slices of their operands (a broadcast operand sliced only along the axes it has), so
+    /// the whole result is never made — an LSTM's pre-activations, input part plus recurrent
+    /// product, are added gate by gate, inside the fused kernels that read each gate's columns.
+    public func sinkingSlices() -> Program {
+        let users = users(), returned = Set(outputs)
+        var sinkable = [Bool](repeating: false, count: equations.count)
+        for position in equations.indices.reversed() {
+            let primitive = equations[position].primitive
+            guard primitive is UnaryElementwisePrimitive || primitive is BinaryElementwisePrimitive,
+                  !returned.contains(.result(position)), let readers = users[.result(position)] else { continue }
+            sinkable[position] = readers.allSatisfy { equations[$0].primitive is Slice || sinkable[$0] }
+        }
+        var sinkableResults: Set<Value> = []  // the rewritten results of sinkable equations
+        /// `slice` of `value`: the value's op on slices of its operands where it is sinkable.
+        func sliced(_ value: Value, _ slice: Slice, _ builder: inout ProgramBuilder) throws -> Value {
+            guard sinkableResults.contains(value), case .result(let index) = value else { return try builder.apply(slice, [value]) }
+            let producer = builder.equation(index), rank = builder.type(of: value).shape.count
+            var operands: [Value] = []
+            for operand in producer.operands {
+                let shape = builder.type(of: operand).shape, axis = slice.axis - (rank - shape.count)
+                // Broadcast along the sliced axis (or a scalar): read whole.
+                operands.append(axis < 0 || shape[axis] == 1 ? operand
+                                : try sliced(operand, Slice(axis: axis, start: slice.start, end: slice.end, step: slice.step), &builder))
+            }
+            return try builder.apply(producer.primitive, operands)
+        }
+        var position = -1  // of the equation being rewritten (they come in order)
+        return try! rewritten { builder, equation, operands in
+            position += 1
+            if let slice = equation.primitive as? Slice, sinkableResults.contains(operands[0]) {
+                return try sliced(operands[0], slice, &builder)
+            }
+            guard sinkable[position] else { return nil }
+            // Kept as it is (dead once every slice of it has sunk), and known as sinkable.
+            let result = try builder.apply(equation.primitive, operands)
+            sinkableResults.insert(result)
+            return result
+        }
+    }
+
+    /// The standard pipeline: simplify, join padded parts, sink slices below elementwise ops,
+    /// fold constants, eliminate common subexpressions, then dead code.
     public func optimized() -> Program {
-        simplifyingAlgebra().joiningPaddedParts().foldingConstants().eliminatingCommonSubexpressions().eliminatingDeadCode()
+        simplifyingAlgebra().joiningPaddedParts().sinkingSlices().foldingConstants().eliminatingCommonSubexpressions()
+            .eliminatingDeadCode()
     }
 }
 
