@@ -67,8 +67,11 @@ struct PackedMatMul: WritesIntoBuffer {
     }
 
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
+        guard shapes.count == 2 || shapes.count == 3 else {
+            throw ShapeError(name, "takes a matrix, a packed vector and an optional bias, got \(shapes.count) operands")
+        }
         let a = Array(shapes[0]), packed = Array(shapes[1])
-        guard shapes.count == 2 || shapes.count == 3, a.count >= 2, !transposeA || a.count == 2, packed.count == 1 else {
+        guard a.count >= 2, !transposeA || a.count == 2, packed.count == 1 else {
             throw ShapeError(name, "takes a matrix, a packed vector and an optional bias, got \(shapes.map { describe(Array($0)) }.joined(separator: ", "))")
         }
         let k = dimensions(a).k

@@ -42,7 +42,8 @@ struct FusedElementwise: WritesIntoBuffer {
     }
 
     /// An input read through strides over the output's shape from an element offset: a
-    /// broadcast input, or a slice of one (gathered block by block, never materialized).
+    /// broadcast input, or a slice of one (read in place where a block lies within one of its
+    /// rows, else gathered block by block; never materialized).
     struct Window: Sendable {
         let input: Int, offset: Int, strides: [Int]
     }

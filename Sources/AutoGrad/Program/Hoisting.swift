@@ -18,9 +18,9 @@ extension Program {
     /// product whose right operand is invariant (a weight) reads it packed: the prologue packs
     /// it once (`pack_rhs`) and the body multiplies by the packed form (`matmul_packed`),
     /// since the product would otherwise repack the whole weight at every run — a third of
-    /// the time of a recurrent step's few-row product. A product of one row reads it packed
-    /// too: its micro-kernel outruns the unpacked GEMV loops (3.7 against 5.8 µs for a batch-1
-    /// step's 128 × 512 weight).
+    /// the time of a recurrent step's few-row product. Products of one or two rows read it
+    /// packed too: the one-row micro-kernel outruns the unpacked GEMV loops (3.7 against 5.8 µs
+    /// for a batch-1 step's 128 × 512 weight).
     public func hoistingInvariants(_ invariant: Set<Int>) -> HoistedProgram {
         var prologue = ProgramBuilder(), body = ProgramBuilder()
         var inPrologue: [Value: Value] = [:], inBody: [Value: Value] = [:], packedInBody: [Bool: [Value: Value]] = [:]
