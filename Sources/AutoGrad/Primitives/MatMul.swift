@@ -33,9 +33,7 @@ struct MatMul: WritesIntoBuffer {
         guard k == kB else {
             throw ShapeError(name, "inner dimensions differ: \(describe(a))\(transposeA ? "ᵀ" : "") × \(describe(b))\(transposeB ? "ᵀ" : "") (\(k) vs \(kB))")
         }
-        if shapes.count == 3, Array(shapes[2]) != [n] {
-            throw ShapeError(name, "the bias must be [\(n)], one value per column of the product, got \(describe(Array(shapes[2])))")
-        }
+        try checkBias(shapes, columns: n, op: name)
         return try broadcastShapes(Array(a.dropLast(2)), Array(b.dropLast(2)), op: name) + [m, n]
     }
 
@@ -88,6 +86,14 @@ struct MatMul: WritesIntoBuffer {
         }
         let bias = inputs.count > 2 && inputs[2].requiresGrad ? g.sum(toShape: inputs[2].shape) : nil
         return inputs.count > 2 ? [gradA, gradB, bias] : [gradA, gradB]
+    }
+}
+
+/// The check of a product's optional third operand, a bias of its `columns` (`matmul`'s and
+/// `matmul_packed`'s).
+func checkBias(_ shapes: OperandShapes, columns: Int, op name: String) throws(ShapeError) {
+    if shapes.count == 3, Array(shapes[2]) != [columns] {
+        throw ShapeError(name, "the bias must be [\(columns)], one value per column of the product, got \(describe(Array(shapes[2])))")
     }
 }
 

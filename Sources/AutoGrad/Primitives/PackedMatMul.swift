@@ -78,9 +78,7 @@ struct PackedMatMul: WritesIntoBuffer {
         guard packed[0] == packedCount(k: k, n: columns) else {
             throw ShapeError(name, "\(describe(packed)) is not a packed [\(k), \(columns)] operand for \(describe(a))")
         }
-        if shapes.count == 3, Array(shapes[2]) != [columns] {
-            throw ShapeError(name, "the bias must be [\(columns)], one value per column, got \(describe(Array(shapes[2])))")
-        }
+        try checkBias(shapes, columns: columns, op: name)
         return transposeA ? [a[1], columns] : Array(a.dropLast()) + [columns]
     }
 

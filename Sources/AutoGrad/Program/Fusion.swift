@@ -231,11 +231,8 @@ struct FusedElementwise: WritesIntoBuffer {
                             gathered[index] = gatherWindow(base, strides: window.strides, shape: contents.shape, start: start, count: n,
                                                            into: scratch + slot * block)
                             slot += 1
-                        } else if window.strides.count == 2 {  // in place, in a matrix: row and column
-                            gathered[index] = base + start / rowLength * window.strides[0] + start % rowLength
-                        } else {  // in place (never written through the scratch pointer)
-                            gathered[index] = gatherWindow(base, strides: window.strides, shape: contents.shape, start: start, count: n,
-                                                           into: scratch)
+                        } else {
+                            gathered[index] = base + Self.offset(of: start, shape: contents.shape, strides: window.strides)
                         }
                     }
                     for index in steps.indices {
@@ -264,6 +261,16 @@ struct FusedElementwise: WritesIntoBuffer {
                 }
             }
         }
+    }
+
+    /// Where element `flat` (row-major, in `shape`) of a tensor read through `strides` lies.
+    private static func offset(of flat: Int, shape: [Int], strides: [Int]) -> Int {
+        var rest = flat, offset = 0
+        for axis in shape.indices.reversed() {
+            offset += rest % shape[axis] * strides[axis]
+            rest /= shape[axis]
+        }
+        return offset
     }
 
     /// Elements `start ..< start + count` (row-major, in `shape`) of a tensor read through
