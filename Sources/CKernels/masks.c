@@ -6,6 +6,9 @@
 // its high half), so one unsigned comparison of sixteen words makes sixteen entries. The
 // multiplications by 5 and 9 are written as shifts and adds, which every vector width has.
 #include "CKernels.h"
+#include <string.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "mask entries are the draws' 32-bit halves in little-endian order");
 
 #if defined(__x86_64__)
 #define AG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -62,12 +65,14 @@ static inline __attribute__((always_inline)) void next_lanes(uint64_t s[4][LANES
             uint64_t r[LANES];                                                                      \
             uint32_t words[2 * LANES];                                                              \
             next_lanes(s, r);                                                                       \
-            for (int j = 0; j < LANES; j++) {                                                       \
-                words[2 * j] = (uint32_t)r[j];                                                      \
-                words[2 * j + 1] = (uint32_t)(r[j] >> 32);                                          \
+            /* Little-endian: the draws' bytes are the words in entry order (a copy the compiler */ \
+            /* keeps in a register; splitting the halves out one by one cost a permutation). */    \
+            memcpy(words, r, sizeof words);                                                         \
+            if (n - e >= 2 * LANES) {                                                               \
+                for (int i = 0; i < 2 * LANES; i++) out[e + i] = words[i] <= highest ? hit : miss;  \
+            } else {                                                                                \
+                for (int64_t i = 0; i < n - e; i++) out[e + i] = words[i] <= highest ? hit : miss;  \
             }                                                                                       \
-            const int64_t m = n - e < 2 * LANES ? n - e : 2 * LANES;                                \
-            for (int64_t i = 0; i < m; i++) out[e + i] = words[i] <= highest ? hit : miss;          \
         }                                                                                           \
     }
 FILL(float)

@@ -7,9 +7,11 @@ extension RecurrentNetwork {
     /// anomaly messages name each op), for cells with a context or with buffers (whose values
     /// a compiled step would freeze), and for steps that ``CompiledStep`` cannot compile.
     /// Regularisation compiles too: weight drop swaps the weights the run reads, and state
-    /// dropout's and zoneout's masks are per-step inputs of the step. The run has a lane per
+    /// dropout's, the output's (`outputMask` [batch, output], which each step multiplies its
+    /// output by) and zoneout's masks are per-step inputs of the step. The run has a lane per
     /// thread, of at most `threads`, when its batch is worth splitting.
-    func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], lengths: [Int]?, threads: Int) -> PreparedRun? {
+    func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], outputMask: Tensor?, lengths: [Int]?,
+                     threads: Int) -> PreparedRun? {
         let cell = cells[index]
         guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies, prepared.shape[0] > 0
         else { return nil }
@@ -20,14 +22,18 @@ extension RecurrentNetwork {
         // noGrad) would be frozen into the trace as a constant.
         guard !hasBuffers, parameters.allSatisfy(\.value.requiresGrad) else { return nil }
         let (time, batch) = (prepared.shape[0], prepared.shape[1])
-        // Which state components the step's masks cover: dropped (read masked), then zoned.
+        // The step's masks: the state components it reads dropped, the output's, then the
+        // state components zoned.
         let (dropped, zoned) = (droppedStateComponents(count: start.count), zonedStateComponents(count: start.count))
-        let examples = zip(start, dropped).compactMap { $1 ? $0.detached() : nil } + zip(start, zoned).compactMap { $1 ? $0.detached() : nil }
+        let examples = zip(start, dropped).compactMap { $1 ? $0.detached() : nil } + (outputMask.map { [$0] } ?? [])
+            + zip(start, zoned).compactMap { $1 ? $0.detached() : nil }
         func step(_ input: Tensor, _ state: [Tensor], _ extras: [Tensor], _ time: Int) -> (output: Tensor, state: [Tensor]) {
             var rows = extras[...]
             let masks = dropped.map { $0 ? rows.popFirst() : nil }
+            let outputRows = outputMask == nil ? nil : rows.popFirst()
             let keep = zoned.map { $0 ? rows.popFirst() : nil }
-            return regularisedStep(cell, input, state: state, time: time, context: () as! Cell.Context, masks: masks, keep: keep)
+            let (output, next) = regularisedStep(cell, input, state: state, time: time, context: () as! Cell.Context, masks: masks, keep: keep)
+            return (outputRows.map { output * $0 } ?? output, next)
         }
         // A lane's step, compiled for its rows (an example of which traces it) and its own.
         func compiled(lane: Int, rows: Range<Int>, masked validity: Bool) -> CompiledStep? {
@@ -77,8 +83,9 @@ extension RecurrentNetwork {
             }
         }
         // The masks, in the order an op-by-op run draws them: each step reads the state-dropout
-        // masks (the same at every step), then its zoneout masks, which the run draws as it goes.
-        let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 }
+        // masks and the output's (the same at every step), then its zoneout masks, which the run
+        // draws as it goes.
+        let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 } + (outputMask.map { [$0] } ?? [])
         let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation, drawn: zoneoutMasks(for: start, steps: time))
         return PreparedRun(run: run, operands: sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
                            batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape))

@@ -33,21 +33,28 @@ extension RecurrentNetwork {
         return parameter.substituting(value) { substituting(replacements.dropFirst(), body) }
     }
 
-    /// A layer's input sequence [time, batch, features] with its variational mask (one per
-    /// sequence, shared by all steps), in training.
-    func regularisedLayerInput(_ sequence: Tensor) -> Tensor {
-        sequenceMasked(sequence, probability: regularisation.variationalDropout?.inputs ?? 0)
-    }
-
-    /// The network's output sequence [time, batch, features] with its variational mask, in training.
-    func regularisedOutput(_ sequence: Tensor) -> Tensor {
-        sequenceMasked(sequence, probability: regularisation.variationalDropout?.outputs ?? 0)
-    }
-
-    private func sequenceMasked(_ sequence: Tensor, probability: Double) -> Tensor {
+    /// The network's input sequence [time, batch, features] with the first layer's variational
+    /// input mask (one per sequence, shared by all steps), in training. The later layers' input
+    /// masks are their lower layers' ``layerOutputMask(_:batch:dtype:)``.
+    func regularisedNetworkInput(_ sequence: Tensor) -> Tensor {
+        let probability = regularisation.variationalDropout?.inputs ?? 0
         guard isTraining, probability > 0 else { return sequence }
         let (batch, features) = (sequence.shape[1], sequence.shape[2])
         return sequence * invertedDropoutMask([1, batch, features], dtype: sequence.dtype, probability: probability)
+    }
+
+    /// The variational mask [batch, features] of layer `layer`'s output sequence (its
+    /// directions' outputs side by side), in training: the next layer's input mask, or the
+    /// network's output mask after the last layer. It is drawn before the layer runs, so that
+    /// a compiled run multiplies each step's output by its columns as the step writes it: a
+    /// pass over the whole sequence afterwards, forward and backward, cost more than the
+    /// mask's other work together (the sequence has left the cache by the end of the run).
+    func layerOutputMask(_ layer: Int, batch: Int, dtype: DType) -> Tensor? {
+        let dropout = regularisation.variationalDropout
+        let probability = (layer == numLayers - 1 ? dropout?.outputs : dropout?.inputs) ?? 0
+        guard isTraining, probability > 0 else { return nil }
+        let features = (0..<directions).map { cells[layer * directions + $0].outputSize }.reduce(0, +)
+        return invertedDropoutMask([batch, features], dtype: dtype, probability: probability)
     }
 
     /// Which of `count` state components the steps read through a state-dropout mask now.

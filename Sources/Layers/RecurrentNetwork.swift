@@ -124,12 +124,13 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 opFailure("RecurrentNetwork", "initial state of shapes \(initial.map(\.shape)) does not match [layers·directions, batch, size] = \(expected)")
             }
         }
-        var layerInput = batchFirst ? input.transposed(0, 1) : input  // [time, batch, features]
+        var layerInput = regularisedNetworkInput(batchFirst ? input.transposed(0, 1) : input)  // [time, batch, features]
         let recorder = beginStepRecording(steps: time)
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
             var outputs: [Tensor] = []
-            layerInput = regularisedLayerInput(layerInput)
+            let outputMask = layerOutputMask(layer, batch: batch, dtype: input.dtype)
+            var maskColumns = 0
             let runs = (0..<directions).map { direction -> DirectionRun in
                 let index = layer * directions + direction
                 let cell = cells[index]
@@ -138,7 +139,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 // The input-only part of every step in one matrix product, then one slice per step.
                 let prepared = cell.prepareInputs(layerInput.reshaped(to: [time * batch, layerInput.shape[2]]))
                     .reshaped(to: [time, batch, -1])
-                return DirectionRun(cell: index, inputs: direction == 1 ? reversedWithinLengths(prepared, lengths) : prepared, start: start)
+                let columns = maskColumns..<(maskColumns + cell.outputSize)
+                maskColumns = columns.upperBound
+                return DirectionRun(cell: index, inputs: direction == 1 ? reversedWithinLengths(prepared, lengths) : prepared, start: start,
+                                    outputMask: outputMask.map { $0.slice(columns, along: 1) })
             }
             for (direction, (sequence, final)) in run(runs, lengths: lengths, context: context, recorder: recorder).enumerated() {
                 outputs.append(direction == 1 ? reversedWithinLengths(sequence, lengths) : sequence)
@@ -147,7 +151,6 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             layerInput = concat(outputs, along: 2)
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
-        layerInput = regularisedOutput(layerInput)
         finishStepRecording(recorder, lengths: lengths)
         let state = (0..<finalStates[0].count).map { component in stack(finalStates.map { $0[component] }, along: 0) }
         if isStateful { carriedState = state.map { $0.detached() } }
@@ -189,20 +192,23 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public func resetState() { carriedState = nil }
 
     /// One direction of a layer: its cell's index, its prepared inputs [time, batch, ·] (in
-    /// its own time order) and its initial state.
+    /// its own time order), its initial state and the variational mask [batch, output] its
+    /// outputs are multiplied by, if any.
     private struct DirectionRun {
-        let cell: Int, inputs: Tensor, start: [Tensor]
+        let cell: Int, inputs: Tensor, start: [Tensor], outputMask: Tensor?
     }
 
     /// A layer's directions run over their inputs: compiled when they can be (nothing is
     /// recorded per step), else op by op. Two compiled directions run side by side, each on
     /// its share of the threads, when there are threads for both. Returns each direction's
-    /// outputs [time, batch, output] and final state.
+    /// outputs [time, batch, output], times its output mask, and final state.
     private func run(_ runs: [DirectionRun], lengths: [Int]?, context: Cell.Context,
                      recorder: StepRecorder?) -> [(outputs: Tensor, state: [Tensor])] {
         let threads = laneLimit ?? ComputeThreads.maximum
         let share = threads >= runs.count ? threads / runs.count : threads
-        let compiled = recorder == nil ? runs.map { compiledRun(cell: $0.cell, $0.inputs, from: $0.start, lengths: lengths, threads: share) } : []
+        let compiled = recorder == nil ? runs.map {
+            compiledRun(cell: $0.cell, $0.inputs, from: $0.start, outputMask: $0.outputMask, lengths: lengths, threads: share)
+        } : []
         if runs.count > 1, share < threads, compiled.count == runs.count, compiled.allSatisfy({ $0 != nil }) {
             return results(of: compiled.map { $0! })
         }
@@ -212,7 +218,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             let steps = (0..<inputs.shape[0]).map { inputs.select($0, along: 0) }
             let (outputs, state) = unroll(cells[index], steps, from: runs[direction].start, lengths: lengths, context: context,
                                           lane: index, recorder: recorder)
-            return (stack(outputs, along: 0), state)
+            let sequence = stack(outputs, along: 0)
+            return (runs[direction].outputMask.map { sequence * $0 } ?? sequence, state)
         }
     }
 

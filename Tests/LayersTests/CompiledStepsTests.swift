@@ -161,6 +161,9 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         let graph = Graph(network(x).output)
         #expect(graph.operations.filter { $0.primitive!.name == "concurrent_recurrent_runs" }.count == 2)  // a layer's directions side by side
         #expect(graph.description.contains("lanes=[2,2]") == (lengths.count == 16))
+        // The layers' output masks (the second layer's input mask, the network's output mask)
+        // are multiplied inside the steps: no product over a whole layer output sequence.
+        #expect(!graph.operations.contains { $0.primitive!.name == "mul" && $0.shape == [5, lengths.count, 10] })
         network.eval()
         expectCompiledEqualsEager(network, lengths: lengths)  // zoneout's expectation, no masks
     }
