@@ -24,9 +24,15 @@ struct Slice: AccumulatingPullback, WritesIntoBuffer {
     /// a sequence's steps one by one costs nothing.
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let input = inputs[0]
-        guard step == 1, input.shape[..<axis].allSatisfy({ $0 == 1 }) else { return written(inputs, shape: shape) }
-        let rowSize = input.shape[(axis + 1)...].reduce(1, *)
-        return Tensor(storage: .view(of: input.storage, from: start * rowSize, count: elementCount(shape)), shape: shape)
+        guard let offset = viewOffset(in: input.shape) else { return written(inputs, shape: shape) }
+        return Tensor(storage: .view(of: input.storage, from: offset, count: elementCount(shape)), shape: shape)
+    }
+
+    /// Where the slice starts in an input of `shape`, when it is a contiguous range of it
+    /// (whole leading rows): its elements are then a view of the input's.
+    func viewOffset(in shape: [Int]) -> Int? {
+        guard step == 1, shape[..<axis].allSatisfy({ $0 == 1 }) else { return nil }
+        return start * shape[(axis + 1)...].reduce(1, *)
     }
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         var strides = contiguousStrides(inputs[0].shape)

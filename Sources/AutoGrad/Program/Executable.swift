@@ -28,10 +28,17 @@ public final class Executable: @unchecked Sendable {
 
     /// How one equation runs.
     private enum Kind {
-        /// Shares its operand's buffer (reshape, stop_gradient).
-        case alias
+        /// Shares its operand's buffer from element `offset` on (reshape, stop_gradient, a
+        /// slice of whole leading rows).
+        case alias(offset: Int)
         /// Writes into planned slot `slot` with `kernel`.
         case planned(slot: Int, kernel: Kernel)
+        /// A fused kernel of several outputs, each written into the buffer of the equation
+        /// that takes its row (by output; `nil`: an output nothing reads, written into a
+        /// scratch buffer).
+        case separating(FusedElementwise, rows: [Int?])
+        /// A row of a `separating` kernel's result, which that kernel writes into slot `slot`.
+        case separated(slot: Int)
         /// Allocates its result (ops without a write-into-buffer kernel).
         case allocating
     }
@@ -72,11 +79,19 @@ public final class Executable: @unchecked Sendable {
         let compiled = optimizing ? program.optimized().fusingElementwise() : program
         self.program = compiled
         lastUse = compiled.lastUses()
-        let plan = MemoryPlan(compiled, writesIntoBuffer: Executable.writesIntoBuffer)
+        let separated = Executable.separatedRows(compiled)
+        let plan = MemoryPlan(compiled, separatedRows: separated, writesIntoBuffer: Executable.writesIntoBuffer)
         self.plan = plan
+        let rows = Set(separated.values.joined().compactMap { $0 })
         steps = compiled.equations.enumerated().map { position, equation in
-            let kind: Kind = Executable.isAlias(equation) ? .alias
-                : plan.slots[position].map { .planned(slot: $0, kernel: Kernel(equation.primitive)) } ?? .allocating
+            let kind: Kind = if let outputs = separated[position] {
+                .separating(equation.primitive as! FusedElementwise, rows: outputs)
+            } else if rows.contains(position) {
+                .separated(slot: plan.slots[position]!)
+            } else {
+                Executable.aliasOffset(equation, in: compiled).map { .alias(offset: $0) }
+                    ?? plan.slots[position].map { .planned(slot: $0, kernel: Kernel(equation.primitive)) } ?? .allocating
+            }
             return Step(equation: equation, kind: kind)
         }
         slots = Mutex(Array(repeating: nil, count: plan.slotSizes.count))
@@ -112,9 +127,14 @@ public final class Executable: @unchecked Sendable {
         let results = slots.withLock { slots in
             var targets: [(position: Int, storage: TensorStorage)] = []
             for (k, destination) in destinations {
-                guard case .result(let position) = program.outputs[k], !targets.contains(where: { $0.position == position }),
-                      case .planned = steps[position].kind, steps[position].type.element.floatType == destination.tensor.dtype
+                guard case .result(let output) = program.outputs[k] else { continue }
+                let position = madeAt(output)
+                guard !targets.contains(where: { $0.position == position }), steps[position].type.element.floatType == destination.tensor.dtype
                 else { continue }
+                switch steps[position].kind {
+                case .planned, .separated: break
+                default: continue
+                }
                 targets.append((position, .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)))
             }
             return run(arguments, &slots, writingInto: targets)
@@ -140,14 +160,17 @@ public final class Executable: @unchecked Sendable {
                 switch operand {
                 case .input(let index): operands.append(arguments[index])
                 case .constant(let index): operands.append(program.constants[index])
-                case .result(let index): operands.append(results[index]!)
+                // A separated row's operand, its kernel's stacked result, is never made.
+                case .result(let index): if let value = results[index] { operands.append(value) }
                 }
             }
             let type = step.type
-            var output: Tensor
+            var output: Tensor?
             switch step.kind {
-            case .alias:
-                output = Tensor(storage: operands[0].storage, shape: type.shape)
+            case .alias(let offset):
+                let storage = operands[0].storage
+                output = Tensor(storage: offset == 0 && storage.count == type.count ? storage : .view(of: storage, from: offset, count: type.count),
+                                shape: type.shape)
             case .allocating:
                 output = step.primitive.forward(operands, shape: type.shape)
             case let .planned(slot, kernel):
@@ -155,8 +178,21 @@ public final class Executable: @unchecked Sendable {
                 let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &slots, dtype: type.element.floatType!)
                 Executable.write(kernel, type, operands, into: storage)
                 output = Tensor(storage: storage, shape: type.shape)
+            case .separated:
+                continue  // made by its kernel
+            case let .separating(fused, rows):
+                let dtype = type.element.floatType!, rowCount = type.count / rows.count
+                let storages = rows.map { row -> TensorStorage in
+                    guard let row, case .separated(let slot) = steps[row].kind else { return .make(count: rowCount, dtype: dtype) }
+                    return targets.first(where: { $0.position == row })?.storage ?? claim(slot, &slots, dtype: dtype)
+                }
+                fused.write(operands, into: storages)
+                for case let (row?, storage) in zip(rows, storages) {
+                    results[row] = Tensor(storage: storage, shape: steps[row].type.shape)
+                    results[row]!.elementType = type.element
+                }
             }
-            output.elementType = type.element
+            output?.elementType = type.element
             results[position] = output
             operands.removeAll(keepingCapacity: true)
             for case .result(let index) in step.operands where lastUse[index] == position { results[index] = nil }
@@ -183,8 +219,46 @@ public final class Executable: @unchecked Sendable {
         return storage
     }
 
-    private static func isAlias(_ equation: Program.Equation) -> Bool {
-        equation.primitive is Reshape || equation.primitive is StopGradient
+    /// The position of the equation whose buffer the result at `position` is: itself, or what
+    /// a reshape or stop_gradient of it shares.
+    private func madeAt(_ position: Int) -> Int {
+        guard case .alias(offset: 0) = steps[position].kind, case .result(let source) = steps[position].operands[0],
+              steps[source].type.count == steps[position].type.count else { return position }
+        return madeAt(source)
+    }
+
+    /// For each fused kernel of several outputs that only slices read, each a whole row of
+    /// its result (as ``Program/fusingElementwise()`` leaves them): the slice of each output
+    /// (`nil` for an output nothing reads). Each row then gets a buffer of its own, so each
+    /// output lives as long as it is used (one stacked buffer would live as long as the
+    /// longest-lived output) and can be written into a caller's destination.
+    static func separatedRows(_ program: Program) -> [Int: [Int?]] {
+        let users = program.users(), returned = Set(program.outputs)
+        var separated: [Int: [Int?]] = [:]
+        for (position, equation) in program.equations.enumerated() {
+            guard let fused = equation.primitive as? FusedElementwise, fused.body.outputs.count > 1,
+                  !returned.contains(.result(position)) else { continue }
+            var rows = [Int?](repeating: nil, count: fused.body.outputs.count)
+            let separable = (users[.result(position)] ?? []).allSatisfy { user in
+                guard let slice = program.equations[user].primitive as? Slice, slice.axis == 0, slice.step == 1,
+                      slice.end == slice.start + 1, rows[slice.start] == nil else { return false }
+                rows[slice.start] = user
+                return true
+            }
+            if separable { separated[position] = rows }
+        }
+        return separated
+    }
+
+    /// Where an equation that shares its operand's buffer (a reshape, a stop_gradient, a slice
+    /// of whole leading rows: the outputs of a multi-output fused kernel) starts in it, or
+    /// `nil` for an equation that makes its own result.
+    static func aliasOffset(_ equation: Program.Equation, in program: Program) -> Int? {
+        switch equation.primitive {
+        case is Reshape, is StopGradient: 0
+        case let slice as Slice: slice.viewOffset(in: program.type(of: equation.operands[0]).shape)
+        default: nil
+        }
     }
 
     /// Whether the equation has a kernel that writes into a given buffer.
@@ -224,7 +298,7 @@ public final class Executable: @unchecked Sendable {
 
 /// Where a compiled program's results live: results that write into buffers get a slot,
 /// reused by a later result of the same size once every value in it is dead (liveness);
-/// aliases (reshape, stop_gradient) share their operand's slot.
+/// aliases (reshape, stop_gradient, slices of whole leading rows) share their operand's slot.
 public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// The slot of each equation's result, or `nil` for results that allocate.
     public let slots: [Int?]
@@ -236,31 +310,42 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// eager tape does for backward) would hold.
     public let unplannedBytes: Int
 
-    init(_ program: Program, writesIntoBuffer: (Program.Equation, [Int]) -> Bool) {
+    /// The plan of `program`, where the rows of the kernels in `separatedRows` (see
+    /// ``Executable/separatedRows(_:)``) get slots of their own, taken when their kernel runs.
+    init(_ program: Program, separatedRows: [Int: [Int?]] = [:], writesIntoBuffer: (Program.Equation, [Int]) -> Bool) {
         let lastUse = program.lastUses()
         var slots = [Int?](repeating: nil, count: program.equations.count)
         var sizes: [Int] = [], keys: [Int] = [], bytes: [Int] = [], free: [Int: [Int]] = [:], liveValues: [Int: Int] = [:]
         var live = 0, peak = 0, total = 0
         var dying = [[Int]](repeating: [], count: program.equations.count + 1)
+        var taken: [Int: Int] = [:]
+        func allocate(_ type: ValueType) -> Int {
+            // Slots are shared by values of one element count and storage width.
+            let key = 2 * type.count + (type.element == .float32 ? 0 : 1), slot: Int
+            if let reused = free[key]?.popLast() {
+                slot = reused
+            } else {
+                slot = sizes.count
+                sizes.append(type.count)
+                keys.append(key)
+                bytes.append(type.count * (type.element == .float32 ? 4 : 8))
+            }
+            live += bytes[slot]
+            peak = Swift.max(peak, live)
+            return slot
+        }
         for (position, equation) in program.equations.enumerated() {
-            let byteCount = equation.type.count * (equation.type.element == .float32 ? 4 : 8)
-            total += byteCount
-            var slot: Int?
-            if equation.primitive is Reshape || equation.primitive is StopGradient {
+            total += equation.type.count * (equation.type.element == .float32 ? 4 : 8)
+            var slot = taken[position]
+            if let rows = separatedRows[position] {
+                // Taken before the kernel's operands die: it reads them while writing its rows.
+                for case let row? in rows { taken[row] = allocate(program.equations[row].type) }
+            } else if slot != nil {
+                // A row of a kernel that ran already.
+            } else if Executable.aliasOffset(equation, in: program) != nil {
                 if case .result(let source) = equation.operands[0] { slot = slots[source] }
             } else if writesIntoBuffer(equation, equation.operands.map { program.type(of: $0).count }) {
-                // Slots are shared by values of one element count and storage width.
-                let key = 2 * equation.type.count + (equation.type.element == .float32 ? 0 : 1)
-                if let reused = free[key]?.popLast() {
-                    slot = reused
-                } else {
-                    slot = sizes.count
-                    sizes.append(equation.type.count)
-                    keys.append(key)
-                    bytes.append(byteCount)
-                }
-                live += bytes[slot!]
-                peak = Swift.max(peak, live)
+                slot = allocate(equation.type)
             }
             slots[position] = slot
             if let slot { liveValues[slot, default: 0] += 1 }

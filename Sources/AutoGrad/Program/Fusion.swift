@@ -1,12 +1,17 @@
 import CKernels
 
-/// A tree of elementwise ops evaluated as one kernel: its body is a small program of unary
-/// and binary elementwise equations and `where` (with the comparisons that make its
-/// condition), run block by block over the output so every
-/// intermediate stays in a cache-sized buffer and no intermediate tensor is allocated (the
-/// approach of numexpr; no code generation). Operands are full-size, scalars, or read through
-/// a window: broadcast, or a `slice` of an input in the body (an LSTM's gate columns of its
-/// pre-activations), gathered block by block through strides, never copied out whole.
+/// Elementwise ops evaluated as one kernel: its body is a small program of unary and binary
+/// elementwise equations and `where` (with the comparisons that make its condition), run
+/// block by block over the output so every intermediate stays in a cache-sized buffer and no
+/// intermediate tensor is allocated (the approach of numexpr; no code generation). Operands
+/// are full-size, scalars, or read through a window: broadcast, or a `slice` of an input in
+/// the body (an LSTM's gate columns of its pre-activations), gathered block by block through
+/// strides, never copied out whole.
+///
+/// A body may return several values of one shape (an LSTM step's gates, its new memory and
+/// its new output): the result then stacks them, [outputs, shape…], and each is written
+/// block by block as it is computed, so values read both inside and outside the kernel are
+/// read from memory once (a kernel per value would read each value's operands again).
 ///
 /// Prints with its body as text: `fused[body="graph(%a: f32[8], %b: f32[]) { … }"]`.
 struct FusedElementwise: WritesIntoBuffer {
@@ -52,20 +57,42 @@ struct FusedElementwise: WritesIntoBuffer {
     private final class Contents: Sendable {
         let body: Program
         let steps: [Step]
-        /// The output's shape, and the windows the steps read.
+        /// Each output's shape, and the windows the steps read.
         let shape: [Int]
         let windows: [Window]
-        init(body: Program, steps: [Step], windows: [Window]) {
+        /// For each step, the output it computes (written into the result), else its block
+        /// of scratch.
+        let placement: [Placement]
+        /// The scratch blocks the steps that are not outputs take.
+        let scratchCount: Int
+        init(body: Program, steps: [Step], windows: [Window], outputSteps: [Int]) {
             self.body = body
             self.steps = steps
             self.windows = windows
-            shape = body.equations.last!.type.shape
+            shape = body.type(of: body.outputs[0]).shape
+            var placement: [Placement] = [], scratch = 0
+            for index in steps.indices {
+                if let output = outputSteps.firstIndex(of: index) {
+                    placement.append(.output(output))
+                } else {
+                    placement.append(.scratch(scratch))
+                    scratch += 1
+                }
+            }
+            self.placement = placement
+            scratchCount = scratch
         }
     }
+    /// Where a step's block goes.
+    private enum Placement: Sendable {
+        case output(Int), scratch(Int)
+    }
     private let contents: Contents
-    /// The body (its outputs: the last step's result).
+    /// The body (its outputs: the kernel's).
     var body: Program { contents.body }
     private var steps: [Step] { contents.steps }
+    /// The result's shape: the one output's, or the outputs' stacked.
+    private var resultShape: [Int] { body.outputs.count == 1 ? contents.shape : [body.outputs.count] + contents.shape }
 
     /// Elements per block: the scratch blocks of a few dozen steps stay in L1/L2.
     static let blockSize = 512
@@ -83,10 +110,13 @@ struct FusedElementwise: WritesIntoBuffer {
 
     /// Wraps `body`, whose equations must all be unary or binary elementwise ops (comparisons
     /// included: their 1 or 0 is held in the body's float type), `where`, or slices of its
-    /// inputs, and whose one output is its last equation's result.
+    /// inputs, and whose outputs are distinct results of those ops, of one shape, the last
+    /// equation's among them.
     init?(body: Program) {
         var steps: [Step] = [], windows: [Window] = []
-        guard let shape = body.equations.last?.type.shape else { return nil }
+        guard let last = body.equations.indices.last, body.outputs.contains(.result(last)),
+              Set(body.outputs).count == body.outputs.count else { return nil }
+        let shape = body.equations[last].type.shape
         let count = elementCount(shape)
         /// Each equation's result as a source: a step, or a window for a slice.
         var results: [Source] = [], broadcastInputs: [Int: Source] = [:]
@@ -113,10 +143,10 @@ struct FusedElementwise: WritesIntoBuffer {
             case .constant: return nil
             }
         }
-        for (position, equation) in body.equations.enumerated() {
+        for equation in body.equations {
             if let slice = equation.primitive as? Slice {
                 // A slice of an input is a window on it; a slice of a step's block is not fused.
-                guard case .input(let index) = equation.operands[0], position < body.equations.count - 1 else { return nil }
+                guard case .input(let index) = equation.operands[0] else { return nil }
                 let sourceShape = body.inputs[index].type.shape, own = contiguousStrides(sourceShape)
                 var strides = own
                 strides[slice.axis] *= slice.step
@@ -139,9 +169,15 @@ struct FusedElementwise: WritesIntoBuffer {
                 return nil
             }
         }
-        guard !steps.isEmpty, body.outputs == [.result(body.equations.count - 1)], body.equations.last!.type.element.floatType != nil
-        else { return nil }
-        contents = Contents(body: body, steps: steps, windows: windows)
+        // Every output is a step's result (not a window) of the output shape.
+        var outputSteps: [Int] = []
+        for output in body.outputs {
+            guard case .result(let index) = output, case .step(let step) = results[index],
+                  body.equations[index].type.shape == shape else { return nil }
+            outputSteps.append(step)
+        }
+        guard body.equations[last].type.element.floatType != nil else { return nil }
+        contents = Contents(body: body, steps: steps, windows: windows, outputSteps: outputSteps)
     }
 
     var name: String { "fused" }
@@ -156,7 +192,7 @@ struct FusedElementwise: WritesIntoBuffer {
               zip(shapes, body.inputs).allSatisfy({ $0 == $1.type.shape }) else {
             throw ShapeError(name, "operands \(shapes.map(describe)) do not match the body's inputs")
         }
-        return body.equations.last!.type.shape
+        return resultShape
     }
 
     func outputElement(_ elements: OperandElements) throws(ShapeError) -> ElementType {
@@ -172,12 +208,21 @@ struct FusedElementwise: WritesIntoBuffer {
     /// by blocks across threads; below it, waking a thread costs more than it saves.
     static let parallelCount = 8192
 
-    /// Evaluates the body block by block into `output` (which has the result's size).
+    /// Evaluates the body block by block into `output` (which has the result's size: the
+    /// outputs stacked).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
+        let count = elementCount(contents.shape)
+        write(inputs, into: body.outputs.count == 1 ? [output] : body.outputs.indices.map { .view(of: output, from: $0 * count, count: count) })
+    }
+
+    /// Evaluates the body block by block, each output into its own buffer (of one output's
+    /// size; the buffers of a compiled program's separate results).
+    func write(_ inputs: [Tensor], into outputs: [TensorStorage]) {
         // A condition may be held in the other float type (a mask's storage is float32); the
         // inputs are copied only then.
-        let inputs = inputs.allSatisfy { $0.dtype == output.dtype } ? inputs : inputs.map { $0.converted(to: output.dtype) }
-        let count = elementCount(shape)
+        let dtype = outputs[0].dtype
+        let inputs = inputs.allSatisfy { $0.dtype == dtype } ? inputs : inputs.map { $0.converted(to: dtype) }
+        let shape = contents.shape, count = elementCount(shape)
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
         let block = Self.blockLength(count: count, rowLength: shape.last ?? 1, readsWindows: !contents.windows.isEmpty)
         let blocks = (count + block - 1) / block
@@ -186,30 +231,39 @@ struct FusedElementwise: WritesIntoBuffer {
         func evaluate(part: Int) {
             let elements = (part * perThread * block)..<Swift.min(count, (part + 1) * perThread * block)
             guard !elements.isEmpty else { return }
-            switch output.dtype {
-            case .float32: self.evaluate(inputs, output.pointer(Float.self), count, block: block, elements: elements)
-            case .float64: self.evaluate(inputs, output.pointer(Double.self), count, block: block, elements: elements)
+            switch dtype {
+            case .float32: self.evaluate(inputs, outputs.map { $0.pointer(Float.self) }, count, block: block, elements: elements)
+            case .float64: self.evaluate(inputs, outputs.map { $0.pointer(Double.self) }, count, block: block, elements: elements)
             }
         }
         if threads > 1 { parallelFor(threads, threads: threads) { evaluate(part: $0) } } else { evaluate(part: 0) }
     }
 
-    /// Evaluates the blocks of `block` elements that cover `elements` (of `count`).
-    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ output: UnsafeMutablePointer<T>, _ count: Int,
+    /// Evaluates the blocks of `block` elements that cover `elements` (of `count`, each
+    /// output's) into the outputs' buffers.
+    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ outputs: [UnsafeMutablePointer<T>], _ count: Int,
                                            block: Int, elements: Range<Int>) {
         let windows = contents.windows, steps = contents.steps, rowLength = contents.shape.last ?? 1
+        let placement = contents.placement
         // A window whose blocks each lie within one of its rows is read in place; the others
         // are gathered into scratch blocks after the steps'.
         let inPlace = rowLength % block == 0
         func isGathered(_ window: Window) -> Bool { !inPlace || window.strides.last != 1 }
         let gatheredCount = windows.count(where: isGathered)
-        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (steps.count - 1 + gatheredCount))) { scratch in
+        withUnsafeTemporaryAllocation(of: T.self, capacity: Swift.max(1, block * (contents.scratchCount + gatheredCount))) { scratch in
             let scratch = scratch.baseAddress!
             // Operand base pointers on the stack too: a kernel call allocates nothing.
             withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: inputs.count + windows.count) { pointers in
                 // Each input's base, then each window's elements for the current block.
                 let bases = pointers.baseAddress!, gathered = bases + inputs.count
                 for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
+                // Where step `index`'s block of the block from `start` is written.
+                func target(_ index: Int, at start: Int) -> UnsafeMutablePointer<T> {
+                    switch placement[index] {
+                    case .output(let k): outputs[k] + start
+                    case .scratch(let slot): scratch + slot * block
+                    }
+                }
                 func operand(_ source: Source, at start: Int) -> (UnsafePointer<T>, Bool) {
                     switch source {
                     case .window(let index):
@@ -217,14 +271,14 @@ struct FusedElementwise: WritesIntoBuffer {
                     case .input(let index):
                         return inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
                     case .step(let index):
-                        return (UnsafePointer(scratch + index * block), false)
+                        return (UnsafePointer(target(index, at: start)), false)
                     }
                 }
                 for start in stride(from: elements.lowerBound, to: elements.upperBound, by: block) {
                     let n = Swift.min(block, count - start)
                     // Windows are gathered block by block into their own scratch (or read in
                     // place where the block lies within one of their rows).
-                    var slot = steps.count - 1
+                    var slot = contents.scratchCount
                     for (index, window) in windows.enumerated() {
                         let base = bases[window.input] + window.offset
                         if isGathered(window) {
@@ -236,8 +290,8 @@ struct FusedElementwise: WritesIntoBuffer {
                         }
                     }
                     for index in steps.indices {
-                        // The last step writes straight into the output.
-                        let target = index == steps.count - 1 ? output + start : scratch + index * block
+                        // The outputs' steps write straight into the result.
+                        let target = target(index, at: start)
                         switch steps[index].operands {
                         case let .unary(x):
                             let px = operand(x, at: start).0
@@ -332,140 +386,5 @@ struct FusedElementwise: WritesIntoBuffer {
             op.zip(UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), scalarA: scalarA, UnsafeRawPointer(b).assumingMemoryBound(to: Double.self),
                    scalarB: scalarB, UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), count: n)
         }
-    }
-
-    /// Gradients through the body, recomputed from the inputs. Recorded (tracing a gradient
-    /// program, or `createGraph`), the body's own pullbacks run on the recomputed values, so
-    /// the gradient is made of ops linked to the inputs and differentiates again.
-    func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
-        if isRecording { return recordedPullback(gradient, inputs: inputs) }
-        let leaves = inputs.map { $0.detached().requiringGrad() }
-        let previous = ag_set_grad_mode(1)
-        let result = body.evaluate(on: leaves)[0]
-        ag_set_grad_mode(previous)
-        let gradients = AutoGrad.gradients(of: [result], withRespectTo: leaves, seeds: [gradient])
-        return zip(inputs, gradients).map { $0.requiresGrad ? $1 : nil }
-    }
-
-    /// Reverse mode over the body alone: each step's pullback, in reverse, on values recomputed
-    /// with recorded ops (the outer backward walk is not re-entered).
-    private func recordedPullback(_ gradient: Tensor, inputs: [Tensor]) -> [Tensor?] {
-        let equations = body.equations
-        var values: [Tensor] = []
-        func value(_ operand: Program.Value) -> Tensor {
-            switch operand {
-            case .input(let index): inputs[index]
-            case .result(let index): values[index]
-            case .constant(let index): body.constants[index]
-            }
-        }
-        for equation in equations { values.append(apply(equation.primitive, equation.operands.map(value))) }
-        var resultGradients = [Tensor?](repeating: nil, count: equations.count)
-        var inputGradients = [Tensor?](repeating: nil, count: inputs.count)
-        resultGradients[equations.count - 1] = gradient
-        for (position, equation) in equations.enumerated().reversed() {
-            guard let outputGradient = resultGradients[position] else { continue }
-            let operands = equation.operands.map(value)
-            let pulled = equation.primitive.pullback(outputGradient, inputs: operands, output: values[position])
-            for (operand, (operandValue, contribution)) in zip(equation.operands, zip(operands, pulled)) {
-                guard let contribution else { continue }
-                let reduced = contribution.sum(toShape: operandValue.shape)
-                switch operand {
-                case .input(let index): inputGradients[index] = inputGradients[index].map { $0 + reduced } ?? reduced
-                case .result(let index): resultGradients[index] = resultGradients[index].map { $0 + reduced } ?? reduced
-                case .constant: break
-                }
-            }
-        }
-        return zip(inputs, inputGradients).map { $0.requiresGrad ? $1 : nil }
-    }
-}
-
-extension Program {
-    /// Elementwise fusion: each tree of unary and binary elementwise equations and `where`s of
-    /// one type, whose inner results are used only inside the tree, becomes one `fused`
-    /// equation evaluated block by block (see the `fused` op); a comparison making a `where`'s
-    /// condition is recomputed inside every kernel that reads it (as cheap as reading it), and
-    /// a slice read only by the tree is read through a window instead of copied out (a cell's
-    /// gates, chunked from one product). Run it after ``gradient(withRespectTo:)``: fused
-    /// kernels do not differentiate twice.
-    public func fusingElementwise() -> Program {
-        func isFusible(_ equation: Equation) -> Bool {
-            equation.type.element.floatType != nil && (equation.primitive is UnaryElementwisePrimitive
-                || (equation.primitive is BinaryElementwisePrimitive && !(equation.primitive is Comparison))
-                || equation.primitive is Where)
-        }
-        /// A slice joins the tree that reads it as a leaf: its operand stays outside.
-        func isLeafSlice(_ equation: Equation) -> Bool {
-            equation.primitive is Slice && equation.type.element.floatType != nil
-        }
-        let users = users(), returned = Set(outputs)
-        var absorbedBy = [Int?](repeating: nil, count: equations.count)
-        for (index, equation) in equations.enumerated() where isFusible(equation) {
-            for case .result(let producer) in equation.operands
-            where (isFusible(equations[producer]) || isLeafSlice(equations[producer])) && equations[producer].type == equation.type
-                && users[.result(producer)] == [index] && !returned.contains(.result(producer)) {
-                absorbedBy[producer] = index
-            }
-        }
-        var members = [[Int]](repeating: [], count: equations.count)
-        for index in equations.indices {
-            var root = index
-            while let next = absorbedBy[root] { root = next }
-            members[root].append(index)
-        }
-        var builder = ProgramBuilder(), map: [Value: Value] = [:]
-        for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
-        for (index, constant) in constants.enumerated() { map[.constant(index)] = builder.constant(constant) }
-        for index in equations.indices where absorbedBy[index] == nil {
-            let group = members[index]
-            if group.count > 1 || group.contains(where: { inlinedCondition(of: $0) != nil }), let (fused, operands) = fuse(group) {
-                map[.result(index)] = try! builder.apply(fused, operands.map { map[$0]! })
-            } else {
-                // A lone op, or the members of a group that could not fuse, one by one.
-                for member in group {
-                    map[.result(member)] = try! builder.apply(equations[member].primitive, equations[member].operands.map { map[$0]! })
-                }
-            }
-        }
-        // A comparison every reader of which recomputes it is left unused.
-        return try! builder.build(outputs: outputs.map { map[$0]! }).eliminatingDeadCode()
-    }
-
-    /// The comparison making the condition of the `where` at `position`, when its kernel can
-    /// recompute it: a comparison of operands of the `where`'s float type, of its shape.
-    private func inlinedCondition(of position: Int) -> Int? {
-        let equation = equations[position]
-        guard equation.primitive is Where, case .result(let producer) = equation.operands[0],
-              equations[producer].primitive is Comparison, equations[producer].type.shape == equation.type.shape,
-              equations[producer].operands.allSatisfy({ type(of: $0).element == equation.type.element }) else { return nil }
-        return producer
-    }
-
-    /// The fused op of `members` (equation positions, root last), with the comparisons of
-    /// their conditions recomputed inside, and its outer operands.
-    private func fuse(_ members: [Int]) -> (FusedElementwise, [Value])? {
-        var body = ProgramBuilder(), inner: [Value: Value] = [:], outer: [Value] = []
-        func add(_ member: Int) -> Bool {
-            let operands = equations[member].operands.map { operand -> Value in
-                if let value = inner[operand] { return value }
-                let value = body.input("in\(outer.count)", type(of: operand))
-                outer.append(operand)
-                inner[operand] = value
-                return value
-            }
-            guard let result = try? body.apply(equations[member].primitive, operands) else { return false }
-            inner[.result(member)] = result
-            return true
-        }
-        for member in members {
-            if let comparison = inlinedCondition(of: member), inner[.result(comparison)] == nil {
-                guard add(comparison) else { return nil }
-            }
-            guard add(member) else { return nil }
-        }
-        guard let program = try? body.build(outputs: [inner[.result(members.last!)]!]),
-              let fused = FusedElementwise(body: program) else { return nil }
-        return (fused, outer)
     }
 }
