@@ -37,8 +37,9 @@ public final class Executable: @unchecked Sendable {
         /// that takes its row (by output; `nil`: an output nothing reads, written into a
         /// scratch buffer).
         case separating(FusedElementwise, rows: [Int?])
-        /// A row of a `separating` kernel's result, which that kernel writes into slot `slot`.
-        case separated(slot: Int)
+        /// A row of a `separating` kernel's result, which that kernel writes into slot `slot`;
+        /// `nil`: a slice whose one reader, a reshape, takes the row instead.
+        case separated(slot: Int?)
         /// Allocates its result (ops without a write-into-buffer kernel).
         case allocating
     }
@@ -79,7 +80,7 @@ public final class Executable: @unchecked Sendable {
         let compiled = optimizing ? program.optimized().fusingElementwise() : program
         self.program = compiled
         lastUse = compiled.lastUses()
-        let separated = Executable.separatedRows(compiled)
+        let (separated, bypassed) = Executable.separatedRows(compiled)
         let plan = MemoryPlan(compiled, separatedRows: separated, writesIntoBuffer: Executable.writesIntoBuffer)
         self.plan = plan
         let rows = Set(separated.values.joined().compactMap { $0 })
@@ -88,6 +89,8 @@ public final class Executable: @unchecked Sendable {
                 .separating(equation.primitive as! FusedElementwise, rows: outputs)
             } else if rows.contains(position) {
                 .separated(slot: plan.slots[position]!)
+            } else if bypassed.contains(position) {
+                .separated(slot: nil)
             } else {
                 Executable.aliasOffset(equation, in: compiled).map { .alias(offset: $0) }
                     ?? plan.slots[position].map { .planned(slot: $0, kernel: Kernel(equation.primitive)) } ?? .allocating
@@ -183,7 +186,7 @@ public final class Executable: @unchecked Sendable {
             case let .separating(fused, rows):
                 let dtype = type.element.floatType!, rowCount = type.count / rows.count
                 let storages = rows.map { row -> TensorStorage in
-                    guard let row, case .separated(let slot) = steps[row].kind else { return .make(count: rowCount, dtype: dtype) }
+                    guard let row, case .separated(let slot?) = steps[row].kind else { return .make(count: rowCount, dtype: dtype) }
                     return targets.first(where: { $0.position == row })?.storage ?? claim(slot, &slots, dtype: dtype)
                 }
                 fused.write(operands, into: storages)
@@ -228,26 +231,37 @@ public final class Executable: @unchecked Sendable {
     }
 
     /// For each fused kernel of several outputs that only slices read, each a whole row of
-    /// its result (as ``Program/fusingElementwise()`` leaves them): the slice of each output
-    /// (`nil` for an output nothing reads). Each row then gets a buffer of its own, so each
+    /// its result (as ``Program/fusingElementwise()`` leaves them): the equation taking each
+    /// output (`nil` for an output nothing reads) — the slice, or the reshape that is its one
+    /// reader (the slice is then `bypassed`). Each row then gets a buffer of its own, so each
     /// output lives as long as it is used (one stacked buffer would live as long as the
-    /// longest-lived output) and can be written into a caller's destination.
-    static func separatedRows(_ program: Program) -> [Int: [Int?]] {
+    /// longest-lived output) and can be written into a caller's destination; and a row costs
+    /// no step of its own (a batch-1 recurrent step runs a dozen of them).
+    static func separatedRows(_ program: Program) -> (rows: [Int: [Int?]], bypassed: Set<Int>) {
         let users = program.users(), returned = Set(program.outputs)
-        var separated: [Int: [Int?]] = [:]
+        var separated: [Int: [Int?]] = [:], bypassed = Set<Int>()
         for (position, equation) in program.equations.enumerated() {
             guard let fused = equation.primitive as? FusedElementwise, fused.body.outputs.count > 1,
                   !returned.contains(.result(position)) else { continue }
-            var rows = [Int?](repeating: nil, count: fused.body.outputs.count)
+            var rows = [Int?](repeating: nil, count: fused.body.outputs.count), skipped: [Int] = []
             let separable = (users[.result(position)] ?? []).allSatisfy { user in
                 guard let slice = program.equations[user].primitive as? Slice, slice.axis == 0, slice.step == 1,
                       slice.end == slice.start + 1, rows[slice.start] == nil else { return false }
-                rows[slice.start] = user
+                if let readers = users[.result(user)], readers.count == 1, program.equations[readers[0]].primitive is Reshape,
+                   !returned.contains(.result(user)) {
+                    rows[slice.start] = readers[0]
+                    skipped.append(user)
+                } else {
+                    rows[slice.start] = user
+                }
                 return true
             }
-            if separable { separated[position] = rows }
+            if separable {
+                separated[position] = rows
+                bypassed.formUnion(skipped)
+            }
         }
-        return separated
+        return (separated, bypassed)
     }
 
     /// Where an equation that shares its operand's buffer (a reshape, a stop_gradient, a slice
