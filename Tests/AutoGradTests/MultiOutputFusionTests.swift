@@ -71,4 +71,26 @@ import Testing
             return (outputs[0] * outputs[2] - outputs[1]).sum()
         }, at: inputs.map { $0.requiringGrad() })
     }
+
+    /// Outputs that only a concatenation along columns reads are written as its columns where
+    /// the kernel's blocks lie within rows (rows of 64 here; of 40 they do not, and the
+    /// concatenation copies them): the same values either way, bit for bit, and written
+    /// straight into a caller's destination.
+    @Test(arguments: [64, 40]) func concatenatedOutputsAreWrittenAsColumns(_ width: Int) throws {
+        var generator = RandomGenerator(seed: 33)
+        let x = Tensor.randomNormal([5, width], dtype: .float32, using: &generator)
+        let program = Program.trace([x]) { a in
+            let first = (a.tensor(0) * 2).tanh(), second = (a.tensor(0) + 1).sigmoid()
+            return [concat([second, first], along: 1), first * second]
+        }.program
+        let executable = Executable(program)
+        let separation = Executable.Separation(executable.program)
+        let columns = separation.kernels.values.joined().filter { if case .columns = $0 { true } else { false } }
+        #expect(columns.count == (width == 64 ? 2 : 0))
+        let buffer = Tensor(repeating: 7, shape: [2 * 5 * width + 3], dtype: .float32)
+        let results = executable([x], writingOutputs: [0: (buffer, 3)])
+        let expected = program.run([x])
+        #expect(results.map(\.scalars) == expected.map(\.scalars))
+        #expect(Array(buffer.scalars[3...]) == expected[0].scalars && buffer.scalars[..<3].allSatisfy { $0 == 7 })
+    }
 }

@@ -33,12 +33,11 @@ public final class Executable: @unchecked Sendable {
         case alias(offset: Int)
         /// Writes into planned slot `slot` with `kernel`.
         case planned(slot: Int, kernel: Kernel)
-        /// A fused kernel of several outputs, each written into the buffer of the equation
-        /// that takes its row (by output; `nil`: an output nothing reads, written into a
-        /// scratch buffer).
-        case separating(FusedElementwise, rows: [Int?])
-        /// A row of a `separating` kernel's result, which that kernel writes into slot `slot`;
-        /// `nil`: a slice whose one reader, a reshape, takes the row instead.
+        /// A fused kernel of several outputs, each written where its target says.
+        case separating(FusedElementwise, targets: [RowTarget])
+        /// A result a `separating` kernel makes, in slot `slot` (a row, or a concatenation of
+        /// rows); `nil`: an equation that is not run and has no value (a slice or a row that
+        /// another equation of the kernel's takes).
         case separated(slot: Int?)
         /// Allocates its result (ops without a write-into-buffer kernel).
         case allocating
@@ -80,16 +79,16 @@ public final class Executable: @unchecked Sendable {
         let compiled = optimizing ? program.optimized().fusingElementwise() : program
         self.program = compiled
         lastUse = compiled.lastUses()
-        let (separated, bypassed) = Executable.separatedRows(compiled)
-        let plan = MemoryPlan(compiled, separatedRows: separated, writesIntoBuffer: Executable.writesIntoBuffer)
+        let separation = Separation(compiled)
+        let plan = MemoryPlan(compiled, madeByKernels: separation.made, writesIntoBuffer: Executable.writesIntoBuffer)
         self.plan = plan
-        let rows = Set(separated.values.joined().compactMap { $0 })
+        let made = Set(separation.made.values.joined())
         steps = compiled.equations.enumerated().map { position, equation in
-            let kind: Kind = if let outputs = separated[position] {
-                .separating(equation.primitive as! FusedElementwise, rows: outputs)
-            } else if rows.contains(position) {
+            let kind: Kind = if let targets = separation.kernels[position] {
+                .separating(equation.primitive as! FusedElementwise, targets: targets)
+            } else if made.contains(position) {
                 .separated(slot: plan.slots[position]!)
-            } else if bypassed.contains(position) {
+            } else if separation.skipped.contains(position) {
                 .separated(slot: nil)
             } else {
                 Executable.aliasOffset(equation, in: compiled).map { .alias(offset: $0) }
@@ -183,17 +182,25 @@ public final class Executable: @unchecked Sendable {
                 output = Tensor(storage: storage, shape: type.shape)
             case .separated:
                 continue  // made by its kernel
-            case let .separating(fused, rows):
-                let dtype = type.element.floatType!, rowCount = type.count / rows.count
-                let storages = rows.map { row -> TensorStorage in
-                    guard let row, case .separated(let slot?) = steps[row].kind else { return .make(count: rowCount, dtype: dtype) }
-                    return targets.first(where: { $0.position == row })?.storage ?? claim(slot, &slots, dtype: dtype)
+            case let .separating(fused, rowTargets):
+                let dtype = type.element.floatType!, rowCount = type.count / rowTargets.count
+                // The buffer of a result the kernel makes: a destination's, or its slot's.
+                func made(_ position: Int) -> TensorStorage {
+                    if let made = results[position] { return made.storage }
+                    guard case .separated(let slot?) = steps[position].kind else { preconditionFailure("no slot for \(position)") }
+                    let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &slots, dtype: dtype)
+                    results[position] = Tensor(storage: storage, shape: steps[position].type.shape)
+                    results[position]!.elementType = type.element
+                    return storage
                 }
-                fused.write(operands, into: storages)
-                for case let (row?, storage) in zip(rows, storages) {
-                    results[row] = Tensor(storage: storage, shape: steps[row].type.shape)
-                    results[row]!.elementType = type.element
-                }
+                fused.write(operands, into: rowTargets.map { target in
+                    switch target {
+                    case .own(let row): FusedElementwise.OutputBuffer(storage: made(row), offset: 0, rowStride: nil)
+                    case let .columns(concatenation, offset):
+                        FusedElementwise.OutputBuffer(storage: made(concatenation), offset: offset, rowStride: steps[concatenation].type.shape[1])
+                    case .unread: FusedElementwise.OutputBuffer(storage: .make(count: rowCount, dtype: dtype), offset: 0, rowStride: nil)
+                    }
+                })
             }
             output?.elementType = type.element
             results[position] = output
@@ -228,40 +235,6 @@ public final class Executable: @unchecked Sendable {
         guard case .alias(offset: 0) = steps[position].kind, case .result(let source) = steps[position].operands[0],
               steps[source].type.count == steps[position].type.count else { return position }
         return madeAt(source)
-    }
-
-    /// For each fused kernel of several outputs that only slices read, each a whole row of
-    /// its result (as ``Program/fusingElementwise()`` leaves them): the equation taking each
-    /// output (`nil` for an output nothing reads) — the slice, or the reshape that is its one
-    /// reader (the slice is then `bypassed`). Each row then gets a buffer of its own, so each
-    /// output lives as long as it is used (one stacked buffer would live as long as the
-    /// longest-lived output) and can be written into a caller's destination; and a row costs
-    /// no step of its own (a batch-1 recurrent step runs a dozen of them).
-    static func separatedRows(_ program: Program) -> (rows: [Int: [Int?]], bypassed: Set<Int>) {
-        let users = program.users(), returned = Set(program.outputs)
-        var separated: [Int: [Int?]] = [:], bypassed = Set<Int>()
-        for (position, equation) in program.equations.enumerated() {
-            guard let fused = equation.primitive as? FusedElementwise, fused.body.outputs.count > 1,
-                  !returned.contains(.result(position)) else { continue }
-            var rows = [Int?](repeating: nil, count: fused.body.outputs.count), skipped: [Int] = []
-            let separable = (users[.result(position)] ?? []).allSatisfy { user in
-                guard let slice = program.equations[user].primitive as? Slice, slice.axis == 0, slice.step == 1,
-                      slice.end == slice.start + 1, rows[slice.start] == nil else { return false }
-                if let readers = users[.result(user)], readers.count == 1, program.equations[readers[0]].primitive is Reshape,
-                   !returned.contains(.result(user)) {
-                    rows[slice.start] = readers[0]
-                    skipped.append(user)
-                } else {
-                    rows[slice.start] = user
-                }
-                return true
-            }
-            if separable {
-                separated[position] = rows
-                bypassed.formUnion(skipped)
-            }
-        }
-        return (separated, bypassed)
     }
 
     /// Where an equation that shares its operand's buffer (a reshape, a stop_gradient, a slice
@@ -324,9 +297,10 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// eager tape does for backward) would hold.
     public let unplannedBytes: Int
 
-    /// The plan of `program`, where the rows of the kernels in `separatedRows` (see
-    /// ``Executable/separatedRows(_:)``) get slots of their own, taken when their kernel runs.
-    init(_ program: Program, separatedRows: [Int: [Int?]] = [:], writesIntoBuffer: (Program.Equation, [Int]) -> Bool) {
+    /// The plan of `program`, where the results that multi-output kernels make (`madeByKernels`,
+    /// by kernel; see ``Executable/Separation``) get slots of their own, taken when their
+    /// kernel runs.
+    init(_ program: Program, madeByKernels: [Int: [Int]] = [:], writesIntoBuffer: (Program.Equation, [Int]) -> Bool) {
         let lastUse = program.lastUses()
         var slots = [Int?](repeating: nil, count: program.equations.count)
         var sizes: [Int] = [], keys: [Int] = [], bytes: [Int] = [], free: [Int: [Int]] = [:], liveValues: [Int: Int] = [:]
@@ -351,9 +325,9 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         for (position, equation) in program.equations.enumerated() {
             total += equation.type.count * (equation.type.element == .float32 ? 4 : 8)
             var slot = taken[position]
-            if let rows = separatedRows[position] {
+            if let made = madeByKernels[position] {
                 // Taken before the kernel's operands die: it reads them while writing its rows.
-                for case let row? in rows { taken[row] = allocate(program.equations[row].type) }
+                for result in made { taken[result] = allocate(program.equations[result].type) }
             } else if slot != nil {
                 // A row of a kernel that ran already.
             } else if Executable.aliasOffset(equation, in: program) != nil {

@@ -215,33 +215,56 @@ struct FusedElementwise: WritesIntoBuffer {
         write(inputs, into: body.outputs.count == 1 ? [output] : body.outputs.indices.map { .view(of: output, from: $0 * count, count: count) })
     }
 
+    /// Where an output is written: a buffer of its own (from element `offset`), or columns of
+    /// a wider matrix whose rows are `rowStride` elements apart (a concatenation of outputs).
+    struct OutputBuffer {
+        let storage: TensorStorage, offset: Int, rowStride: Int?
+    }
+
+    /// Whether this kernel's outputs can be written as columns of a wider matrix: its blocks
+    /// then lie within rows.
+    var writesColumns: Bool {
+        let shape = contents.shape, rowLength = shape.last ?? 1
+        return shape.count == 2 && rowLength % Self.blockLength(count: elementCount(shape), rowLength: rowLength, readsWindows: true) == 0
+    }
+
     /// Evaluates the body block by block, each output into its own buffer (of one output's
     /// size; the buffers of a compiled program's separate results).
     func write(_ inputs: [Tensor], into outputs: [TensorStorage]) {
+        write(inputs, into: outputs.map { OutputBuffer(storage: $0, offset: 0, rowStride: nil) })
+    }
+
+    /// Evaluates the body block by block, each output where `outputs` says (columns only
+    /// where ``writesColumns``).
+    func write(_ inputs: [Tensor], into outputs: [OutputBuffer]) {
         // A condition may be held in the other float type (a mask's storage is float32); the
         // inputs are copied only then.
-        let dtype = outputs[0].dtype
+        let dtype = outputs[0].storage.dtype
         let inputs = inputs.allSatisfy { $0.dtype == dtype } ? inputs : inputs.map { $0.converted(to: dtype) }
-        let shape = contents.shape, count = elementCount(shape)
-        // Small outputs get blocks of their own size, so the scratch fits on the stack.
-        let block = Self.blockLength(count: count, rowLength: shape.last ?? 1, readsWindows: !contents.windows.isEmpty)
+        let shape = contents.shape, count = elementCount(shape), columns = outputs.contains { $0.rowStride != nil }
+        // Small outputs get blocks of their own size, so the scratch fits on the stack; blocks
+        // lie within rows where windows are read or columns written.
+        let block = Self.blockLength(count: count, rowLength: shape.last ?? 1, readsWindows: !contents.windows.isEmpty || columns)
         let blocks = (count + block - 1) / block
         let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.maximum, blocks) : 1
         let perThread = (blocks + threads - 1) / threads
+        let strides = outputs.map { $0.rowStride ?? (shape.last ?? 1) }
         func evaluate(part: Int) {
             let elements = (part * perThread * block)..<Swift.min(count, (part + 1) * perThread * block)
             guard !elements.isEmpty else { return }
             switch dtype {
-            case .float32: self.evaluate(inputs, outputs.map { $0.pointer(Float.self) }, count, block: block, elements: elements)
-            case .float64: self.evaluate(inputs, outputs.map { $0.pointer(Double.self) }, count, block: block, elements: elements)
+            case .float32:
+                self.evaluate(inputs, outputs.map { $0.storage.pointer(Float.self) + $0.offset }, strides, count, block: block, elements: elements)
+            case .float64:
+                self.evaluate(inputs, outputs.map { $0.storage.pointer(Double.self) + $0.offset }, strides, count, block: block, elements: elements)
             }
         }
         if threads > 1 { parallelFor(threads, threads: threads) { evaluate(part: $0) } } else { evaluate(part: 0) }
     }
 
     /// Evaluates the blocks of `block` elements that cover `elements` (of `count`, each
-    /// output's) into the outputs' buffers.
-    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ outputs: [UnsafeMutablePointer<T>], _ count: Int,
+    /// output's) into the outputs' buffers, whose rows lie `rowStrides` apart.
+    private func evaluate<T: FloatElement>(_ inputs: [Tensor], _ outputs: [UnsafeMutablePointer<T>], _ rowStrides: [Int], _ count: Int,
                                            block: Int, elements: Range<Int>) {
         let windows = contents.windows, steps = contents.steps, rowLength = contents.shape.last ?? 1
         let placement = contents.placement
@@ -257,10 +280,12 @@ struct FusedElementwise: WritesIntoBuffer {
                 // Each input's base, then each window's elements for the current block.
                 let bases = pointers.baseAddress!, gathered = bases + inputs.count
                 for (index, input) in inputs.enumerated() { bases[index] = UnsafePointer(input.storage.pointer(T.self)) }
-                // Where step `index`'s block of the block from `start` is written.
-                func target(_ index: Int, at start: Int) -> UnsafeMutablePointer<T> {
+                // The current block's row and column in the output shape (a block lies within a
+                // row when an output is written as columns), and where step `index` writes it.
+                var blockRow = 0, blockColumn = 0
+                func target(_ index: Int) -> UnsafeMutablePointer<T> {
                     switch placement[index] {
-                    case .output(let k): outputs[k] + start
+                    case .output(let k): outputs[k] + blockRow * rowStrides[k] + blockColumn
                     case .scratch(let slot): scratch + slot * block
                     }
                 }
@@ -271,11 +296,12 @@ struct FusedElementwise: WritesIntoBuffer {
                     case .input(let index):
                         return inputs[index].count == 1 && count != 1 ? (bases[index], true) : (bases[index] + start, false)
                     case .step(let index):
-                        return (UnsafePointer(target(index, at: start)), false)
+                        return (UnsafePointer(target(index)), false)
                     }
                 }
                 for start in stride(from: elements.lowerBound, to: elements.upperBound, by: block) {
                     let n = Swift.min(block, count - start)
+                    (blockRow, blockColumn) = start.quotientAndRemainder(dividingBy: rowLength)
                     // Windows are gathered block by block into their own scratch (or read in
                     // place where the block lies within one of their rows).
                     var slot = contents.scratchCount
@@ -291,7 +317,7 @@ struct FusedElementwise: WritesIntoBuffer {
                     }
                     for index in steps.indices {
                         // The outputs' steps write straight into the result.
-                        let target = target(index, at: start)
+                        let target = target(index)
                         switch steps[index].operands {
                         case let .unary(x):
                             let px = operand(x, at: start).0
