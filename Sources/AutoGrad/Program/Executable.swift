@@ -324,15 +324,14 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         }
         for (position, equation) in program.equations.enumerated() {
             total += equation.type.count * (equation.type.element == .float32 ? 4 : 8)
+            // A result of a multi-output kernel that ran already has its slot.
             var slot = taken[position]
             if let made = madeByKernels[position] {
                 // Taken before the kernel's operands die: it reads them while writing its rows.
                 for result in made { taken[result] = allocate(program.equations[result].type) }
-            } else if slot != nil {
-                // A row of a kernel that ran already.
-            } else if Executable.aliasOffset(equation, in: program) != nil {
+            } else if slot == nil, Executable.aliasOffset(equation, in: program) != nil {
                 if case .result(let source) = equation.operands[0] { slot = slots[source] }
-            } else if writesIntoBuffer(equation, equation.operands.map { program.type(of: $0).count }) {
+            } else if slot == nil, writesIntoBuffer(equation, equation.operands.map { program.type(of: $0).count }) {
                 slot = allocate(equation.type)
             }
             slots[position] = slot

@@ -212,7 +212,7 @@ struct FusedElementwise: WritesIntoBuffer {
     /// outputs stacked).
     func write(_ inputs: [Tensor], into output: TensorStorage, shape: [Int]) {
         let count = elementCount(contents.shape)
-        write(inputs, into: body.outputs.count == 1 ? [output] : body.outputs.indices.map { .view(of: output, from: $0 * count, count: count) })
+        write(inputs, into: body.outputs.indices.map { OutputBuffer(storage: output, offset: $0 * count, rowStride: nil) })
     }
 
     /// Where an output is written: a buffer of its own (from element `offset`), or columns of
@@ -224,14 +224,14 @@ struct FusedElementwise: WritesIntoBuffer {
     /// Whether this kernel's outputs can be written as columns of a wider matrix: its blocks
     /// then lie within rows.
     var writesColumns: Bool {
-        let shape = contents.shape, rowLength = shape.last ?? 1
-        return shape.count == 2 && rowLength % Self.blockLength(count: elementCount(shape), rowLength: rowLength, readsWindows: true) == 0
+        contents.shape.count == 2 && (contents.shape.last ?? 1) % blockLength(writingColumns: true) == 0
     }
 
-    /// Evaluates the body block by block, each output into its own buffer (of one output's
-    /// size; the buffers of a compiled program's separate results).
-    func write(_ inputs: [Tensor], into outputs: [TensorStorage]) {
-        write(inputs, into: outputs.map { OutputBuffer(storage: $0, offset: 0, rowStride: nil) })
+    /// The kernel's block length: blocks lie within rows where windows are read or columns
+    /// written (``blockLength(count:rowLength:readsWindows:)``).
+    private func blockLength(writingColumns: Bool) -> Int {
+        Self.blockLength(count: elementCount(contents.shape), rowLength: contents.shape.last ?? 1,
+                         readsWindows: !contents.windows.isEmpty || writingColumns)
     }
 
     /// Evaluates the body block by block, each output where `outputs` says (columns only
@@ -241,10 +241,9 @@ struct FusedElementwise: WritesIntoBuffer {
         // inputs are copied only then.
         let dtype = outputs[0].storage.dtype
         let inputs = inputs.allSatisfy { $0.dtype == dtype } ? inputs : inputs.map { $0.converted(to: dtype) }
-        let shape = contents.shape, count = elementCount(shape), columns = outputs.contains { $0.rowStride != nil }
-        // Small outputs get blocks of their own size, so the scratch fits on the stack; blocks
-        // lie within rows where windows are read or columns written.
-        let block = Self.blockLength(count: count, rowLength: shape.last ?? 1, readsWindows: !contents.windows.isEmpty || columns)
+        let shape = contents.shape, count = elementCount(shape)
+        // Small outputs get blocks of their own size, so the scratch fits on the stack.
+        let block = blockLength(writingColumns: outputs.contains { $0.rowStride != nil })
         let blocks = (count + block - 1) / block
         let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.maximum, blocks) : 1
         let perThread = (blocks + threads - 1) / threads

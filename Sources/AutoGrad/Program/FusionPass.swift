@@ -11,13 +11,14 @@ extension Program {
     /// writes each result once. Run it after ``gradient(withRespectTo:)``: fused kernels do
     /// not differentiate twice.
     public func fusingElementwise() -> Program {
-        let kernels = fusionKernels()
+        let users = users(), returned = Set(outputs)
+        let kernels = fusionKernels(users: users, returned: returned)
         var nodes: [FusionNode] = [], producer: [Int: Int] = [:]
-        for kernel in kernels { nodes += fusionNodes(of: kernel) }
+        for kernel in kernels { nodes += fusionNodes(of: kernel, users: users, returned: returned) }
         let inKernel = Set(kernels.flatMap { $0.flatMap { $0 } })
         for position in equations.indices where !inKernel.contains(position) { nodes.append(.equation(position)) }
         for (index, node) in nodes.enumerated() {
-            for position in node.results(in: self) { producer[position] = index }
+            for position in node.results { producer[position] = index }
         }
         var builder = ProgramBuilder(), map: [Value: Value] = [:]
         for (index, input) in inputs.enumerated() { map[.input(index)] = builder.input(input.name, input.type) }
@@ -47,7 +48,7 @@ extension Program {
         case kernel(FusedElementwise, operands: [Value], outputs: [Int])
 
         /// The equation positions whose results the node makes.
-        func results(in program: Program) -> [Int] {
+        var results: [Int] {
             switch self {
             case .equation(let position): [position]
             case .kernel(_, _, let outputs): outputs
@@ -71,8 +72,7 @@ extension Program {
 
     /// The fusion's kernels: each a list of trees (equation positions, root last), the trees
     /// in program order.
-    private func fusionKernels() -> [[[Int]]] {
-        let users = users(), returned = Set(outputs)
+    private func fusionKernels(users: [Value: [Int]], returned: Set<Value>) -> [[[Int]]] {
         // A slice joins the tree that reads it as a leaf: its operand stays outside.
         func isLeafSlice(_ equation: Equation) -> Bool {
             equation.primitive is Slice && equation.type.element.floatType != nil
@@ -117,8 +117,9 @@ extension Program {
             // the other related kernels it can (so the order trees come in matters less).
             var seen = Set<Int>(), joined: Int?
             for kernel in related where seen.insert(kernel).inserted && equations[kernels[kernel][0].last!].type == type {
+                // The tree moves into the first kernel; a later one moves into the tree's.
                 var merged = kernelOf
-                for member in joined.map({ _ in kernels[kernel].flatMap { $0 } }) ?? tree { merged[member] = joined ?? kernel }
+                for member in joined == nil ? tree : kernels[kernel].flatMap({ $0 }) { merged[member] = joined ?? kernel }
                 guard isAcyclic(kernelOf: merged, kernelCount: kernels.count) else { continue }
                 kernelOf = merged
                 if let joined {
@@ -142,8 +143,8 @@ extension Program {
 
     /// The nodes of one kernel: one fused op for all its trees when they fuse; else each tree
     /// fused on its own, and a lone op (or a tree that cannot fuse) as its equations.
-    private func fusionNodes(of kernel: [[Int]]) -> [FusionNode] {
-        let members = kernel.flatMap { $0 }.sorted(), memberSet = Set(members), users = users(), returned = Set(outputs)
+    private func fusionNodes(of kernel: [[Int]], users: [Value: [Int]], returned: Set<Value>) -> [FusionNode] {
+        let members = kernel.flatMap { $0 }.sorted(), memberSet = Set(members)
         // The results read outside the kernel, and the last one's in any case.
         var outputs = members.filter { position in
             returned.contains(.result(position)) || users[.result(position), default: []].contains { !memberSet.contains($0) }
@@ -165,28 +166,13 @@ extension Program {
     /// reads (`producer`: the node making each equation's result), otherwise as close to the
     /// program's order as that allows (a kernel stands where its last equation stood).
     private func dependencyOrder(_ nodes: [FusionNode], producer: [Int: Int]) -> [Int] {
-        let keys = nodes.map { $0.results(in: self).max()! }
-        var waiting = [Int](repeating: 0, count: nodes.count), dependents = [[Int]](repeating: [], count: nodes.count)
+        var dependents = [[Int]](repeating: [], count: nodes.count)
         for (index, node) in nodes.enumerated() {
-            var seen = Set<Int>()
             for case .result(let position) in node.operands(in: self) {
-                guard let source = producer[position], source != index, seen.insert(source).inserted else { continue }
-                waiting[index] += 1
-                dependents[source].append(index)
+                if let source = producer[position], source != index { dependents[source].append(index) }
             }
         }
-        // Ready nodes by key, the smallest last (taken first).
-        var ready = nodes.indices.filter { waiting[$0] == 0 }.sorted { keys[$0] > keys[$1] }
-        var order: [Int] = []
-        while let next = ready.popLast() {
-            order.append(next)
-            for dependent in dependents[next] {
-                waiting[dependent] -= 1
-                guard waiting[dependent] == 0 else { continue }
-                let slot = ready.firstIndex { keys[$0] < keys[dependent] } ?? ready.count
-                ready.insert(dependent, at: slot)
-            }
-        }
+        let order = Self.topologicalOrder(dependents: dependents, keys: nodes.map { $0.results.max()! })
         precondition(order.count == nodes.count, "fusion made a cycle")
         return order
     }
@@ -194,24 +180,36 @@ extension Program {
     /// Whether the program stays free of cycles with the equations of each kernel (`kernelOf`)
     /// taken as one node.
     private func isAcyclic(kernelOf: [Int?], kernelCount: Int) -> Bool {
-        let count = equations.count + kernelCount
         func node(_ position: Int) -> Int { kernelOf[position].map { equations.count + $0 } ?? position }
-        var waiting = [Int](repeating: 0, count: count), dependents = [[Int]](repeating: [], count: count)
+        var dependents = [[Int]](repeating: [], count: equations.count + kernelCount)
         for (position, equation) in equations.enumerated() {
             for case .result(let producer) in equation.operands where node(producer) != node(position) {
-                waiting[node(position)] += 1
                 dependents[node(producer)].append(node(position))
             }
         }
-        var ready = (0..<count).filter { waiting[$0] == 0 }, done = 0
+        return Self.topologicalOrder(dependents: dependents).count == dependents.count
+    }
+
+    /// Kahn's order of a graph's nodes (`dependents[n]`: the nodes reading node n, an edge
+    /// each time), the ready node of the smallest key first when `keys` are given; nodes on a
+    /// cycle are left out.
+    private static func topologicalOrder(dependents: [[Int]], keys: [Int]? = nil) -> [Int] {
+        var waiting = [Int](repeating: 0, count: dependents.count)
+        for targets in dependents { for target in targets { waiting[target] += 1 } }
+        // Ready nodes by key, the smallest last (taken first).
+        var ready = dependents.indices.filter { waiting[$0] == 0 }
+        if let keys { ready.sort { keys[$0] > keys[$1] } }
+        var order: [Int] = []
         while let next = ready.popLast() {
-            done += 1
+            order.append(next)
             for dependent in dependents[next] {
                 waiting[dependent] -= 1
-                if waiting[dependent] == 0 { ready.append(dependent) }
+                guard waiting[dependent] == 0 else { continue }
+                let slot = keys.map { keys in ready.firstIndex { keys[$0] < keys[dependent] } ?? ready.count } ?? ready.count
+                ready.insert(dependent, at: slot)
             }
         }
-        return done == count
+        return order
     }
 
     /// The comparison making the condition of the `where` at `position`, when its kernel can
