@@ -6,6 +6,7 @@
 #include "CKernels.h"
 
 #include <stdlib.h>
+#include <string.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif

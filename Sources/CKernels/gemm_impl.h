@@ -73,32 +73,38 @@ static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
  * src[r*ld + k]; transposition is thus only a choice of loop, so every trans combination packs
  * at similar speed. Lines past w are zero-filled so the micro-kernel always computes a full
  * MR x NR tile (the extra rows/columns are discarded when storing). */
-static inline TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
-                                   int64_t w, int64_t kc, T *dst)
+static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
+                                                                    int64_t w, int64_t kc, T *dst)
 {
+    if (contig) {
+        /* Row by row of the source, each read once and in order, its P-line pieces copied to
+         * the panels. Walked panel by panel instead, a narrow panel (A's MR lines) read a cache
+         * line of every row for a few values, one element at a time: config B's weight
+         * gradients (op(A) = A^T, 1024 x 64 and 1024 x 256 over K = 1600) ran at 100 and 135
+         * GFLOP/s on one Emerald Rapids core, now 133 and 157 (MKL: 121 and 154). */
+        const int64_t full = w / P * P;
+        for (int64_t k = 0; k < kc; k++) {
+            const T *s = src + k * ld;
+            T *d = dst + k * P;
+            for (int64_t p0 = 0; p0 < full; p0 += P) memcpy(d + p0 * kc, s + p0, (size_t)P * sizeof(T));
+            if (full < w)
+                for (int r = 0; r < P; r++) d[full * kc + r] = full + r < w ? s[full + r] : 0;
+        }
+        return;
+    }
     for (int64_t p0 = 0; p0 < w; p0 += P, dst += P * kc) {
         const int64_t pw = w - p0 < P ? w - p0 : P;
-        if (contig) {
-            const T *s = src + p0;
-            if (pw == P)
-                for (int64_t k = 0; k < kc; k++)
-                    for (int r = 0; r < P; r++) dst[k * P + r] = s[k * ld + r];
-            else
-                for (int64_t k = 0; k < kc; k++)
-                    for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[k * ld + r] : 0;
-        } else {
-            /* A transpose. Wide panels walk k in runs of 8 so each line is read a cache line
-             * at a time while few lines are live (P lines at a power-of-two ld alias in L1). */
-            const T *s = src + p0 * ld;
-            const int kb = P >= 16 ? 8 : 1;
-            int64_t k = 0;
-            if (pw == P)
-                for (; k + kb <= kc; k += kb)
-                    for (int r = 0; r < P; r++)
-                        for (int i = 0; i < kb; i++) dst[(k + i) * P + r] = s[r * ld + k + i];
-            for (; k < kc; k++)
-                for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[r * ld + k] : 0;
-        }
+        /* A transpose. Wide panels walk k in runs of 8 so each line is read a cache line
+         * at a time while few lines are live (P lines at a power-of-two ld alias in L1). */
+        const T *s = src + p0 * ld;
+        const int kb = P >= 16 ? 8 : 1;
+        int64_t k = 0;
+        if (pw == P)
+            for (; k + kb <= kc; k += kb)
+                for (int r = 0; r < P; r++)
+                    for (int i = 0; i < kb; i++) dst[(k + i) * P + r] = s[r * ld + k + i];
+        for (; k < kc; k++)
+            for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[r * ld + k] : 0;
     }
 }
 
