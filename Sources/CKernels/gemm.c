@@ -140,32 +140,36 @@ static void fpu_leave(unsigned old)
 
 void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-              float beta, float *C, int64_t ldc, const float *bias)
+              float beta, float *C, int64_t ldc, const float *bias, float *a_sums)
 {
-    if (M <= 0 || N <= 0) return;
+    if (M <= 0) return;
     const unsigned csr = fpu_enter();
-    switch (pick_isa()) {
+    if (N <= 0) {  /* no product, but op(A)'s row sums all the same */
+        if (a_sums) row_sums_s_generic(M, K, A, transA ? 1 : lda, transA ? lda : 1, a_sums);
+    } else switch (pick_isa()) {
 #if defined(__x86_64__)
-    case ISA_AVX512: gemm_s_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
-    case ISA_AVX2:   gemm_s_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
+    case ISA_AVX512: gemm_s_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums); break;
+    case ISA_AVX2:   gemm_s_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums); break;
 #endif
-    default:         gemm_s_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    default:         gemm_s_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums);
     }
     fpu_leave(csr);
 }
 
 void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-              double beta, double *C, int64_t ldc, const double *bias)
+              double beta, double *C, int64_t ldc, const double *bias, double *a_sums)
 {
-    if (M <= 0 || N <= 0) return;
+    if (M <= 0) return;
     const unsigned csr = fpu_enter();
-    switch (pick_isa()) {
+    if (N <= 0) {  /* no product, but op(A)'s row sums all the same */
+        if (a_sums) row_sums_d_generic(M, K, A, transA ? 1 : lda, transA ? lda : 1, a_sums);
+    } else switch (pick_isa()) {
 #if defined(__x86_64__)
-    case ISA_AVX512: gemm_d_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
-    case ISA_AVX2:   gemm_d_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias); break;
+    case ISA_AVX512: gemm_d_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums); break;
+    case ISA_AVX2:   gemm_d_avx2(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums); break;
 #endif
-    default:         gemm_d_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    default:         gemm_d_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, a_sums);
     }
     fpu_leave(csr);
 }

@@ -72,9 +72,10 @@ static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
  * Element (line r, k) is src[k*ld + r] if lines are contiguous in memory (contig), else
  * src[r*ld + k]; transposition is thus only a choice of loop, so every trans combination packs
  * at similar speed. Lines past w are zero-filled so the micro-kernel always computes a full
- * MR x NR tile (the extra rows/columns are discarded when storing). */
+ * MR x NR tile (the extra rows/columns are discarded when storing). With `sums` (w values, or
+ * NULL), each line's kc values are also added to its sum, in k order. */
 static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
-                                                                    int64_t w, int64_t kc, T *dst)
+                                                                    int64_t w, int64_t kc, T *dst, T *sums)
 {
     if (contig) {
         /* Row by row of the source, each read once and in order, its P-line pieces copied to
@@ -89,6 +90,8 @@ static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T
             for (int64_t p0 = 0; p0 < full; p0 += P) memcpy(d + p0 * kc, s + p0, (size_t)P * sizeof(T));
             if (full < w)
                 for (int r = 0; r < P; r++) d[full * kc + r] = full + r < w ? s[full + r] : 0;
+            if (sums)
+                for (int64_t r = 0; r < w; r++) sums[r] += s[r];
         }
         return;
     }
@@ -105,6 +108,9 @@ static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T
                     for (int i = 0; i < kb; i++) dst[(k + i) * P + r] = s[r * ld + k + i];
         for (; k < kc; k++)
             for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[r * ld + k] : 0;
+        if (sums)  /* each line is a contiguous run here: summed in k order, as packed */
+            for (int r = 0; r < pw; r++)
+                for (int64_t i = 0; i < kc; i++) sums[p0 + r] += s[r * ld + i];
     }
 }
 
@@ -186,16 +192,28 @@ static inline TARGET void FN(tile)(int64_t kc, const T *restrict a, const T *res
     else FN(kernel)(kc, a, b, alpha, beta, c, ldc, m, n, bias);
 }
 
+/* sums[i] = the sum over k of op(A)(i,k), in k order (as the packing sums). */
+static TARGET void FN(row_sums)(int64_t M, int64_t K, const T *A, int64_t ars, int64_t acs, T *sums)
+{
+    for (int64_t i = 0; i < M; i++) {
+        T s = 0;
+        for (int64_t k = 0; k < K; k++) s += A[i * ars + k * acs];
+        sums[i] = s;
+    }
+}
+
 /* Blocked driver; expects M, N > 0. The bias (N values, or NULL) is added by the first K
- * block's stores. */
+ * block's stores; `sums` (M values, or NULL) receives op(A)'s row sums, formed while the
+ * first column block packs A. */
 static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_t K,
                             T alpha, const T *A, int64_t lda, const T *B, int64_t ldb,
-                            T beta, T *C, int64_t ldc, const T *bias)
+                            T beta, T *C, int64_t ldc, const T *bias, T *sums)
 {
     const int64_t ars = transA ? 1 : lda, acs = transA ? lda : 1;
     const int64_t brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
     if (K == 0 || alpha == 0 || M <= 2 || N == 1 || (double)M * N * K <= SMALL_WORK) {
         FN(small)(M, N, alpha == 0 ? 0 : K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc, bias);
+        if (sums) FN(row_sums)(M, K, A, ars, acs, sums);
         return;
     }
     /* Equal-sized K blocks avoid a short, inefficient last block (e.g. K = KC + 1). */
@@ -206,9 +224,11 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
     char *raw = malloc((size_t)(mcmax + ncmax) * kcmax * sizeof(T) + 64);
     if (!raw) {
         FN(small)(M, N, K, alpha, A, ars, acs, B, brs, bcs, beta, C, ldc, bias);
+        if (sums) FN(row_sums)(M, K, A, ars, acs, sums);
         return;
     }
     T *Ap = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63), *Bp = Ap + mcmax * kcmax;
+    if (sums) memset(sums, 0, (size_t)M * sizeof(T));
 
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = N - jc < NC ? N - jc : NC;
@@ -216,10 +236,10 @@ static TARGET void FN(gemm)(int transA, int transB, int64_t M, int64_t N, int64_
             const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
             const T bk = pc == 0 ? beta : 1;  /* later K blocks accumulate onto C */
             const T *bk_bias = pc == 0 && bias ? bias + jc : NULL;
-            FN(pack)(NR, B + pc * brs + jc * bcs, ldb, !transB, nc, kc, Bp);
+            FN(pack)(NR, B + pc * brs + jc * bcs, ldb, !transB, nc, kc, Bp, NULL);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = M - ic < MC ? M - ic : MC;
-                FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap);
+                FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap, jc == 0 && sums ? sums + ic : NULL);
                 /* Macro-kernel: the B micro-panel is reused across the whole A block. */
                 for (int64_t jr = 0; jr < nc; jr += NR)
                     for (int64_t ir = 0; ir < mc; ir += MR)
@@ -243,7 +263,7 @@ static TARGET void FN(pack_b)(int transB, int64_t K, int64_t N, const T *B, int6
     const int64_t kblocks = (K + PKC - 1) / PKC, kcmax = K == 0 ? 0 : (K + kblocks - 1) / kblocks;
     for (int64_t pc = 0; pc < K; pc += kcmax) {
         const int64_t kc = K - pc < kcmax ? K - pc : kcmax;
-        FN(pack)(NR, B + pc * brs, ldb, !transB, N, kc, packed + pc * npad);
+        FN(pack)(NR, B + pc * brs, ldb, !transB, N, kc, packed + pc * npad, NULL);
     }
 }
 
@@ -285,7 +305,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
         const T *Bp = packed + pc * npad;
         for (int64_t ic = 0; ic < M; ic += MC) {
             const int64_t mc = M - ic < MC ? M - ic : MC;
-            FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap);
+            FN(pack)(MR, A + ic * ars + pc * acs, lda, transA, mc, kc, Ap, NULL);
             for (int64_t jr = j0; jr < j1; jr += NR)
                 for (int64_t ir = 0; ir < mc; ir += MR)
                     FN(tile)(kc, Ap + ir * kc, Bp + jr * kc, alpha, bk, C + (ic + ir) * ldc + jr, ldc,

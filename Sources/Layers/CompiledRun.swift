@@ -293,9 +293,9 @@ struct CompiledRun: Primitive {
                 })
                 return (group.step, results: group.steps.flatMap(results), stacked: stacked)
             }
+        let groupSums = groups.map { DeferredSum.sums($0.0.parameterSums, over: $0.results, stacked: $0.stacked) }
         return plain.parameters.indices.map { k in
-            let sums = groups.map { $0.0.parameterSums[k].sum(over: $0.results, stacked: $0.stacked) }
-            return sums.dropFirst().reduce(sums[0], +)
+            groupSums.dropFirst().reduce(groupSums[0][k]) { $0 + $1[k] }
         }
     }
 

@@ -31,6 +31,23 @@ import AutoGrad
         try checkGradients(of: { linear($0[0], weight: $0[1], bias: $0[2]).tanh().sum() }, at: inputs)
     }
 
+    /// The backward pass forms the weight's and the bias's gradients in one product that sums
+    /// the output gradient as it packs it: equal to the product and the column sums formed
+    /// apart, for a product split across threads by rows of the weight and by its columns,
+    /// and past the GEMM's K block; both dtypes.
+    @Test(arguments: [DType.float32, .float64]) func weightAndBiasGradientsComeFromOnePass(_ dtype: DType) {
+        var generator = RandomGenerator(seed: 33)
+        for (rows, inner, out) in [(1, 3, 2), (6, 5, 4), (700, 130, 300), (700, 400, 50)] {
+            let x = Tensor.randomNormal([rows, inner], dtype: dtype, using: &generator)
+            let weight = Tensor.randomNormal([out, inner], dtype: dtype, using: &generator).requiringGrad()
+            let bias = Tensor.randomNormal([out], dtype: dtype, using: &generator).requiringGrad()
+            let upstream = Tensor.randomNormal([rows, out], dtype: dtype, using: &generator)
+            (linear(x, weight: weight, bias: bias) * upstream).sum().backward()
+            #expect(weight.grad?.scalars == matmul(upstream, x, transposeA: true).scalars, "\(rows) × \(inner) → \(out)")
+            #expect(bias.grad?.scalars == upstream.sum(along: [0]).scalars, "\(rows) × \(inner) → \(out)")
+        }
+    }
+
     /// A bias that is not one value per column is refused, naming the op and the shapes.
     @Test func aBiasOfTheWrongLengthIsRefused() {
         let error = #expect(throws: ProgramError.self) {

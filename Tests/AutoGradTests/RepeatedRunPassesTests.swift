@@ -76,5 +76,10 @@ import AutoGrad
             let difference = zip(sum.sum(over: runs).scalars, value.scalars).map { abs($0 - $1) }.max()!
             #expect(difference <= 1e-12)
         }
+        // The bias sums the rows the weight's product reads: formed together, in one pass,
+        // they equal the sums formed one by one.
+        guard case .contracted(let left, _) = sums[0] else { return }
+        #expect(sums[1].firstOutput == left)
+        #expect(DeferredSum.sums(sums, over: runs).map(\.scalars) == sums.map { $0.sum(over: runs).scalars })
     }
 }

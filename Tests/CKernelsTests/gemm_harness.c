@@ -47,7 +47,10 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
     memcpy(C0, C, sizeof(T) * (size_t)(M * ldc));                                            \
     T *bias = irand(2) ? malloc(sizeof(T) * (size_t)N) : NULL;                               \
     for (int64_t j = 0; bias && j < N; j++) bias[j] = (T)urand();                            \
-    GEMM(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);                        \
+    T *sums = irand(2) ? malloc(sizeof(T) * (size_t)(M + 1)) : NULL;                         \
+    for (int64_t i = 0; sums && i <= M; i++) sums[i] = (T)NAN;                               \
+    if (sums) sums[M] = (T)C_SENTINEL;                                                       \
+    GEMM(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, sums);                  \
     T *Cp = malloc(sizeof(T) * (size_t)(M * ldc + 1));                                       \
     T *packed = malloc(sizeof(T) * (size_t)(ag_gemm_packed_size(K, N) + 1));                \
     memcpy(Cp, C0, sizeof(T) * (size_t)(M * ldc));                                           \
@@ -73,16 +76,24 @@ static int NAME(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, T beta
             const double tol = TOL * (double)(K > 0 ? K : 1) * (fabs((double)alpha) * mag + fabs(c0) + fabs(b0)) + 1e-300; \
             bad = !(fabs((double)got - ref) <= tol);                                         \
         }                                                                                    \
+    /* op(A)'s row sums, when asked for, whatever alpha and N: exactly the sums in k order   \
+     * (a reduction over rows gives the same bits); the element past them intact. */         \
+    for (int64_t i = 0; sums && i < M && !bad; i++) {                                        \
+        T s = 0;                                                                             \
+        for (int64_t k = 0; k < K; k++) s += ta ? A[k * lda + i] : A[i * lda + k];           \
+        bad = sums[i] != s;                                                                  \
+    }                                                                                        \
+    if (sums && sums[M] != (T)C_SENTINEL) bad = 1;                                           \
     if (bad) {                                                                               \
         failed++;                                                                            \
         if (failed <= 20)                                                                    \
-            printf("FAIL %s (or its packed-B path) ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pads=%lld,%lld,%lld\n", \
+            printf("FAIL %s (its packed-B path or row sums) ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pads=%lld,%lld,%lld\n", \
                    #GEMM, ta, tb, (long long)M, (long long)N, (long long)K, (double)alpha,   \
                    (double)beta, (long long)pa, (long long)pb, (long long)pc);               \
     } else {                                                                                 \
         passed++;                                                                            \
     }                                                                                        \
-    free(A), free(B), free(C), free(C0), free(Cp), free(packed), free(bias);                 \
+    free(A), free(B), free(C), free(C0), free(Cp), free(packed), free(bias), free(sums);     \
     return !bad;                                                                             \
 }
 DEFINE_CHECK(float, check_s, ag_sgemm, ag_sgemm, 1e-5)
@@ -110,7 +121,7 @@ static void *run_job(void *p)
 {
     const struct job *j = p;
     ag_sgemm(0, 0, j->rows, j->n, j->n, 1.0f, j->A + j->row0 * j->n, j->n, j->B, j->n, 0.0f,
-             j->C + j->row0 * j->n, j->n, NULL);
+             j->C + j->row0 * j->n, j->n, NULL, NULL);
     return NULL;
 }
 static void check_threads(void)
@@ -119,7 +130,7 @@ static void check_threads(void)
     float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n);
     float *C1 = malloc(sizeof(float) * n * n), *C2 = malloc(sizeof(float) * n * n);
     for (int64_t i = 0; i < n * n; i++) A[i] = (float)urand(), B[i] = (float)urand();
-    ag_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C1, n, NULL);
+    ag_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C1, n, NULL, NULL);
     for (int rep = 0; rep < 20; rep++) {
         struct job jobs[2] = {{0, n / 2, n, A, B, C2}, {n / 2, n - n / 2, n, A, B, C2}};
         pthread_t t[2];
@@ -158,7 +169,7 @@ static void run_tests(void)
     /* alpha == 0: A and B must not be read (NaN-filled), C = beta * C. */
     {
         float A[4] = {NAN, NAN, NAN, NAN}, B[4] = {NAN, NAN, NAN, NAN}, C[4] = {1, 2, 3, 4};
-        ag_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 3.0f, C, 2, NULL);
+        ag_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 3.0f, C, 2, NULL, NULL);
         if (C[0] == 3 && C[1] == 6 && C[2] == 9 && C[3] == 12) passed++;
         else failed++, printf("FAIL alpha=0\n");
     }
@@ -166,7 +177,7 @@ static void run_tests(void)
     {
         float A[256], B[256], C[256];
         for (int i = 0; i < 256; i++) A[i] = 1e-39f, B[i] = 1e-3f;
-        ag_sgemm(0, 0, 16, 16, 16, 1.0f, A, 16, B, 16, 0.0f, C, 16, NULL);
+        ag_sgemm(0, 0, 16, 16, 16, 1.0f, A, 16, B, 16, 0.0f, C, 16, NULL, NULL);
         volatile float tiny = 1e-38f;
         if (tiny * 0.5f != 0.0f && C[0] < 1e-30f) passed++;
         else failed++, printf("FAIL denormals / MXCSR\n");
@@ -192,11 +203,11 @@ static double NAME(int ta, int tb, int64_t M, int64_t N, int64_t K)             
     const int64_t lda = ta ? M : K, ldb = tb ? K : N;                                        \
     int reps = 1;                                                                            \
     for (double t0 = now(); now() - t0 < 0.02; reps *= 2)                                    \
-        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL);    \
+        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL, NULL);\
     double s[9];                                                                             \
     for (int i = 0; i < 9; i++) {                                                            \
         const double t0 = now();                                                             \
-        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL);    \
+        for (int r = 0; r < reps; r++) GEMM(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, NULL, NULL);\
         s[i] = (now() - t0) / reps;                                                          \
         for (int j = i; j > 0 && s[j] < s[j - 1]; j--) { double x = s[j]; s[j] = s[j - 1]; s[j - 1] = x; } \
     }                                                                                        \

@@ -76,6 +76,11 @@ struct MatMul: WritesIntoBuffer {
             gradB = b.requiresGrad ? matmul(a, g, transposeA: true) : nil
         case (false, true):
             gradA = a.requiresGrad ? matmul(g, b) : nil
+            // A layer's weight and bias (`linear`) take the same pass over the output gradient.
+            if b.requiresGrad, inputs.count > 2, inputs[2].requiresGrad, !isRecording, g.shape.count == 2, a.shape.count == 2 {
+                let (weight, bias) = productAndColumnSums(g, a)
+                return [gradA, weight, bias]
+            }
             gradB = b.requiresGrad ? matmul(g, a, transposeA: true) : nil
         case (true, false):
             gradA = a.requiresGrad ? matmul(b, g, transposeB: true) : nil
@@ -138,12 +143,15 @@ struct GEMM: @unchecked Sendable {
     let a: TensorStorage, b: TensorStorage, c: TensorStorage
     /// Added to every row of each product, or `nil`.
     var bias: TensorStorage? = nil
+    /// Receives op(A)'s `m` row sums, or `nil` (a product of one matrix only).
+    var rowSums: TensorStorage? = nil
 
     /// Below this many multiply-adds a product runs on the calling thread.
     static let parallelThreshold = 1 << 18
 
     func run(aOffsets: [Int], bOffsets: [Int]) {
         let batch = aOffsets.count
+        precondition(rowSums == nil || batch == 1, "row sums of a batch of products")
         let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, Swift.max(batch, m, n)) : 1
         if threads <= 1 {
             for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m, columns: 0..<n) }
@@ -178,17 +186,36 @@ struct GEMM: @unchecked Sendable {
         let bStart = bOffset + columns.lowerBound * (transposeB ? ldb : 1)
         let cStart = cOffset + rows.lowerBound * n + columns.lowerBound
         let (mm, nn) = (Int64(rows.count), Int64(columns.count))
+        // A block of C's columns sums its rows of op(A) only if it is the first: its rows'
+        // sums are every block's.
+        let sums = columns.lowerBound == 0 ? rowSums : nil
         switch c.dtype {
         case .float32:
             ag_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
                      a.pointer(Float.self) + aStart, Int64(lda), b.pointer(Float.self) + bStart, Int64(ldb),
-                     0, c.pointer(Float.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Float.self)) + columns.lowerBound })
+                     0, c.pointer(Float.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Float.self)) + columns.lowerBound },
+                     sums.map { $0.pointer(Float.self) + rows.lowerBound })
         case .float64:
             ag_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, mm, nn, Int64(k), 1,
                      a.pointer(Double.self) + aStart, Int64(lda), b.pointer(Double.self) + bStart, Int64(ldb),
-                     0, c.pointer(Double.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Double.self)) + columns.lowerBound })
+                     0, c.pointer(Double.self) + cStart, Int64(n), bias.map { UnsafePointer($0.pointer(Double.self)) + columns.lowerBound },
+                     sums.map { $0.pointer(Double.self) + rows.lowerBound })
         }
     }
+}
+
+/// `aᵀ·b` and the column sums of `a`, for matrices `a` [rows, m] and `b` [rows, n], from one
+/// GEMM that sums `a` as it packs it: a layer's weight gradient and its bias's from the output
+/// gradient `a`, in one pass over it instead of two (the sums add the rows in order, as
+/// `a.sum(along: [0])` does). Not recorded: for pullbacks that are not themselves differentiated.
+func productAndColumnSums(_ a: Tensor, _ b: Tensor) -> (product: Tensor, sums: Tensor) {
+    precondition(!isRecording && a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[0] && a.dtype == b.dtype,
+                 "productAndColumnSums: \(a.shape)ᵀ × \(b.shape), recording: \(isRecording)")
+    let (m, n) = (a.shape[1], b.shape[1])
+    let product = TensorStorage.make(count: m * n, dtype: a.dtype), sums = TensorStorage.make(count: m, dtype: a.dtype)
+    GEMM(transposeA: true, transposeB: false, m: m, n: n, k: a.shape[0], a: a.storage, b: b.storage, c: product, rowSums: sums)
+        .run(aOffsets: [0], bOffsets: [0])
+    return (Tensor(storage: product, shape: [m, n]), Tensor(storage: sums, shape: [m]))
 }
 
 /// The matrix product of the last two axes of `a` and `b`, batched over broadcast leading

@@ -24,7 +24,7 @@ public enum DeferredSum: Sendable, Equatable {
     /// `stacked[output]`, where given, holds that output of all runs already stacked along
     /// the rows in the runs' order (the caller kept it anyway: no second copy is made).
     public func sum(over runs: [[Tensor]], stacked given: [Int: Tensor] = [:]) -> Tensor {
-        func stacked(_ output: Int) -> Tensor { given[output] ?? concat(runs.map { $0[output] }, along: 0) }
+        func stacked(_ output: Int) -> Tensor { Self.stacked(output, runs, given) }
         switch self {
         case .added(let output):
             return runs.dropFirst().reduce(runs[0][output]) { $0 + $1[output] }
@@ -33,6 +33,33 @@ public enum DeferredSum: Sendable, Equatable {
         case let .rowSummed(output, shape):
             return stacked(output).sum(along: [0]).reshaped(to: shape)
         }
+    }
+
+    /// Each of `sums` over the runs, as ``sum(over:stacked:)`` forms it, except that a row sum
+    /// of a contraction's left operand (a bias's gradient beside its weight's: both read the
+    /// steps' output gradients) comes out of that contraction's product, which sums the rows
+    /// as it packs them — one pass over the stacked operand instead of two. Unless recording:
+    /// then each sum is differentiable on its own.
+    public static func sums(_ sums: [DeferredSum], over runs: [[Tensor]], stacked given: [Int: Tensor] = [:]) -> [Tensor] {
+        var formed = [Tensor?](repeating: nil, count: sums.count)
+        for (index, sum) in sums.enumerated() where !isRecording {
+            guard case let .contracted(left, right) = sum,
+                  let rowSum = sums.indices.first(where: { formed[$0] == nil && sums[$0].isRowSum(of: left) }),
+                  case let .rowSummed(_, shape) = sums[rowSum] else { continue }
+            let (product, columnSums) = productAndColumnSums(stacked(left, runs, given), stacked(right, runs, given))
+            (formed[index], formed[rowSum]) = (product, columnSums.reshaped(to: shape))
+        }
+        return sums.indices.map { formed[$0] ?? sums[$0].sum(over: runs, stacked: given) }
+    }
+
+    /// Whether this is the row sum of the output `output`.
+    private func isRowSum(of output: Int) -> Bool {
+        if case .rowSummed(output, _) = self { true } else { false }
+    }
+
+    /// The output `output` of all runs stacked along the rows: `given`'s, or concatenated.
+    private static func stacked(_ output: Int, _ runs: [[Tensor]], _ given: [Int: Tensor]) -> Tensor {
+        given[output] ?? concat(runs.map { $0[output] }, along: 0)
     }
 }
 

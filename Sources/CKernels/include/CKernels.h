@@ -6,15 +6,17 @@
 /// C = alpha * op(A) * op(B) + beta * C + bias, row-major; op(X) = X or Xᵀ when transX != 0.
 /// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc are row strides in elements; bias is N
 /// values added to every row of C (a layer's bias, added as C is stored), or NULL.
-/// beta == 0 overwrites C (even NaN). Single-threaded and reentrant: callers split rows of C
-/// across threads. Packed, cache-blocked, with AVX-512 / AVX2 / baseline paths chosen at run
-/// time (gemm.c, gemm_impl.h).
+/// beta == 0 overwrites C (even NaN). a_sums, if not NULL, receives op(A)'s M row sums
+/// (sum over k of op(A)(i,k), added in k order, whatever alpha): with op(A) = dYᵀ, a layer's
+/// bias gradient beside its weight gradient, summed while A is packed instead of in a pass
+/// of its own. Single-threaded and reentrant: callers split rows of C across threads. Packed,
+/// cache-blocked, with AVX-512 / AVX2 / baseline paths chosen at run time (gemm.c, gemm_impl.h).
 void ag_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-              float beta, float *C, int64_t ldc, const float *bias);
+              float beta, float *C, int64_t ldc, const float *bias, float *a_sums);
 void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
               double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-              double beta, double *C, int64_t ldc, const double *bias);
+              double beta, double *C, int64_t ldc, const double *bias, double *a_sums);
 /// Products with one right operand and many left ones (a recurrent weight, read at every
 /// step) pack it once: ag_sgemm_pack_b writes op(B) (K×N) into `packed`, which must hold
 /// ag_gemm_packed_size(K, N) elements (of either type); ag_sgemm_packed then computes columns
