@@ -98,14 +98,17 @@ static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T
     for (int64_t p0 = 0; p0 < w; p0 += P, dst += P * kc) {
         const int64_t pw = w - p0 < P ? w - p0 : P;
         /* A transpose. Wide panels walk k in runs of 8 so each line is read a cache line
-         * at a time while few lines are live (P lines at a power-of-two ld alias in L1). */
+         * at a time while few lines are live (P lines at a power-of-two ld alias in L1);
+         * within a run, k by k, so each k's P values are stored as one contiguous piece (a
+         * recurrent weight read transposed, 256 x 1024, packed in 120 us instead of 141 on an
+         * Emerald Rapids core; a batch-1 char-LM's, 128 x 512, in 17 instead of 27.5). */
         const T *s = src + p0 * ld;
         const int kb = P >= 16 ? 8 : 1;
         int64_t k = 0;
         if (pw == P)
             for (; k + kb <= kc; k += kb)
-                for (int r = 0; r < P; r++)
-                    for (int i = 0; i < kb; i++) dst[(k + i) * P + r] = s[r * ld + k + i];
+                for (int i = 0; i < kb; i++)
+                    for (int r = 0; r < P; r++) dst[(k + i) * P + r] = s[r * ld + k + i];
         for (; k < kc; k++)
             for (int r = 0; r < P; r++) dst[k * P + r] = r < pw ? s[r * ld + k] : 0;
         if (sums)  /* each line is a contiguous run here: summed in k order, as packed */
