@@ -41,8 +41,9 @@ public enum DeferredSum: Sendable, Equatable {
     /// as it packs them — one pass over the stacked operand instead of two. Unless recording:
     /// then each sum is differentiable on its own.
     public static func sums(_ sums: [DeferredSum], over runs: [[Tensor]], stacked given: [Int: Tensor] = [:]) -> [Tensor] {
+        guard !isRecording else { return sums.map { $0.sum(over: runs, stacked: given) } }
         var formed = [Tensor?](repeating: nil, count: sums.count)
-        for (index, sum) in sums.enumerated() where !isRecording {
+        for (index, sum) in sums.enumerated() {
             guard case let .contracted(left, right) = sum,
                   let rowSum = sums.indices.first(where: { formed[$0] == nil && sums[$0].isRowSum(of: left) }),
                   case let .rowSummed(_, shape) = sums[rowSum] else { continue }
