@@ -73,7 +73,8 @@ static TARGET void FN(small)(int64_t M, int64_t N, int64_t K, T alpha,
  * src[r*ld + k]; transposition is thus only a choice of loop, so every trans combination packs
  * at similar speed. Lines past w are zero-filled so the micro-kernel always computes a full
  * MR x NR tile (the extra rows/columns are discarded when storing). With `sums` (w values, or
- * NULL), each line's kc values are also added to its sum, in k order. */
+ * NULL), each line's kc values are also added to its sum, in k order. Always inlined: each
+ * call site's P (MR or NR) is then a constant, and the copies compile to whole vectors. */
 static inline __attribute__((always_inline)) TARGET void FN(pack)(int P, const T *src, int64_t ld, int contig,
                                                                     int64_t w, int64_t kc, T *dst, T *sums)
 {
