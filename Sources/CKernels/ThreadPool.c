@@ -34,6 +34,9 @@ static struct {
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static _Thread_local int in_task;
+
+int ag_in_parallel_task(void) { return in_task; }
 
 static uint64_t generation_of(uint64_t ticket) { return ticket >> 32; }
 
@@ -51,6 +54,7 @@ static void *worker_main(void *argument) {
     const int rank = (int)(intptr_t)argument;
     uint64_t seen = 0;
     ag_prepare_thread();
+    in_task = 1;
     for (;;) {
         int spins = 0;
         while (generation_of(atomic_load(&pool.ticket)) == seen) {
@@ -78,8 +82,15 @@ static void start_pool(void) {
 void ag_parallel_for(int64_t count, int threads, ag_task_fn function, void *context) {
     pthread_once(&pool_once, start_pool);
     int helpers = threads - 1 < pool.workers ? threads - 1 : pool.workers;
-    if (count <= 1 || count > 0xFFFFFFFF || helpers <= 0 || pthread_mutex_trylock(&pool.busy) != 0) {
+    if (count <= 1 || count > 0xFFFFFFFF) {
         for (int64_t index = 0; index < count; index++) function(context, index);
+        return;
+    }
+    const int was_in_task = in_task;
+    in_task = 1;
+    if (helpers <= 0 || pthread_mutex_trylock(&pool.busy) != 0) {
+        for (int64_t index = 0; index < count; index++) function(context, index);
+        in_task = was_in_task;
         return;
     }
     pool.function = function;
@@ -95,4 +106,5 @@ void ag_parallel_for(int64_t count, int threads, ag_task_fn function, void *cont
     run_indices(generation);
     while (atomic_load(&pool.finished) < count) AG_PAUSE();
     pthread_mutex_unlock(&pool.busy);
+    in_task = was_in_task;
 }

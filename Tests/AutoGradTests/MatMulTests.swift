@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-import AutoGrad
+@testable import AutoGrad
 
 /// op(A)·op(B) for one row-major matrix pair by the triple loop, in float64; `a` is m×k
 /// (k×m when transposed) and `b` is k×n (n×k when transposed).
@@ -103,6 +103,22 @@ private func storedShape(_ batch: [Int], _ rows: Int, _ columns: Int, transposed
         let single = matmul(a, b).scalars
         ComputeThreads.maximum = 2
         #expect(matmul(a, b).scalars == single)
+    }
+
+    /// In a task of a parallel loop the pool is taken, so work started there does not split
+    /// (its parts would only run one after another); after the loop it may use every thread.
+    @Test func workInsideAParallelTaskDoesNotSplit() {
+        let previous = ComputeThreads.maximum
+        defer { ComputeThreads.maximum = previous }
+        ComputeThreads.maximum = 2
+        #expect(ComputeThreads.available == 2)
+        let seen = Mutex<[Int]>([])
+        ComputeThreads.concurrentPerform(2) { _ in
+            let threads = ComputeThreads.available
+            seen.withLock { $0.append(threads) }
+        }
+        #expect(seen.withLock { $0 } == [1, 1])
+        #expect(ComputeThreads.available == 2)
     }
 
     @Test func emptyInnerDimensionGivesZeros() {

@@ -113,6 +113,11 @@ public enum ComputeThreads {
 }
 
 extension ComputeThreads {
+    /// The threads work started on this thread can use: ``maximum``, or 1 inside a task of
+    /// a parallel loop (such as one of ``concurrentPerform(_:_:)``'s calls), where the pool is
+    /// taken and a split would only run its parts one after another.
+    static var available: Int { ag_in_parallel_task() != 0 ? 1 : maximum }
+
     /// Calls `body(i)` for every i in `0..<count`, concurrently on up to ``maximum`` threads
     /// of the shared pool (the caller's included), returning when all calls are done. Work
     /// inside `body` that would itself split across threads runs on its own thread, and
@@ -152,7 +157,7 @@ struct GEMM: @unchecked Sendable {
     func run(aOffsets: [Int], bOffsets: [Int]) {
         let batch = aOffsets.count
         precondition(rowSums == nil || batch == 1, "row sums of a batch of products")
-        let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, Swift.max(batch, m, n)) : 1
+        let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.available, Swift.max(batch, m, n)) : 1
         if threads <= 1 {
             for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m, columns: 0..<n) }
         } else if batch >= threads {

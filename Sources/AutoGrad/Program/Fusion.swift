@@ -245,7 +245,7 @@ struct FusedElementwise: WritesIntoBuffer {
         // Small outputs get blocks of their own size, so the scratch fits on the stack.
         let block = blockLength(writingColumns: outputs.contains { $0.rowStride != nil })
         let blocks = (count + block - 1) / block
-        let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.maximum, blocks) : 1
+        let threads = count >= Self.parallelCount ? Swift.min(ComputeThreads.available, blocks) : 1
         let perThread = (blocks + threads - 1) / threads
         let strides = outputs.map { $0.rowStride ?? (shape.last ?? 1) }
         func evaluate(part: Int) {

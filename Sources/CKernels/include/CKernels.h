@@ -93,6 +93,9 @@ typedef void (*ag_task_fn)(void *context, int64_t index);
 /// included, from a persistent pool), returning when all are done. Runs on the caller alone
 /// when the pool is busy with another caller's loop.
 void ag_parallel_for(int64_t count, int threads, ag_task_fn task, void *context);
+/// 1 while this thread runs a task of a parallel loop of several (a pool worker always does), else 0:
+/// a loop started there runs on this thread alone, so work sized for splitting need not split.
+int ag_in_parallel_task(void);
 
 /// Whether operations on this thread record onto the tape (thread-local, default 1).
 int ag_grad_mode(void);
