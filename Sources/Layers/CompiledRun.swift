@@ -91,17 +91,29 @@ final class SharedBuffer: @unchecked Sendable {
 /// engine's masks, given per step so that no step copies its own out) — except the last
 /// ``StepMasks/count`` of them, which the run draws itself step by step; the result is the step
 /// outputs [steps, batch, output] and then the final state components, flattened into one
-/// vector (the engine slices them out). Its lanes run concurrently.
+/// vector (the engine slices them out). Its lanes run concurrently. A reversed run steps from
+/// the last time to the first (a bidirectional layer's reverse direction), reading and writing
+/// every sequence in place in time order, so nothing is copied reversed.
 struct CompiledRun: Primitive {
     let lanes: [RunLane]
     /// The number of time steps.
     let steps: Int
+    /// Whether the run's step `i` is time `steps - 1 - i` (it has no masked steps then).
+    let reversed: Bool
     /// Gradients stop flowing into the state every this many steps (truncated BPTT).
     let truncation: Int?
     /// The masks each step reads after its extra operands, drawn by the run (zoneout's).
     let drawn: StepMasks?
     /// What every lane's steps share: counts and sizes.
     private var plain: CompiledStep { lanes[0].plain }
+
+    init(lanes: [RunLane], steps: Int, reversed: Bool = false, truncation: Int?, drawn: StepMasks?) {
+        precondition(!reversed || lanes.allSatisfy { $0.masked == nil }, "a reversed run has no masked steps")
+        (self.lanes, self.steps, self.reversed, self.truncation, self.drawn) = (lanes, steps, reversed, truncation, drawn)
+    }
+
+    /// The time of the run's step `i`: where its rows of every sequence are.
+    private func time(_ i: Int) -> Int { reversed ? steps - 1 - i : i }
 
     /// The step outputs [steps, batch, output] and the state components (of `stateShapes`)
     /// in a flat vector laid out as a run's result (or its gradient).
@@ -119,6 +131,7 @@ struct CompiledRun: Primitive {
     var name: String { "compiled_recurrent_run" }
     var attributes: [(name: String, value: Attribute)] {
         [("stateCount", .int(plain.stateCount)), ("lanes", .int(lanes.count))] + (truncation.map { [("truncation", .int($0))] } ?? [])
+            + (reversed ? [("reversed", .bool(true))] : [])
     }
     var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<(extras.upperBound))) }
     /// The parameters' operands, and the extra values' of all steps.
@@ -147,8 +160,8 @@ struct CompiledRun: Primitive {
     /// for a masked step its validity mask, and its rows of the extra values (those drawn,
     /// drawn now).
     private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane) -> [Tensor] {
-        let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: t) }
-        let stepExtras = extras.lowerBound + t * extraOperandCount
+        let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: time(t)) }
+        let stepExtras = extras.lowerBound + time(t) * extraOperandCount
         let extraRows = inputs[stepExtras..<(stepExtras + extraOperandCount)].map { lane.rows(of: $0) }
         let drawnRows = drawn?.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype) ?? []
         return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows + drawnRows
@@ -190,7 +203,7 @@ struct CompiledRun: Primitive {
                         invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
                     }
                     // The step's output is written straight into its rows of the output sequence.
-                    let rows = [0: (tensor: output.tensor, offset: base + (t * batch + lane.rows.lowerBound) * plain.outputSize)]
+                    let rows = [0: (tensor: output.tensor, offset: base + (time(t) * batch + lane.rows.lowerBound) * plain.outputSize)]
                     let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
                                                   writingOutputs: rows)
                     state = Array(results[1...plain.stateCount])
@@ -241,7 +254,7 @@ struct CompiledRun: Primitive {
             var invariants: [ObjectIdentifier: [Tensor]] = [:]
             let drawnPositions = drawnResiduals(in: lane)
             for t in (0..<steps).reversed() {
-                let compiled = lane.step(at: t), cotangents = [lane.rows(of: outputGradients, step: t)] + stateGradient
+                let compiled = lane.step(at: t), cotangents = [lane.rows(of: outputGradients, step: time(t))] + stateGradient
                 if let positions = drawnPositions[ObjectIdentifier(compiled)], let drawn, !positions.isEmpty {
                     let masks = drawn.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype)
                     for (position, mask) in positions { stepResiduals[t][position] = masks[mask] }
@@ -252,7 +265,7 @@ struct CompiledRun: Primitive {
                 }
                 // The step's input gradients are written straight into their rows of the sequence.
                 let rows = Dictionary(uniqueKeysWithValues: inputGradients.enumerated().map { k, buffer in
-                    (k, (tensor: buffer.tensor, offset: (t * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
+                    (k, (tensor: buffer.tensor, offset: (time(t) * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
                 })
                 var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!,
                                                      writingOutputs: rows)
@@ -277,8 +290,8 @@ struct CompiledRun: Primitive {
 
     /// The gradients of the parameters, each summed over the steps in one op per step kind
     /// (the masked step's outputs may be laid out differently from the plain step's): from
-    /// each step's backward results (`results(t)`, one per lane) and the input gradients
-    /// [steps, rows, ·] with rows in the same order.
+    /// each step's backward results (`results(t)` for the run's step `t`, one per lane) and the
+    /// input gradients [steps, rows, ·] in time order, with rows in the same order.
     private func summedParameterGradients(inputGradients: [Tensor], results: (Int) -> [[Tensor]]) -> [Tensor] {
         let (lane, rows) = (lanes[0], inputGradients.first.map { $0.shape[1] } ?? 0)
         let shortest = min(lane.firstMaskedStep, steps)
@@ -291,7 +304,7 @@ struct CompiledRun: Primitive {
                     return (input, group.steps.count == steps ? all
                                 : all.slice((group.steps.lowerBound * rows)..<(group.steps.upperBound * rows), along: 0))
                 })
-                return (group.step, results: group.steps.flatMap(results), stacked: stacked)
+                return (group.step, results: group.steps.flatMap { results(time($0)) }, stacked: stacked)
             }
         let groupSums = groups.map { DeferredSum.sums($0.0.parameterSums, over: $0.results, stacked: $0.stacked) }
         return plain.parameters.indices.map { k in
@@ -317,12 +330,12 @@ struct CompiledRun: Primitive {
             var stateGradient = stateGradients.map { lane.rows(of: $0) }
             var stepResults = [[Tensor]](repeating: [], count: residuals.count)
             for t in residuals.indices.reversed() {
-                let cotangents = [lane.rows(of: outputGradients, step: t)] + stateGradient
+                let cotangents = [lane.rows(of: outputGradients, step: time(t))] + stateGradient
                 stepResults[t] = lane.step(at: t).backwardProgram.evaluate(on: residuals[t] + cotangents)
                 stateGradient = Array(stepResults[t][plain.inputCount..<leading])
                 if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
             }
-            let gradients = (0..<plain.inputCount).map { k in stack(stepResults.map { $0[k] }, along: 0) }
+            let gradients = (0..<plain.inputCount).map { k in stack((0..<steps).map { stepResults[time($0)][k] }, along: 0) }
             laneInputGradients.append(gradients)
             laneStateGradients.append(stateGradient)
             laneStepResults.append(stepResults)

@@ -11,8 +11,11 @@ struct ConcurrentRuns: Primitive {
     let operandCounts: [Int]
 
     var name: String { "concurrent_recurrent_runs" }
-    /// Each run's number of lanes, as `lanes=[1,1]`.
-    var attributes: [(name: String, value: Attribute)] { [("lanes", .ints(runs.map(\.lanes.count)))] }
+    /// Each run's number of lanes, as `lanes=[1,1]`, and which runs step backward, as `reversed=[1]`.
+    var attributes: [(name: String, value: Attribute)] {
+        let reversed = runs.indices.filter { runs[$0].reversed }
+        return [("lanes", .ints(runs.map(\.lanes.count)))] + (reversed.isEmpty ? [] : [("reversed", .ints(reversed))])
+    }
     var pullbackReads: PullbackReads { PullbackReads(operands: Array(0..<operandCounts.reduce(0, +))) }
 
     /// Each run's operands' positions.

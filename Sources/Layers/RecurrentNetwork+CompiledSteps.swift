@@ -2,7 +2,8 @@ import AutoGrad
 import Synchronization
 
 extension RecurrentNetwork {
-    /// Cell `index` run over `prepared` [time, batch, ·] as one compiled op, or `nil` when
+    /// Cell `index` run over `prepared` [time, batch, ·] (from each sequence's end to its start
+    /// if `reversed`; outputs in time order either way) as one compiled op, or `nil` when
     /// the run must go op by op: while tracing or detecting anomalies (so programs and
     /// anomaly messages name each op), for cells with a context or with buffers (whose values
     /// a compiled step would freeze), and for steps that ``CompiledStep`` cannot compile.
@@ -10,7 +11,7 @@ extension RecurrentNetwork {
     /// dropout's, the output's (`outputMask` [batch, output], which each step multiplies its
     /// output by) and zoneout's masks are per-step inputs of the step. The run has a lane per
     /// thread, of at most `threads`, when its batch is worth splitting.
-    func compiledRun(cell index: Int, _ prepared: Tensor, from start: [Tensor], outputMask: Tensor?, lengths: [Int]?,
+    func compiledRun(cell index: Int, _ prepared: Tensor, reversed: Bool, from start: [Tensor], outputMask: Tensor?, lengths: [Int]?,
                      threads: Int) -> PreparedRun? {
         let cell = cells[index]
         guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies, prepared.shape[0] > 0
@@ -71,13 +72,18 @@ extension RecurrentNetwork {
             lanes = [whole]
         }
         let plain = lanes[0].plain
+        if plain.inputPart != nil, !lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
+            $0.inputPartText == plain.inputPartText
+        } }) { return nil }
+        // A reverse direction whose sequences all have the run's length steps backward through
+        // them in place. Shorter ones are reversed within their lengths for the run (padding
+        // stays at the end, where the masked steps expect it), and its outputs put back.
+        let inPlace = !reversed || lengths?.allSatisfy { $0 == time } ?? true
+        let ordered = inPlace ? prepared : reversedWithinLengths(prepared, lengths)
         // The step's input part, for all steps' rows at once (recorded as ordinary ops).
-        var sequences = [prepared]
+        var sequences = [ordered]
         if let part = plain.inputPart {
-            guard lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
-                $0.inputPartText == plain.inputPartText
-            } }) else { return nil }
-            let rows = prepared.reshaped(to: [time * batch, prepared.shape[2]])
+            let rows = ordered.reshaped(to: [time * batch, ordered.shape[2]])
             sequences = part.program.evaluate(on: [rows] + part.parameters.map(\.value)).map {
                 $0.reshaped(to: [time, batch] + $0.shape.dropFirst())
             }
@@ -86,9 +92,11 @@ extension RecurrentNetwork {
         // masks and the output's (the same at every step), then its zoneout masks, which the run
         // draws as it goes.
         let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 } + (outputMask.map { [$0] } ?? [])
-        let run = CompiledRun(lanes: lanes, steps: time, truncation: truncation, drawn: zoneoutMasks(for: start, steps: time))
+        let run = CompiledRun(lanes: lanes, steps: time, reversed: reversed && inPlace, truncation: truncation,
+                              drawn: zoneoutMasks(for: start, steps: time))
         return PreparedRun(run: run, operands: sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
-                           batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape))
+                           batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape),
+                           reversedWithin: inPlace ? nil : lengths)
     }
 
     /// The runs' outputs [time, batch, output] and final states: one op for one run, one op
@@ -110,14 +118,18 @@ struct PreparedRun {
     let operands: [Tensor]
     let batch: Int, outputSize: Int
     let stateShapes: [[Int]]
+    /// The lengths its sequences were reversed within for the run (its outputs are put back
+    /// in time order), or `nil`.
+    let reversedWithin: [Int]?
 
     /// The flat result's size.
     var resultCount: Int { try! run.outputShape(OperandShapes(operands))[0] }
 
-    /// The outputs [time, batch, output] and final state in the run's flat result.
+    /// The outputs [time, batch, output] in time order and the final state, from the run's
+    /// flat result.
     func results(of flat: Tensor) -> (outputs: Tensor, state: [Tensor]) {
         let (outputs, state) = CompiledRun.unflattened(flat, steps: run.steps, batch: batch, outputSize: outputSize, stateShapes: stateShapes)
-        return (outputs, state)
+        return (reversedWithin.map { reversedWithinLengths(outputs, $0) } ?? outputs, state)
     }
 }
 

@@ -24,7 +24,8 @@
 /// gradients summed over all steps in one matrix product); a run over the sequence is then one
 /// op on the tape, its batch's rows split between threads when the step keeps rows apart,
 /// and a bidirectional layer's two directions run side by side when there are threads for
-/// both. Results and gradients equal the op-by-op run (tested to 1e-12 in float64, second
+/// both (the reverse one stepping from the last time to the first through the sequences in
+/// place, unless lengths differ). Results and gradients equal the op-by-op run (tested to 1e-12 in float64, second
 /// derivatives included). As with JAX's `jit`, the step must be a function of
 /// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
 /// that reads the time, draws random numbers or branches differently runs op by op, as do
@@ -141,11 +142,11 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                     .reshaped(to: [time, batch, -1])
                 let columns = maskColumns..<(maskColumns + cell.outputSize)
                 maskColumns = columns.upperBound
-                return DirectionRun(cell: index, inputs: direction == 1 ? reversedWithinLengths(prepared, lengths) : prepared, start: start,
+                return DirectionRun(cell: index, inputs: prepared, reversed: direction == 1, start: start,
                                     outputMask: outputMask.map { $0.slice(columns, along: 1) })
             }
-            for (direction, (sequence, final)) in run(runs, lengths: lengths, context: context, recorder: recorder).enumerated() {
-                outputs.append(direction == 1 ? reversedWithinLengths(sequence, lengths) : sequence)
+            for (sequence, final) in run(runs, lengths: lengths, context: context, recorder: recorder) {
+                outputs.append(sequence)
                 finalStates.append(final)
             }
             layerInput = concat(outputs, along: 2)
@@ -192,34 +193,37 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     public func resetState() { carriedState = nil }
 
     /// One direction of a layer: its cell's index, its prepared inputs [time, batch, ·] (in
-    /// its own time order), its initial state and the variational mask [batch, output] its
-    /// outputs are multiplied by, if any.
+    /// time order), whether it runs from each sequence's end to its start, its initial state
+    /// and the variational mask [batch, output] its outputs are multiplied by, if any.
     private struct DirectionRun {
-        let cell: Int, inputs: Tensor, start: [Tensor], outputMask: Tensor?
+        let cell: Int, inputs: Tensor, reversed: Bool, start: [Tensor], outputMask: Tensor?
     }
 
     /// A layer's directions run over their inputs: compiled when they can be (nothing is
     /// recorded per step), else op by op. Two compiled directions run side by side, each on
     /// its share of the threads, when there are threads for both. Returns each direction's
-    /// outputs [time, batch, output], times its output mask, and final state.
+    /// outputs [time, batch, output] in time order, times its output mask, and final state.
     private func run(_ runs: [DirectionRun], lengths: [Int]?, context: Cell.Context,
                      recorder: StepRecorder?) -> [(outputs: Tensor, state: [Tensor])] {
         let threads = laneLimit ?? ComputeThreads.maximum
         let share = threads >= runs.count ? threads / runs.count : threads
         let compiled = recorder == nil ? runs.map {
-            compiledRun(cell: $0.cell, $0.inputs, from: $0.start, outputMask: $0.outputMask, lengths: lengths, threads: share)
+            compiledRun(cell: $0.cell, $0.inputs, reversed: $0.reversed, from: $0.start, outputMask: $0.outputMask, lengths: lengths,
+                        threads: share)
         } : []
         if runs.count > 1, share < threads, compiled.count == runs.count, compiled.allSatisfy({ $0 != nil }) {
             return results(of: compiled.map { $0! })
         }
         return runs.indices.map { direction in
             if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run])[0] }
-            let (index, inputs) = (runs[direction].cell, runs[direction].inputs)
+            let (index, reversed) = (runs[direction].cell, runs[direction].reversed)
+            let inputs = reversed ? reversedWithinLengths(runs[direction].inputs, lengths) : runs[direction].inputs
             let steps = (0..<inputs.shape[0]).map { inputs.select($0, along: 0) }
             let (outputs, state) = unroll(cells[index], steps, from: runs[direction].start, lengths: lengths, context: context,
                                           lane: index, recorder: recorder)
             let sequence = stack(outputs, along: 0)
-            return (runs[direction].outputMask.map { sequence * $0 } ?? sequence, state)
+            let masked = runs[direction].outputMask.map { sequence * $0 } ?? sequence
+            return (reversed ? reversedWithinLengths(masked, lengths) : masked, state)
         }
     }
 
@@ -256,24 +260,23 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         return (outputs, state)
     }
 
-    /// The steps of a [time, batch, ·] sequence in reverse order, each sequence reversed
-    /// within its own length (padding stays at the end): row b at step t comes from step
-    /// lengths[b] − 1 − t.
-    func reversedWithinLengths(_ sequence: Tensor, _ lengths: [Int]?) -> Tensor {
-        let (time, batch) = (sequence.shape[0], sequence.shape[1])
-        let source = (0..<time).flatMap { t in
-            (0..<batch).map { b in
-                let length = lengths?[b] ?? time
-                return (t < length ? length - 1 - t : t) * batch + b
-            }
-        }
-        return sequence.reshaped(to: [time * batch, -1]).gathering(IndexTensor(source), along: 0).reshaped(to: sequence.shape)
-    }
-
     /// Inverted dropout: zeroes each element with probability `dropout`, scales the rest.
     private func applyDropout(_ x: Tensor) -> Tensor {
         x * invertedDropoutMask(x.shape, dtype: x.dtype, probability: dropout)
     }
+}
+
+/// The steps of a [time, batch, ·] sequence in reverse order, each sequence reversed within
+/// its own length (padding stays at the end): row b at step t comes from step lengths[b] − 1 − t.
+func reversedWithinLengths(_ sequence: Tensor, _ lengths: [Int]?) -> Tensor {
+    let (time, batch) = (sequence.shape[0], sequence.shape[1])
+    let source = (0..<time).flatMap { t in
+        (0..<batch).map { b in
+            let length = lengths?[b] ?? time
+            return (t < length ? length - 1 - t : t) * batch + b
+        }
+    }
+    return sequence.reshaped(to: [time * batch, -1]).gathering(IndexTensor(source), along: 0).reshaped(to: sequence.shape)
 }
 
 extension RecurrentNetwork where Cell.Context == Void {

@@ -86,7 +86,7 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         // The runs were split in two lanes.
         stacked.usesCompiledSteps = true
         let x = Tensor.randomNormal([5, 16, 4], dtype: .float64).requiringGrad()
-        #expect(Graph(stacked(x).output).description.contains("concurrent_recurrent_runs[lanes=[2,2]]"))
+        #expect(Graph(stacked(x).output).description.contains("concurrent_recurrent_runs[lanes=[2,2] reversed=[1]]"))
         #expect(Graph(gru(x).output).description.contains("compiled_recurrent_run[stateCount=1 lanes=2"))
     }
 
@@ -122,6 +122,34 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         for (a, b) in zip(first, second) { #expect(a.scalars == b.scalars) }
     }
 
+    /// A reverse direction whose sequences all have the run's length steps from the last time
+    /// to the first through its sequences in place (no gathers); with shorter sequences it runs
+    /// on them reversed within their lengths. Both match the op-by-op run: with lanes, side by
+    /// side, truncated, from an initial state.
+    @Test func reverseDirectionStepsBackwardInPlace() {
+        RandomGenerator.seedThread(13)
+        let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
+        stacked.truncation = 2
+        stacked.laneLimit = 4
+        let initial = [Tensor.randomNormal([4, 16, 5], dtype: .float64), Tensor.randomNormal([4, 16, 5], dtype: .float64)]
+        expectCompiledEqualsEager(stacked, lengths: nil, initialState: initial)
+        expectCompiledEqualsEager(stacked, lengths: Array(repeating: 5, count: 16), initialState: initial)
+        let single = float64(GRU(inputSize: 4, hiddenSize: 5, bidirectional: true))
+        single.laneLimit = 1  // the directions one after the other, an op each
+        expectCompiledEqualsEager(single)
+        stacked.usesCompiledSteps = true
+        let x = Tensor.randomNormal([5, 16, 4], dtype: .float64).requiringGrad()
+        for lengths in [nil, Array(repeating: 5, count: 16), [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]] {
+            let graph = Graph(stacked(x, lengths: lengths).output)
+            let inPlace = lengths?.allSatisfy { $0 == 5 } ?? true
+            #expect(graph.description.contains("concurrent_recurrent_runs[lanes=[2,2] reversed=[1]]") == inPlace)
+            #expect(graph.operations.contains { $0.primitive?.name == "gather" } == !inPlace)
+        }
+        let graph = Graph(single(x).output)
+        #expect(graph.operations.filter { $0.primitive?.name == "compiled_recurrent_run" }.count == 2)
+        #expect(graph.description.contains("reversed=true") && !graph.operations.contains { $0.primitive?.name == "gather" })
+    }
+
     @Test func everyEngineFeatureMatchesTheOpByOpRun() {
         RandomGenerator.seedThread(2)
         let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
@@ -140,7 +168,9 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     /// Regularised runs, with a batch of 3 (one lane) and of 16 (two lanes per direction: each
     /// reads its rows of the state-dropout masks drawn for the whole batch, and draws its own
     /// rows of each step's zoneout masks).
-    @Test(arguments: [[5, 2, 4], [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]])
+    /// Full lengths: the reverse directions step backward in place, drawing their zoneout
+    /// masks in their own step order.
+    @Test(arguments: [[5, 2, 4], [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4], Array(repeating: 5, count: 16)])
     func regularisedRunsMatchTheirOpByOpRun(lengths: [Int]) {
         let network = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
         network.laneLimit = 4
@@ -215,7 +245,8 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     /// as ops, so a second derivative equals the op-by-op one.
     /// Second order, with a batch of 2 (one lane) and of 16 (two lanes, recorded lane after lane),
     /// for an LSTM and a bidirectional one (its directions side by side, recorded one after the other).
-    @Test(arguments: [[5, 3], [5, 3, 4, 5, 1, 2, 5, 5, 3, 4, 5, 2, 1, 5, 4, 3]])
+    /// Full lengths: a reverse direction stepping backward in place, recorded.
+    @Test(arguments: [[5, 3], [5, 3, 4, 5, 1, 2, 5, 5, 3, 4, 5, 2, 1, 5, 4, 3], Array(repeating: 5, count: 16)])
     func secondOrderGradientsMatch(lengths: [Int]) {
         for bidirectional in [false, true] {
             expectSecondOrderGradientsMatch(lengths: lengths, bidirectional: bidirectional)
@@ -247,6 +278,9 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         let gru = float64(GRU(inputSize: 2, hiddenSize: 3, bidirectional: true))
         let x = Tensor.randomNormal([4, 2, 2], dtype: .float64)
         try checkGradients(of: { inputs in gru(inputs[0], lengths: [4, 2]).output.sum() }, at: [x], parameters: gru.parameters())
+        // Without lengths the reverse direction steps backward in place; each output weighed.
+        let weights = Tensor.randomNormal([4, 2, 6], dtype: .float64)
+        try checkGradients(of: { inputs in (gru(inputs[0]).output * weights).sum() }, at: [x], parameters: gru.parameters())
     }
 
     /// Inference (no recording) runs the compiled step without residuals and gives the same values.
