@@ -131,6 +131,9 @@ private func adamStateBufferNames(amsgrad: Bool) -> [String] {
     ["exp_avg", "exp_avg_sq"] + (amsgrad ? ["max_exp_avg_sq"] : [])
 }
 
+/// Parameters of this many elements or more are updated by several threads.
+let adamSplitCount = 1 << 15
+
 private func adamUpdate(_ parameter: Parameter, gradient: Tensor, state: ParameterState, options: Adam.Options) {
     switch parameter.value.dtype {
     case .float32: adamUpdate(Float.self, parameter, gradient, state, options)
@@ -160,16 +163,26 @@ private func adamUpdate<T: FloatElement>(_: T.Type, _ parameter: Parameter, _ gr
                 UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: U.self)
             }
             let gradientPointer = UnsafeMutableRawPointer(mutating: gradient.baseAddress!)
-            let count = Int64(values.count)
-            if T.self == Float.self {
-                ag_adam_f32(pointer(values, Float.self), gradientPointer.assumingMemoryBound(to: Float.self),
-                            pointer(average, Float.self), pointer(squareAverage, Float.self), count, Float(averageWeight),
-                            Float(beta2), Float(squareWeight), Float(stepSize), Float(correction2Root), Float(epsilon))
-            } else {
-                ag_adam_f64(pointer(values, Double.self), gradientPointer.assumingMemoryBound(to: Double.self),
-                            pointer(average, Double.self), pointer(squareAverage, Double.self), count, Double(averageWeight),
-                            Double(beta2), Double(squareWeight), Double(stepSize), Double(correction2Root), Double(epsilon))
+            // A large parameter's elements split across threads, each streaming its part (the
+            // update reads and writes 28 bytes per float32 element: bound by memory, not by compute).
+            let threads = values.count >= adamSplitCount ? ComputeThreads.available : 1
+            let part = (values.count + threads - 1) / threads
+            func update(_ index: Int) {
+                let (start, count) = (index * part, Int64(Swift.min(part, values.count - index * part)))
+                guard count > 0 else { return }
+                if T.self == Float.self {
+                    ag_adam_f32(pointer(values, Float.self) + start, gradientPointer.assumingMemoryBound(to: Float.self) + start,
+                                pointer(average, Float.self) + start, pointer(squareAverage, Float.self) + start, count,
+                                Float(averageWeight), Float(beta2), Float(squareWeight), Float(stepSize), Float(correction2Root),
+                                Float(epsilon))
+                } else {
+                    ag_adam_f64(pointer(values, Double.self) + start, gradientPointer.assumingMemoryBound(to: Double.self) + start,
+                                pointer(average, Double.self) + start, pointer(squareAverage, Double.self) + start, count,
+                                Double(averageWeight), Double(beta2), Double(squareWeight), Double(stepSize),
+                                Double(correction2Root), Double(epsilon))
+                }
             }
+            if threads > 1 { ComputeThreads.concurrentPerform(threads, update) } else { update(0) }
             return
         }
         for i in values.indices {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Optim
 
@@ -100,6 +101,43 @@ func train(_ model: FixtureModel, with optimizer: some OptimizerProtocol, steps:
         for (a, b) in zip(narrowModel.weight.value.scalars, wide.weight.value.scalars) {
             #expect(abs(a - b) <= 1e-4)
         }
+    }
+
+    /// A parameter large enough for Adam to split across threads ends where one thread takes
+    /// it, bit for bit, and where Adam's formulas, evaluated here in Double, take it.
+    @Test func largeParameterSplitAcrossThreadsMatchesOneThread() throws {
+        let count = 40_000
+        let start = (0..<count).map { sin(Double($0)) }, weights = (0..<count).map { cos(Double($0) * 0.7) }
+        func trained(threads: Int) throws -> [Double] {
+            let previous = ComputeThreads.maximum
+            defer { ComputeThreads.maximum = previous }
+            ComputeThreads.maximum = threads
+            let parameter = Parameter(Tensor(start, shape: [count], dtype: .float32))
+            let optimizer = try Adam([parameter], options: .init(learningRate: 0.01))
+            let weighting = Tensor(weights, shape: [count], dtype: .float32)
+            for _ in 0..<3 {
+                optimizer.zeroGrad()
+                (parameter.value * weighting).sum().backward()
+                optimizer.step()
+            }
+            return parameter.value.scalars
+        }
+        let (one, two) = (try trained(threads: 1), try trained(threads: 2))
+        #expect(one == two)
+        var worst = 0.0
+        for i in 0..<count {
+            // The float32 values the optimizer starts from and the gradient it is given.
+            var (value, average, square) = (Double(Float(start[i])), 0.0, 0.0)
+            let g = Double(Float(weights[i]))
+            for step in 1...3 {
+                average = 0.9 * average + 0.1 * g
+                square = 0.999 * square + 0.001 * g * g
+                let denominator = square.squareRoot() / (1 - pow(0.999, Double(step))).squareRoot() + 1e-8
+                value -= 0.01 / (1 - pow(0.9, Double(step))) * average / denominator
+            }
+            worst = max(worst, abs(two[i] - value))
+        }
+        #expect(worst <= 1e-6)
     }
 
     @Test func duplicateParameterStops() async {
