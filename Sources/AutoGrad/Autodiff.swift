@@ -169,12 +169,15 @@ extension Node {
     /// issue 13): a gradient of another dtype would be added as raw memory of the wrong type,
     /// one of a shape that is not a broadcast of this node's would be summed wrongly.
     private func fitted(_ gradient: Tensor, from consumer: Node?) -> Tensor {
-        let op = consumer?.primitive?.name ?? "backward"
-        let misfit = "pullback returned a gradient \(describe(gradient.dtype, gradient.shape)) for an input \(describe(dtype, shape))"
-        guard gradient.dtype == dtype else { opFailure(op, misfit + ": dtypes differ") }
+        // The message is formed only on failure: this runs for every edge of every backward pass.
+        func misfit(_ reason: String) -> Never {
+            opFailure(consumer?.primitive?.name ?? "backward",
+                      "pullback returned a gradient \(describe(gradient.dtype, gradient.shape)) for an input \(describe(dtype, shape)): \(reason)")
+        }
+        guard gradient.dtype == dtype else { misfit("dtypes differ") }
         let reducible = gradient.rank >= shape.count
             && zip(shape.reversed(), gradient.shape.reversed()).allSatisfy { $0 == $1 || $0 == 1 }
-        guard reducible else { opFailure(op, misfit + ": its shape does not sum back to the input's") }
+        guard reducible else { misfit("its shape does not sum back to the input's") }
         return gradient.sum(toShape: shape)
     }
 

@@ -38,11 +38,15 @@ struct RunLane: Sendable {
     }
 
     /// The lane's rows of `value` [batch, ·], or of its step `t` when it is a sequence
-    /// [steps, batch, ·] (ops: recorded when the caller records). A step's rows lie together
-    /// in the sequence, so they are copied out once.
+    /// [steps, batch, ·]: a view of them, as they lie together (ops when the caller records).
     func rows(of value: Tensor, step t: Int? = nil) -> Tensor {
-        guard let t else { return rows.count == value.shape[0] ? value : value.slice(rows, along: 0) }
-        let batch = value.shape[1]
+        let batch = value.shape[t == nil ? 0 : 1], rowShape = value.shape.dropFirst(t == nil ? 1 : 2)
+        if !AutoGrad.isRecording {
+            if t == nil && rows.count == batch { return value }
+            return value.unrecordedView(from: ((t ?? 0) * batch + rows.lowerBound) * rowShape.reduce(1, *),
+                                        shape: [rows.count] + rowShape)
+        }
+        guard let t else { return rows.count == batch ? value : value.slice(rows, along: 0) }
         if rows.count == batch { return value.select(t, along: 0) }
         let flat = value.reshaped(to: [value.shape[0] * batch] + value.shape.dropFirst(2))
         return flat.slice((t * batch + rows.lowerBound)..<(t * batch + rows.upperBound), along: 0)
@@ -156,15 +160,16 @@ struct CompiledRun: Primitive {
         ComputeThreads.concurrentPerform(lanes.count) { index in noGrad { body(index) } }
     }
 
-    /// Step `t`'s leading arguments for `lane`: its rows of the sequence inputs, the state,
-    /// for a masked step its validity mask, and its rows of the extra values (those drawn,
-    /// drawn now).
-    private func arguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane) -> [Tensor] {
-        let rows = inputs.prefix(plain.inputCount).map { lane.rows(of: $0, step: time(t)) }
+    /// Appends step `t`'s leading arguments for `lane` to `arguments`: its rows of the sequence
+    /// inputs, the state, for a masked step its validity mask, and its rows of the extra values
+    /// (those drawn, drawn now).
+    private func appendArguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane, to arguments: inout [Tensor]) {
+        for input in inputs.prefix(plain.inputCount) { arguments.append(lane.rows(of: input, step: time(t))) }
+        arguments += state
+        if lane.step(at: t).isMasked { arguments.append(lane.validity(at: t)) }
         let stepExtras = extras.lowerBound + time(t) * extraOperandCount
-        let extraRows = inputs[stepExtras..<(stepExtras + extraOperandCount)].map { lane.rows(of: $0) }
-        let drawnRows = drawn?.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype) ?? []
-        return rows + state + (lane.step(at: t).isMasked ? [lane.validity(at: t)] : []) + extraRows + drawnRows
+        for extra in inputs[stepExtras..<(stepExtras + extraOperandCount)] { arguments.append(lane.rows(of: extra)) }
+        if let drawn { arguments += drawn.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype) }
     }
 
     /// For each step kind of `lane`, the residuals that are masks the run draws, by residual
@@ -193,25 +198,28 @@ struct CompiledRun: Primitive {
                 let lane = lanes[index]
                 var state = inputs[states].map { lane.rows(of: $0) }
                 lane.residuals.steps = []
+                lane.residuals.steps.reserveCapacity(keepsResiduals ? steps : 0)
                 // What only the parameters determine is computed once per run, for each step kind.
                 var invariants: [ObjectIdentifier: [Tensor]] = [:]
                 let drawnPositions = drawnResiduals(in: lane)
+                // Made once and updated in place from step to step (no allocation per step): the
+                // arguments, and where the output goes (its rows of the output sequence, written
+                // there by the step's kernel).
+                var arguments: [Tensor] = [], rows = [0: (tensor: output.tensor, offset: 0)]
+                let dropped = Tensor(zeros: [0], dtype: inputs[0].dtype)
                 for t in 0..<steps {
-                    let compiled = lane.step(at: t)
+                    let compiled = lane.step(at: t), key = ObjectIdentifier(compiled)
                     let executable = keepsResiduals ? compiled.forward : compiled.inference
-                    if invariants[ObjectIdentifier(compiled)] == nil {
-                        invariants[ObjectIdentifier(compiled)] = executable.prologue(parameters)
-                    }
-                    // The step's output is written straight into its rows of the output sequence.
-                    let rows = [0: (tensor: output.tensor, offset: base + (time(t) * batch + lane.rows.lowerBound) * plain.outputSize)]
-                    let results = executable.body(arguments(inputs, at: t, state: state, lane: lane) + invariants[ObjectIdentifier(compiled)]!,
-                                                  writingOutputs: rows)
-                    state = Array(results[1...plain.stateCount])
+                    if invariants[key] == nil { invariants[key] = executable.prologue(parameters) }
+                    rows[0]!.offset = base + (time(t) * batch + lane.rows.lowerBound) * plain.outputSize
+                    arguments.removeAll(keepingCapacity: true)
+                    appendArguments(inputs, at: t, state: state, lane: lane, to: &arguments)
+                    arguments += invariants[key]!
+                    let results = executable.body(arguments, writingOutputs: rows)
+                    for k in state.indices { state[k] = results[1 + k] }
                     if keepsResiduals {
                         var residuals = Array(results.dropFirst(1 + plain.stateCount))
-                        for position in drawnPositions[ObjectIdentifier(compiled)]!.keys {
-                            residuals[position] = Tensor(zeros: [0], dtype: residuals[position].dtype)
-                        }
+                        for position in drawnPositions[key]!.keys { residuals[position] = dropped }
                         lane.residuals.steps.append(residuals)
                     }
                 }
@@ -250,29 +258,40 @@ struct CompiledRun: Primitive {
             if releasing { lane.residuals.steps = [] }
             var stateGradient = stateGradients.map { lane.rows(of: $0) }
             var stepResults = [[Tensor]](repeating: [], count: steps)
-            // What only the parameters among the residuals determine, once per run and step kind.
-            var invariants: [ObjectIdentifier: [Tensor]] = [:]
+            // Per step kind, once per run: what only the parameters among the residuals
+            // determine, and the positions of the other residuals, which each step reads.
+            var invariants: [ObjectIdentifier: (values: [Tensor], stepResiduals: [Int])] = [:]
             let drawnPositions = drawnResiduals(in: lane)
+            // Made once and updated in place from step to step: the arguments, and where the
+            // input gradients go (their rows of the sequences' gradients, written there by the
+            // step's kernels).
+            var arguments: [Tensor] = []
+            var rows = Dictionary(uniqueKeysWithValues: inputGradients.indices.map { ($0, (tensor: inputGradients[$0].tensor, offset: 0)) })
+            let written = Tensor(zeros: [0], dtype: inputs[0].dtype)
             for t in (0..<steps).reversed() {
-                let compiled = lane.step(at: t), cotangents = [lane.rows(of: outputGradients, step: time(t))] + stateGradient
-                if let positions = drawnPositions[ObjectIdentifier(compiled)], let drawn, !positions.isEmpty {
+                let compiled = lane.step(at: t), key = ObjectIdentifier(compiled)
+                if let positions = drawnPositions[key], let drawn, !positions.isEmpty {
                     let masks = drawn.masks(at: t, rows: lane.rows, dtype: inputs[0].dtype)
                     for (position, mask) in positions { stepResiduals[t][position] = masks[mask] }
                 }
-                let residuals = stepResiduals[t].indices.map { (compiled.invariantResiduals.contains($0), stepResiduals[t][$0]) }
-                if invariants[ObjectIdentifier(compiled)] == nil {
-                    invariants[ObjectIdentifier(compiled)] = compiled.backward.prologue(residuals.filter(\.0).map(\.1))
+                if invariants[key] == nil {
+                    let invariant = compiled.invariantResiduals.sorted()
+                    invariants[key] = (compiled.backward.prologue(invariant.map { stepResiduals[t][$0] }),
+                                       stepResiduals[t].indices.filter { !compiled.invariantResiduals.contains($0) })
                 }
-                // The step's input gradients are written straight into their rows of the sequence.
-                let rows = Dictionary(uniqueKeysWithValues: inputGradients.enumerated().map { k, buffer in
-                    (k, (tensor: buffer.tensor, offset: (time(t) * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))))
-                })
-                var results = compiled.backward.body(residuals.filter { !$0.0 }.map(\.1) + cotangents + invariants[ObjectIdentifier(compiled)]!,
-                                                     writingOutputs: rows)
+                for (k, buffer) in inputGradients.enumerated() {
+                    rows[k]!.offset = (time(t) * batch + lane.rows.lowerBound) * (buffer.tensor.count / (steps * batch))
+                }
+                arguments.removeAll(keepingCapacity: true)
+                for position in invariants[key]!.stepResiduals { arguments.append(stepResiduals[t][position]) }
+                arguments.append(lane.rows(of: outputGradients, step: time(t)))
+                arguments += stateGradient
+                arguments += invariants[key]!.values
+                var results = compiled.backward.body(arguments, writingOutputs: rows)
                 if releasing { stepResiduals[t] = [] }
-                stateGradient = Array(results[plain.inputCount..<leading])
+                for k in stateGradient.indices { stateGradient[k] = results[plain.inputCount + k] }
                 if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
-                for k in inputGradients.indices { results[k] = Tensor(zeros: [0], dtype: results[k].dtype) }
+                for k in inputGradients.indices { results[k] = written }
                 stepResults[t] = results
             }
             laneStepResults[index] = stepResults
@@ -323,7 +342,9 @@ struct CompiledRun: Primitive {
             var state = inputs[states].map { lane.rows(of: $0) }, residuals: [[Tensor]] = []
             for t in 0..<steps {
                 if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
-                let results = lane.step(at: t).forwardProgram.evaluate(on: arguments(inputs, at: t, state: state, lane: lane) + parameters)
+                var arguments: [Tensor] = []
+                appendArguments(inputs, at: t, state: state, lane: lane, to: &arguments)
+                let results = lane.step(at: t).forwardProgram.evaluate(on: arguments + parameters)
                 state = Array(results[1...plain.stateCount])
                 residuals.append(Array(results.dropFirst(1 + plain.stateCount)))
             }

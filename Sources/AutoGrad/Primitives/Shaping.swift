@@ -150,3 +150,17 @@ extension Tensor {
     /// All elements as one axis.
     public func flattened() -> Tensor { reshaped(to: [count]) }
 }
+
+extension Tensor {
+    /// The `elementCount(shape)` elements from flat position `start` on, shaped `shape`, sharing
+    /// this tensor's storage, not recorded: how a compiled recurrent run reads each step's rows
+    /// of a sequence while nothing records (a slice and a squeeze as ops would check shapes
+    /// and allocate twice per step and operand).
+    package func unrecordedView(from start: Int, shape: [Int]) -> Tensor {
+        let count = elementCount(shape)
+        precondition(start >= 0 && start + count <= self.count, "view of \(count) elements from \(start) of \(self.count)")
+        precondition(!requiresGrad || !AutoGrad.isRecording, "an unrecorded view of a recorded tensor while recording")
+        let shared = start == 0 && count == storage.count ? storage : .view(of: storage, from: start, count: count)
+        return Tensor(storage: shared, shape: shape, elementType: elementType)
+    }
+}

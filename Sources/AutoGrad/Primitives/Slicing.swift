@@ -100,16 +100,16 @@ struct Concat: WritesIntoBuffer {
     var attributes: [(name: String, value: Attribute)] { [("axis", .int(axis))] }
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         var shape = shapes[0]
-        let all = shapes.map(describe).joined(separator: ", ")
+        // Described only for a message: a concatenation of a run's steps checks every step's shape.
+        func all() -> String { shapes.map(describe).joined(separator: ", ") }
         guard (0..<shape.count).contains(axis) else {
-            throw ShapeError(name, "axis \(axis) is out of range for shapes \(all)")
+            throw ShapeError(name, "axis \(axis) is out of range for shapes \(all())")
         }
         for input in shapes.dropFirst() {
-            var other = input, mine = shape
-            guard other.count == mine.count else { throw ShapeError(name, "ranks differ: " + all) }
-            other[axis] = 0
-            mine[axis] = 0
-            guard other == mine else { throw ShapeError(name, "shapes differ off axis \(axis): " + all) }
+            guard input.count == shape.count else { throw ShapeError(name, "ranks differ: " + all()) }
+            guard input.indices.allSatisfy({ $0 == axis || input[$0] == shape[$0] }) else {
+                throw ShapeError(name, "shapes differ off axis \(axis): " + all())
+            }
             shape[axis] += input[axis]
         }
         return shape

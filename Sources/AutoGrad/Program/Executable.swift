@@ -24,7 +24,20 @@ public final class Executable: @unchecked Sendable {
 
     private let steps: [Step]
     private let lastUse: [Int]
-    private let slots: Mutex<[TensorStorage?]>
+    private let state: Mutex<RunState>
+
+    /// What runs reuse: the planned slots' buffers, and scratch arrays kept with their
+    /// capacity (a recurrent run calls a step's executable at every step: arrays made per
+    /// call were a third of a char-LM training step's allocations).
+    private struct RunState {
+        var slots: [TensorStorage?]
+        /// Each equation's result during a run; all `nil` between runs.
+        var results: [Tensor?]
+        var operands: [Tensor] = []
+        /// The destinations of ``callAsFunction(_:writingOutputs:)``: results written into
+        /// another tensor's elements instead of planned slots.
+        var targets: [(position: Int, storage: TensorStorage)] = []
+    }
 
     /// How one equation runs.
     private enum Kind {
@@ -96,13 +109,16 @@ public final class Executable: @unchecked Sendable {
             }
             return Step(equation: equation, kind: kind)
         }
-        slots = Mutex(Array(repeating: nil, count: plan.slotSizes.count))
+        state = Mutex(RunState(slots: Array(repeating: nil, count: plan.slotSizes.count), results: Array(repeating: nil, count: steps.count)))
     }
 
     /// Runs the compiled program on values for its inputs (as ``Program/run(_:)``).
     public func callAsFunction(_ arguments: [Tensor]) -> [Tensor] {
         prepare(arguments)
-        return slots.withLock { slots in run(arguments, &slots) }
+        return state.withLock { state in
+            state.targets.removeAll(keepingCapacity: true)
+            return run(arguments, &state)
+        }
     }
 
     /// What every run does first: the thread's float mode, and a check of the arguments.
@@ -126,20 +142,20 @@ public final class Executable: @unchecked Sendable {
     /// filling (a recurrent run's sequence of step gradients, each step its own rows).
     package func callAsFunction(_ arguments: [Tensor], writingOutputs destinations: [Int: (tensor: Tensor, offset: Int)]) -> [Tensor] {
         prepare(arguments)
-        let results = slots.withLock { slots in
-            var targets: [(position: Int, storage: TensorStorage)] = []
+        let results = state.withLock { state in
+            state.targets.removeAll(keepingCapacity: true)
             for (k, destination) in destinations {
                 guard case .result(let output) = program.outputs[k] else { continue }
                 let position = madeAt(output)
-                guard !targets.contains(where: { $0.position == position }), steps[position].type.element.floatType == destination.tensor.dtype
+                guard !state.targets.contains(where: { $0.position == position }), steps[position].type.element.floatType == destination.tensor.dtype
                 else { continue }
                 switch steps[position].kind {
                 case .planned, .separated: break
                 default: continue
                 }
-                targets.append((position, .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)))
+                state.targets.append((position, .view(of: destination.tensor.storage, from: destination.offset, count: steps[position].type.count)))
             }
-            return run(arguments, &slots, writingInto: targets)
+            return run(arguments, &state)
         }
         for (k, destination) in destinations {
             let target = destination.tensor.storage.base + destination.offset * destination.tensor.dtype.byteCount
@@ -150,13 +166,19 @@ public final class Executable: @unchecked Sendable {
         return results
     }
 
-    /// The run; the results at the positions `targets` names are written into those storages
-    /// instead of planned slots.
-    private func run(_ arguments: [Tensor], _ slots: inout [TensorStorage?],
-                     writingInto targets: [(position: Int, storage: TensorStorage)] = []) -> [Tensor] {
-        var results = [Tensor?](repeating: nil, count: steps.count)
-        var operands: [Tensor] = []
-        operands.reserveCapacity(8)
+    /// The run; the results at the positions `state.targets` names are written into those
+    /// storages instead of planned slots.
+    private func run(_ arguments: [Tensor], _ state: inout RunState) -> [Tensor] {
+        // Moved out while the run uses them (a borrow of `state` across the loop would
+        // conflict with `claim`'s), then put back with their capacity.
+        var results = state.results, operands = state.operands
+        (state.results, state.operands) = ([], [])
+        defer {
+            for index in results.indices { results[index] = nil }
+            operands.removeAll(keepingCapacity: true)
+            (state.results, state.operands) = (results, operands)
+        }
+        let targets = state.targets
         for (position, step) in steps.enumerated() {
             for operand in step.operands {
                 switch operand {
@@ -177,7 +199,7 @@ public final class Executable: @unchecked Sendable {
                 output = step.primitive.forward(operands, shape: type.shape)
             case let .planned(slot, kernel):
                 // A few targets at most: a scan, where a dictionary hashed every equation's position.
-                let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &slots, dtype: type.element.floatType!)
+                let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &state.slots, dtype: type.element.floatType!)
                 Executable.write(kernel, type, operands, into: storage)
                 output = Tensor(storage: storage, shape: type.shape)
             case .separated:
@@ -188,7 +210,7 @@ public final class Executable: @unchecked Sendable {
                 func made(_ position: Int) -> TensorStorage {
                     if let made = results[position] { return made.storage }
                     guard case .separated(let slot?) = steps[position].kind else { preconditionFailure("no slot for \(position)") }
-                    let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &slots, dtype: dtype)
+                    let storage = targets.first(where: { $0.position == position })?.storage ?? claim(slot, &state.slots, dtype: dtype)
                     results[position] = Tensor(storage: storage, shape: steps[position].type.shape)
                     results[position]!.elementType = type.element
                     return storage
