@@ -48,14 +48,6 @@ struct TrainingConfig {
     /// Whether the config is a character-level language model (one-hot in, cross-entropy at every step).
     var isCharacterModel: Bool { name == "A" || name == "LM" }
 
-    /// Milliseconds per training step (forward, loss, backward, Adam over network and head):
-    /// A, LM: head + cross-entropy at every step; B, C: head on the last step, MSE; D: head at
-    /// every step, MSE.
-    func milliseconds(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> Double {
-        let step = try trainingStep(network, run)
-        return 1e3 * medianSeconds(repeats: repeats, step)
-    }
-
     /// One training step of `network` with its head, optimizer and data made ready.
     func trainingStep(_ network: Module, _ run: @escaping (Tensor) -> Tensor) throws -> () -> Void {
         let head = Linear(hidden * (bidirectional ? 2 : 1), inputs)
@@ -114,26 +106,49 @@ struct TrainingConfig {
 func trainingSection() throws {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     ComputeThreads.maximum = cores
-    let names = Set(CommandLine.arguments.drop { $0 != "training" }.dropFirst())
+    var words = Array(CommandLine.arguments.drop { $0 != "training" }.dropFirst())
+    // Rounds: each case's measurements (ours, the user cell, the references) repeated in turn, so
+    // that each round's ratio compares runs seconds apart; the table gives medians. These
+    // machines' speed swings by 1.5x between minutes, so one round's ratio is not a result.
+    var rounds = 3
+    if let flag = words.firstIndex(of: "--rounds"), flag + 1 < words.count, let count = Int(words[flag + 1]), count > 0 {
+        rounds = count
+        words.removeSubrange(flag...(flag + 1))
+    }
+    let names = Set(words)
     print("Training step (forward, loss, backward, Adam), \(cores) threads, ms per step (configs A–D of")
-    print("../shared/perf/baseline.md); 'user cell': an LSTM cell written as a step function of public ops")
-    let widths = [8, 9, 10, 10, 10, 10, 8, 11, 10]
-    print(row(["", "ours", "user cell", "PyTorch", "PT custom", "JAX jit", "ours/PT", "user/ours", "user/PT"], widths: widths))
+    print("../shared/perf/baseline.md); 'user cell': an LSTM cell written as a step function of public ops.")
+    print("Medians over \(rounds) rounds (C: one), each round ours then the references; ratios: the median")
+    print("of the rounds' ratios, with their range")
+    let widths = [8, 9, 10, 10, 10, 10, 8, 12, 10, 8]
+    print(row(["", "ours", "user cell", "PyTorch", "PT custom", "JAX jit", "ours/PT", "range", "user/ours", "user/PT"], widths: widths))
     for config in TrainingConfig.all where names.isEmpty || names.contains(config.name) {
         for family in ["LSTM", "GRU", "RNN"] {
             let (network, run) = config.builtIn(family)
-            let ours = try config.milliseconds(network, run)
-            var userTime: Double?
-            if family == "LSTM" {
-                let (userNetwork, userRun) = config.userLSTM()
-                userTime = try config.milliseconds(userNetwork, userRun)
+            let ours = try config.trainingStep(network, run)
+            let user = family == "LSTM" ? try { let (network, run) = config.userLSTM(); return try config.trainingStep(network, run) }() : nil
+            var times: [String: [Double]] = [:]
+            for _ in 0..<(config.name == "C" ? 1 : rounds) {
+                times["ours", default: []].append(1e3 * medianSeconds(repeats: config.repeats, ours))
+                if let user { times["user", default: []].append(1e3 * medianSeconds(repeats: config.repeats, user)) }
+                let reference: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [config.name, family])
+                for (name, value) in reference ?? [:] { times[name, default: []].append(value) }
             }
-            let reference: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [config.name, family])
-            let fused = reference?["fused"]
+            func median(_ values: [Double]?) -> Double? {
+                guard let values, !values.isEmpty else { return nil }
+                return values.sorted()[values.count / 2]
+            }
+            /// Each round's ratio a / b (rounds where both were measured).
+            func ratios(_ a: String, _ b: String) -> [Double] {
+                guard let a = times[a], let b = times[b], a.count == b.count else { return [] }
+                return zip(a, b).map { $0 / $1 }
+            }
             func cell(_ value: Double?) -> String { value.map { format($0) } ?? "—" }
-            func ratio(_ a: Double?, _ b: Double?) -> String { a.flatMap { a in b.map { format(a / $0) } } ?? "—" }
-            print(row(["\(config.name) \(family)", format(ours), cell(userTime), cell(fused), cell(reference?["custom"]),
-                       cell(reference?["jax"]), ratio(ours, fused), ratio(userTime, ours), ratio(userTime, fused)], widths: widths))
+            let mainRatios = ratios("ours", "fused")
+            let range = mainRatios.isEmpty ? "—" : "\(format(mainRatios.min()!))–\(format(mainRatios.max()!))"
+            print(row(["\(config.name) \(family)", cell(median(times["ours"])), cell(median(times["user"])), cell(median(times["fused"])),
+                       cell(median(times["custom"])), cell(median(times["jax"])), cell(median(mainRatios)), range,
+                       cell(median(ratios("user", "ours"))), cell(median(ratios("user", "fused")))], widths: widths))
         }
     }
     print()

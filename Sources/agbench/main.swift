@@ -6,7 +6,8 @@ import Optim
 // Release-mode benchmarks: autodiff overhead per op, GEMM throughput against NumPy/PyTorch
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
 // Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory] [regularisation]
-// (`training` takes optional case filters after it, e.g. `agbench training B C`.)
+// (`training` takes optional case filters after it, e.g. `agbench training B C`, and
+// `--rounds N`, the rounds each case is measured in, 3 by default.)
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
