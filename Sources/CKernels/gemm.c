@@ -25,6 +25,7 @@
 #define SUF s_avx512
 #define TARGET __attribute__((target("avx512f,avx2,fma")))
 #define VBYTES 64
+#define TRANSPOSE16 /* 16 x 16 blocks transposed in registers when packing */
 #define MR 6
 #define NV 4
 #define KC 512
