@@ -116,7 +116,10 @@ extension ComputeThreads {
     /// The threads work started on this thread can use: ``maximum``, or 1 inside a task of
     /// a parallel loop (such as one of ``concurrentPerform(_:_:)``'s calls), where the pool is
     /// taken and a split would only run its parts one after another.
-    public static var available: Int { ag_in_parallel_task() != 0 ? 1 : maximum }
+    public static var available: Int { isInParallelTask ? 1 : maximum }
+
+    /// Whether this thread runs a task of a parallel loop (a pool worker always does).
+    static var isInParallelTask: Bool { ag_in_parallel_task() != 0 }
 
     /// Calls `body(i)` for every i in `0..<count`, concurrently on up to ``maximum`` threads
     /// of the shared pool (the caller's included), returning when all calls are done. Work
