@@ -79,20 +79,8 @@ static void start_pool(void) {
     }
 }
 
-void ag_parallel_for(int64_t count, int threads, ag_task_fn function, void *context) {
-    pthread_once(&pool_once, start_pool);
-    int helpers = threads - 1 < pool.workers ? threads - 1 : pool.workers;
-    if (count <= 1 || count > 0xFFFFFFFF) {
-        for (int64_t index = 0; index < count; index++) function(context, index);
-        return;
-    }
-    const int was_in_task = in_task;
-    in_task = 1;
-    if (helpers <= 0 || pthread_mutex_trylock(&pool.busy) != 0) {
-        for (int64_t index = 0; index < count; index++) function(context, index);
-        in_task = was_in_task;
-        return;
-    }
+/* The loop on the pool, whose busy lock the caller holds; the caller takes indices too. */
+static void run_with_pool(int64_t count, int helpers, ag_task_fn function, void *context) {
     pool.function = function;
     pool.context = context;
     pool.count = count;
@@ -105,6 +93,18 @@ void ag_parallel_for(int64_t count, int threads, ag_task_fn function, void *cont
     pthread_mutex_unlock(&pool.sleep_lock);
     run_indices(generation);
     while (atomic_load(&pool.finished) < count) AG_PAUSE();
-    pthread_mutex_unlock(&pool.busy);
+}
+
+void ag_parallel_for(int64_t count, int threads, ag_task_fn function, void *context) {
+    pthread_once(&pool_once, start_pool);
+    const int helpers = threads - 1 < pool.workers ? threads - 1 : pool.workers;
+    const int several = count > 1, was_in_task = in_task;
+    if (several) in_task = 1;
+    if (several && count <= 0xFFFFFFFF && helpers > 0 && pthread_mutex_trylock(&pool.busy) == 0) {
+        run_with_pool(count, helpers, function, context);
+        pthread_mutex_unlock(&pool.busy);
+    } else {
+        for (int64_t index = 0; index < count; index++) function(context, index);
+    }
     in_task = was_in_task;
 }

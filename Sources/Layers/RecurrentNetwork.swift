@@ -25,11 +25,11 @@
 /// op on the tape, its batch's rows split between threads when the step keeps rows apart,
 /// and a bidirectional layer's two directions run side by side when there are threads for
 /// both (the reverse one stepping from the last time to the first through the sequences in
-/// place, unless lengths differ). Results and gradients equal the op-by-op run (tested to 1e-12 in float64, second
-/// derivatives included). As with JAX's `jit`, the step must be a function of
-/// its input, state and parameters: two traces (at steps 0 and 1) are compared, and a step
-/// that reads the time, draws random numbers or branches differently runs op by op, as do
-/// contextual cells, cells holding buffers, runs recording gradient flow, step states or
+/// place, unless lengths differ). Results and gradients equal the op-by-op run (tested to
+/// 1e-12 in float64, second derivatives included). As with JAX's `jit`, the step must be a
+/// function of its input, state and parameters: two traces (at steps 0 and 1) are compared,
+/// and a step that reads the time, draws random numbers or branches differently runs op by
+/// op, as do contextual cells, cells holding buffers, runs recording gradient flow, step states or
 /// gates, and runs under tracing or anomaly mode (``regularisation`` compiles: its masks are
 /// step inputs). A step that reads some other mutable Swift value would be frozen at its first
 /// trace: set ``usesCompiledSteps`` to `false` for such a cell.

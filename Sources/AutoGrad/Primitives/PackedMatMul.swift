@@ -91,7 +91,7 @@ struct PackedMatMul: WritesIntoBuffer {
         // Threads take column ranges of whole panels, so each reads only its part of B.
         let panel = Int(a.dtype == .float32 ? ag_sgemm_panel_width() : ag_dgemm_panel_width())
         let panels = (n + panel - 1) / panel
-        let threads = m * n * k >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.maximum, panels) : 1
+        let threads = m * n * k >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.available, panels) : 1
         let perPart = (panels + threads - 1) / threads * panel
         let transA: Int32 = transposeA ? 1 : 0
         func multiply(part: Int) {

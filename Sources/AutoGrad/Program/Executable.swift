@@ -35,7 +35,7 @@ public final class Executable: @unchecked Sendable {
         var results: [Tensor?]
         var operands: [Tensor] = []
         /// The destinations of ``callAsFunction(_:writingOutputs:)``: results written into
-        /// another tensor's elements instead of planned slots.
+        /// another tensor's elements instead of planned slots; empty between runs.
         var targets: [(position: Int, storage: TensorStorage)] = []
     }
 
@@ -115,10 +115,7 @@ public final class Executable: @unchecked Sendable {
     /// Runs the compiled program on values for its inputs (as ``Program/run(_:)``).
     public func callAsFunction(_ arguments: [Tensor]) -> [Tensor] {
         prepare(arguments)
-        return state.withLock { state in
-            state.targets.removeAll(keepingCapacity: true)
-            return run(arguments, &state)
-        }
+        return state.withLock { state in run(arguments, &state) }
     }
 
     /// What every run does first: the thread's float mode, and a check of the arguments.
@@ -143,7 +140,6 @@ public final class Executable: @unchecked Sendable {
     package func callAsFunction(_ arguments: [Tensor], writingOutputs destinations: [Int: (tensor: Tensor, offset: Int)]) -> [Tensor] {
         prepare(arguments)
         let results = state.withLock { state in
-            state.targets.removeAll(keepingCapacity: true)
             for (k, destination) in destinations {
                 guard case .result(let output) = program.outputs[k] else { continue }
                 let position = madeAt(output)
@@ -177,6 +173,7 @@ public final class Executable: @unchecked Sendable {
             for index in results.indices { results[index] = nil }
             operands.removeAll(keepingCapacity: true)
             (state.results, state.operands) = (results, operands)
+            state.targets.removeAll(keepingCapacity: true)
         }
         let targets = state.targets
         for (position, step) in steps.enumerated() {
