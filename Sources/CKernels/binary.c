@@ -3,7 +3,7 @@
 // 4 floats wide; these clones run 16 wide on AVX-512. Contraction is off, so each result is
 // rounded exactly as the Swift definition of the op rounds it (bit-identical either way).
 #include "CKernels.h"
-#include "chunked.h"
+#include "elementwise_loop.h"
 
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
@@ -19,13 +19,13 @@
     AG_CLONES void name(const float *a, int scalar_a, const float *b, int scalar_b, float *y,     \
                         int64_t n) {                                                            \
         if (!scalar_a && !scalar_b) {                                                           \
-            CHUNKED(({ const float x = a[i], z = b[i]; (expression); }))                         \
+            FOR_EACH_ELEMENT(({ const float x = a[i], z = b[i]; (expression); }))                 \
         } else if (!scalar_a) {                                                                 \
             const float z = b[0];                                                               \
-            CHUNKED(({ const float x = a[i]; (expression); }))                                   \
+            FOR_EACH_ELEMENT(({ const float x = a[i]; (expression); }))                           \
         } else if (!scalar_b) {                                                                 \
             const float x = a[0];                                                               \
-            CHUNKED(({ const float z = b[i]; (expression); }))                                   \
+            FOR_EACH_ELEMENT(({ const float z = b[i]; (expression); }))                           \
         } else {                                                                                \
             const float x = a[0], z = b[0], value = (expression);                               \
             for (int64_t i = 0; i < n; i++) y[i] = value;                                       \
@@ -51,13 +51,13 @@ BINARY_KERNEL(ag_not_equal_f32, x != z ? 1.0f : 0.0f)
 AG_CLONES void ag_where_f32(const float *c, int scalar_c, const float *a, int scalar_a, const float *b, int scalar_b,
                             float *y, int64_t n) {
     if (!scalar_c && !scalar_a && !scalar_b) {
-        CHUNKED(({ const float x = a[i], z = b[i]; c[i] != 0.0f ? x : z; }))
+        FOR_EACH_ELEMENT(({ const float x = a[i], z = b[i]; c[i] != 0.0f ? x : z; }))
     } else if (!scalar_c && !scalar_a) {
         const float z = b[0];
-        CHUNKED(({ const float x = a[i]; c[i] != 0.0f ? x : z; }))
+        FOR_EACH_ELEMENT(({ const float x = a[i]; c[i] != 0.0f ? x : z; }))
     } else if (!scalar_c && !scalar_b) {
         const float x = a[0];
-        CHUNKED(({ const float z = b[i]; c[i] != 0.0f ? x : z; }))
+        FOR_EACH_ELEMENT(({ const float z = b[i]; c[i] != 0.0f ? x : z; }))
     } else {
         for (int64_t i = 0; i < n; i++) {
             const float x = a[scalar_a ? 0 : i], z = b[scalar_b ? 0 : i];

@@ -2,7 +2,7 @@
 // would dominate recurrent training; these loops vectorize in every clone (AVX-512, AVX2,
 // baseline SSE2). Accuracy: a few ulp (tested against double-precision libm).
 #include "CKernels.h"
-#include "chunked.h"
+#include "elementwise_loop.h"
 #include <math.h>
 #include <string.h>
 
@@ -58,13 +58,13 @@ static inline float tanh_core(float x) {
 }
 
 AG_CLONES void ag_expf(const float *x, float *y, int64_t n) {
-    CHUNKED(exp_core(x[i]))
+    FOR_EACH_ELEMENT(exp_core(x[i]))
 }
 
 AG_CLONES void ag_tanhf(const float *x, float *y, int64_t n) {
-    CHUNKED(tanh_core(x[i]))
+    FOR_EACH_ELEMENT(tanh_core(x[i]))
 }
 
 AG_CLONES void ag_sigmoidf(const float *x, float *y, int64_t n) {
-    CHUNKED(1.0f / (1.0f + exp_core(-x[i])))
+    FOR_EACH_ELEMENT(1.0f / (1.0f + exp_core(-x[i])))
 }

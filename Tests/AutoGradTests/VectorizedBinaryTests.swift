@@ -32,7 +32,7 @@ import AutoGrad
     }
 
     /// A result written over an operand (a fused kernel reusing a buffer it no longer needs)
-    /// is still each element's definition, for lengths around the vector and chunk widths.
+    /// is still each element's definition, for lengths around the vector width and the unrolled loop's.
     @Test(arguments: Operation.allCases) func loopsWritingOverAnOperandMatchTheDefinition(_ operation: Operation) throws {
         let binary = try #require(try PrimitiveRegistry.make(operation.rawValue, Attributes([])) as? any BinaryElementwisePrimitive)
         for count in [1, 15, 16, 17, 63, 64, 65, 200] {

@@ -42,7 +42,7 @@ import AutoGrad
     }
 
     /// A result written over its operand (a fused kernel reusing a buffer) equals the result
-    /// written elsewhere, for lengths around the vector and chunk widths.
+    /// written elsewhere, for lengths around the vector width and the unrolled loop's.
     @Test(arguments: Function.allCases) func loopsWritingOverTheirOperandMatch(_ function: Function) throws {
         let unary = try #require(try PrimitiveRegistry.make(function.rawValue, Attributes([])) as? any UnaryElementwisePrimitive)
         for count in [1, 15, 16, 17, 63, 64, 65, 200] {
