@@ -208,11 +208,13 @@ static TARGET void FN(NAME)(int64_t kc, const T *restrict a, const T *restrict b
             const vec v = alpha * sum;                                                        \
             if ((j + 1) * VL <= n) {                                                          \
                 vec *cv = (vec *)cij;                                                         \
-                const vec stored = beta == 0 ? v : v + beta * *cv;                            \
-                *cv = bias ? stored + *(const vec *)(bias + j * VL) : stored;                 \
+                const vec biased = bias ? v + *(const vec *)(bias + j * VL) : v;              \
+                *cv = beta == 0 ? biased : biased + beta * *cv;                               \
             } else {  /* the fringe: the valid lanes of the last vector */                    \
-                for (int64_t l = 0; l < n - j * VL; l++)                                      \
-                    cij[l] = (beta == 0 ? v[l] : v[l] + beta * cij[l]) + (bias ? bias[j * VL + l] : 0); \
+                for (int64_t l = 0; l < n - j * VL; l++) {                                    \
+                    const T biased = v[l] + (bias ? bias[j * VL + l] : 0);                    \
+                    cij[l] = beta == 0 ? biased : biased + beta * cij[l];                     \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
@@ -323,7 +325,7 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
     if (K == 0 || alpha == 0) {
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = j0; j < j1; j++)
-                C[i * ldc + j] = (beta == 0 ? 0 : beta * C[i * ldc + j]) + (bias ? bias[j] : 0);
+                C[i * ldc + j] = (bias ? bias[j] : 0) + (beta == 0 ? 0 : beta * C[i * ldc + j]);
         return;
     }
     const int64_t kblocks = (K + PKC - 1) / PKC, kcmax = (K + kblocks - 1) / kblocks;
@@ -342,7 +344,8 @@ static TARGET void FN(gemm_packed)(int transA, int64_t M, int64_t N, int64_t K, 
                     const T *panel = packed + pc * npad + (j / NR * NR) * kc + j % NR;
                     for (int64_t k = 0; k < kc; k++) s += A[i * ars + (pc + k) * acs] * panel[k * NR];
                 }
-                C[i * ldc + j] = (beta == 0 ? alpha * s : alpha * s + beta * C[i * ldc + j]) + (bias ? bias[j] : 0);
+                const T biased = alpha * s + (bias ? bias[j] : 0);
+                C[i * ldc + j] = beta == 0 ? biased : biased + beta * C[i * ldc + j];
             }
         return;
     }

@@ -95,9 +95,9 @@ struct MatMul: WritesIntoBuffer {
 }
 
 /// The check of a product's optional third operand, a bias of its `columns` (`matmul`'s and
-/// `matmul_packed`'s).
-func checkBias(_ shapes: OperandShapes, columns: Int, op name: String) throws(ShapeError) {
-    if shapes.count == 3, Array(shapes[2]) != [columns] {
+/// `matmul_packed`'s), among its first `count` operands (`matmul_packed`'s addend follows).
+func checkBias(_ shapes: OperandShapes, columns: Int, op name: String, among count: Int? = nil) throws(ShapeError) {
+    if (count ?? shapes.count) == 3, Array(shapes[2]) != [columns] {
         throw ShapeError(name, "the bias must be [\(columns)], one value per column of the product, got \(describe(Array(shapes[2])))")
     }
 }

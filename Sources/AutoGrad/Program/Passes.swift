@@ -208,11 +208,35 @@ extension Program {
         }
     }
 
-    /// The standard pipeline: simplify, join padded parts, sink slices below elementwise ops,
-    /// fold constants, eliminate common subexpressions, then dead code.
+    /// Sums into packed products: the `add` of a `matmul_packed` result that nothing else reads
+    /// and another value of the sum's type becomes the product with that value as its addend,
+    /// which the GEMM accumulates onto. A recurrent step's pre-activations, its input part plus
+    /// its recurrent product, are then made by the product alone, and the fused kernels after
+    /// it read one window per gate instead of adding two.
+    public func accumulatingIntoProducts() -> Program {
+        let users = users(), returned = Set(outputs)
+        return try! rewritten { builder, equation, operands in
+            guard equation.primitive is Add, operands[0] != operands[1] else { return nil }
+            for (product, addend) in [(0, 1), (1, 0)] {
+                let original = equation.operands[product]
+                guard users[original]?.count == 1, !returned.contains(original), case .result(let rewritten) = operands[product],
+                      let packed = builder.equation(rewritten).primitive as? PackedMatMul, !packed.addsAddend,
+                      builder.type(of: operands[product]) == equation.type, builder.type(of: operands[addend]) == equation.type
+                else { continue }
+                var accumulating = packed
+                accumulating.addsAddend = true
+                return try builder.apply(accumulating, builder.equation(rewritten).operands + [operands[addend]])
+            }
+            return nil
+        }
+    }
+
+    /// The standard pipeline: simplify, sum into packed products, join padded parts, sink
+    /// slices below elementwise ops, fold constants, eliminate common subexpressions, then
+    /// dead code.
     public func optimized() -> Program {
-        simplifyingAlgebra().joiningPaddedParts().sinkingSlices().foldingConstants().eliminatingCommonSubexpressions()
-            .eliminatingDeadCode()
+        simplifyingAlgebra().accumulatingIntoProducts().joiningPaddedParts().sinkingSlices().foldingConstants()
+            .eliminatingCommonSubexpressions().eliminatingDeadCode()
     }
 }
 

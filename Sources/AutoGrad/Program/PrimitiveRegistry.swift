@@ -68,7 +68,9 @@ public enum PrimitiveRegistry {
                 MatMul(transposeA: try a.bool("transA", default: false), transposeB: try a.bool("transB", default: false))
             },
             "pack_rhs": { a in PackRightOperand(transposed: try a.bool("transB", default: false)) },
-            "matmul_packed": { a in PackedMatMul(transposeA: try a.bool("transA", default: false), columns: try a.int("n")) },
+            "matmul_packed": { a in
+                PackedMatMul(transposeA: try a.bool("transA", default: false), columns: try a.int("n"), addsAddend: try a.bool("addend", default: false))
+            },
             "stop_gradient": { _ in StopGradient() },
             "fused": { a in
                 guard let fused = FusedElementwise(body: try Program(parsing: try a.text("body"))) else {

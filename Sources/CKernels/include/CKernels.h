@@ -22,7 +22,8 @@ void ag_dgemm(int transA, int transB, int64_t M, int64_t N, int64_t K,
 /// ag_gemm_packed_size(K, N) elements (of either type); ag_sgemm_packed then computes columns
 /// [column_begin, column_end) of C = alpha * op(A) * B + beta * C (+ bias, N values or NULL,
 /// on every row) from it, where column_begin is a multiple of ag_sgemm_panel_width() (threads
-/// share one packed B by column ranges).
+/// share one packed B by column ranges). The bias is added before beta * C, so a product of
+/// one K block accumulated onto an addend rounds as the product, then the sum, would.
 /// The layout depends on the CPU's instruction set: a packed buffer stays in its process.
 int64_t ag_sgemm_panel_width(void);
 int64_t ag_gemm_packed_size(int64_t K, int64_t N);
