@@ -60,6 +60,28 @@ import AutoGrad
         expectTensor(selected, shape: [3, 2], multiIndices([3, 2]).map { element(x, [$0[0], 5, $0[1]]) }, tolerance: 0)
     }
 
+    /// The gradients of overlapping slices add up where they overlap — whole rows (added by
+    /// the vectorized loop in float32), a row's columns, every other row — exactly, as the
+    /// weights are small integers.
+    @Test(arguments: [DType.float32, .float64]) func sliceGradientsAddUp(dtype: DType) {
+        let x = Tensor(zeros: [3, 40, 5], dtype: dtype).requiringGrad()
+        let cases: [(range: Range<Int>, axis: Int, step: Int)] = [(0..<40, 1, 1), (3..<37, 1, 1), (1..<39, 1, 2), (1..<4, 2, 1), (0..<2, 0, 1)]
+        var expected = [Double](repeating: 0, count: x.count)
+        var loss = Tensor(0, dtype: dtype)
+        for (k, (range, axis, step)) in cases.enumerated() {
+            let part = x.slice(range, along: axis, step: step)
+            let weights = (0..<part.count).map { Double(($0 * (k + 3)) % 7 - 3) }
+            loss = loss + (part * Tensor(weights, shape: part.shape, dtype: dtype)).sum()
+            for (position, index) in multiIndices(part.shape).enumerated() {
+                var source = index
+                source[axis] = range.lowerBound + index[axis] * step
+                expected[flatPosition(source, in: x.shape)] += weights[position]
+            }
+        }
+        loss.backward()
+        #expect(x.grad?.scalars == expected)
+    }
+
     @Test func splitAndChunkCoverTheAxis() {
         let x = Tensor.arange(0, 12).reshaped(to: [2, 6])
         let parts = x.split(sizes: [1, 3, 2], along: 1)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A primitive that applies a scalar function to every element. Conformers write `value(_:)`
 /// (specialized for Float and Double, so the loop has no closure call per element) and a
 /// pullback; the shape rule and forward loop come from here.
@@ -227,6 +229,11 @@ func stridedTransfer<T: FloatElement>(_ strided: UnsafeMutablePointer<T>, _ stri
         case (.scatter, true): run.update(from: flat, count: inner)
         case (.gather, false): for i in 0..<inner { flat[i] = run[i * innerStride] }
         case (.scatter, false): for i in 0..<inner { run[i * innerStride] = flat[i] }
+        case (.scatterAdd, true) where T.self == Float.self:
+            // The vectorized C add (in place): a gradient gathered from slices of a recurrent
+            // run's result is mostly whole rows, added into zeros on the backward's own thread.
+            let target = UnsafeMutableRawPointer(run).assumingMemoryBound(to: Float.self)
+            ag_add_f32(target, 0, UnsafeRawPointer(flat).assumingMemoryBound(to: Float.self), 0, target, Int64(inner))
         case (.scatterAdd, _): for i in 0..<inner { run[i * innerStride] += flat[i] }
         }
         done += inner

@@ -119,10 +119,11 @@ struct Concat: WritesIntoBuffer {
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let rowBytes = shape[axis] * inner * result.dtype.byteCount
         var position = 0
+        let target = result.base
         for input in inputs {
-            let chunkBytes = input.shape[axis] * inner * result.dtype.byteCount
+            let chunkBytes = input.shape[axis] * inner * result.dtype.byteCount, source = input.storage.base
             for o in 0..<outer {
-                (result.base + o * rowBytes + position).copyMemory(from: input.storage.base + o * chunkBytes, byteCount: chunkBytes)
+                (target + o * rowBytes + position).copyMemory(from: source + o * chunkBytes, byteCount: chunkBytes)
             }
             position += chunkBytes
         }
