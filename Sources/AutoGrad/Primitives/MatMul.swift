@@ -160,6 +160,7 @@ struct GEMM: @unchecked Sendable {
     func run(aOffsets: [Int], bOffsets: [Int]) {
         let batch = aOffsets.count
         precondition(rowSums == nil || batch == 1, "row sums of a batch of products")
+        if batch == 1, let product = oneHotProduct(aOffset: aOffsets[0], bOffset: bOffsets[0]) { return product() }
         let threads = m * n * k * batch >= GEMM.parallelThreshold ? Swift.min(ComputeThreads.available, Swift.max(batch, m, n)) : 1
         if threads <= 1 {
             for i in 0..<batch { multiply(aOffsets[i], bOffsets[i], i * m * n, rows: 0..<m, columns: 0..<n) }
