@@ -6,7 +6,7 @@ import AutoGrad
 /// test's own loops in both float types, for either operand one-hot, read transposed or not,
 /// with a bias and rows of zeros (an ignored index).
 @Suite struct OneHotProductTests {
-    let rows = 64, classes = 40, columns = 128
+    let rows = 256, classes = 64, columns = 128
 
     /// Row classes, one in five of them ignored (-1: a row of zeros).
     private func rowClasses(seed: UInt64) -> [Int] {
@@ -60,7 +60,7 @@ import AutoGrad
                 expectedBias[j] += g[row * columns + j]
             }
         }
-        let tolerance = dtype == .float32 ? 1e-5 : 1e-13
+        let tolerance = dtype == .float32 ? 1e-4 : 1e-12
         #expect(zip(weight.grad!.scalars, expectedWeight).allSatisfy { abs($0 - $1) <= tolerance })
         #expect(zip(bias.grad!.scalars, expectedBias).allSatisfy { abs($0 - $1) <= tolerance })
     }

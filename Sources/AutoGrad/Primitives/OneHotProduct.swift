@@ -13,12 +13,16 @@ extension GEMM {
     /// non-finite elements of the other operand in rows the one-hot operand does not select
     /// (0 · ∞ is not formed).
     func oneHotProduct(aOffset: Int, bOffset: Int) -> (() -> Void)? {
-        // Small products are cheaper dense than scanned.
-        guard m * n * k >= GEMM.parallelThreshold, Swift.min(m, n, k) >= 8 else { return nil }
-        if !transposeA, let classes = Self.oneHotClasses(a, offset: aOffset, rows: m, columns: k) {
+        // Only where the dense product's multiply-adds outnumber the elements the gather or
+        // the sum touches (a transposed operand is rearranged first) many times over: a
+        // batch-1 character model's few rows multiply faster densely.
+        func pays(touching elements: Int) -> Bool { m * n * k >= 32 * elements }
+        if !transposeA, pays(touching: m * n + (transposeB ? k * n : 0)),
+           let classes = Self.oneHotClasses(a, offset: aOffset, rows: m, columns: k) {
             return { selectRows(classes, bOffset: bOffset) }
         }
-        if !transposeB, let classes = Self.oneHotClasses(b, offset: bOffset, rows: k, columns: n) {
+        if !transposeB, pays(touching: m * k + (transposeA ? n * m : 0)),
+           let classes = Self.oneHotClasses(b, offset: bOffset, rows: k, columns: n) {
             return { sumByClass(classes, aOffset: aOffset) }
         }
         return nil
