@@ -38,9 +38,19 @@ private func busyCoreSeconds() -> Double? {
 
 /// This process's CPU time (user + system), in seconds.
 func ownCPUSeconds() -> Double {
+    let usage = ownUsage()
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// The page faults this process has taken (minor ones: pages the kernel supplied, zeroed):
+/// unlike times, a count that the machine's load does not change.
+func ownPageFaults() -> Int { ownUsage().ru_minflt }
+
+/// This process's resource usage so far.
+private func ownUsage() -> rusage {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    return usage
 }
 
 /// NumPy/PyTorch figures from Benchmarks/reference.py, run now on this machine, or `nil`

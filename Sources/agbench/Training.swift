@@ -205,9 +205,9 @@ func peakResidentBytes() -> Int {
 }
 
 /// The steps section, for development: our training step alone (no references), on one thread
-/// and on every core, wall and CPU time per step. `agbench steps B LSTM` runs config B's
-/// built-in LSTM; `user` in place of the family runs the user-written cell; a third argument
-/// picks one thread count.
+/// and on every core, wall time, CPU time and page faults per step (the count is not moved by
+/// the machine's load). `agbench steps B LSTM` runs config B's built-in LSTM; `user` in place
+/// of the family runs the user-written cell; a third argument picks one thread count.
 func stepsSection() throws {
     let arguments = Array(CommandLine.arguments.drop { $0 != "steps" }.dropFirst())
     let name = arguments.first ?? "B", family = arguments.count > 1 ? arguments[1] : "LSTM"
@@ -221,10 +221,11 @@ func stepsSection() throws {
     for threads in counts {
         ComputeThreads.maximum = threads
         let median = medianSeconds(repeats: config.repeats, step)
-        let cpuBefore = ownCPUSeconds()
+        let (cpuBefore, faultsBefore) = (ownCPUSeconds(), ownPageFaults())
         for _ in 0..<config.repeats { step() }
         let cpu = (ownCPUSeconds() - cpuBefore) / Double(config.repeats) * 1e3
+        let faults = (ownPageFaults() - faultsBefore) / config.repeats
         print("\(name) \(family), \(threads) thread\(threads > 1 ? "s" : ""): median \(format(median * 1e3)) ms, "
-              + "CPU \(format(cpu)) ms per step")
+              + "CPU \(format(cpu)) ms, \(faults) page faults per step")
     }
 }
