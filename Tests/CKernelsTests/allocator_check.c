@@ -1,9 +1,10 @@
 /* Checks ag_tune_allocator (glibc): a freed 96 MiB block's memory serves the next one, so its
  * pages are not faulted in (and zeroed by the kernel) again. With glibc's defaults, or the
- * 32 MiB mmap threshold used before, a block this large was mapped for itself and unmapped
- * when freed: all of the next one's pages (24,576 of 4 KiB) faulted again (config C's 105 MiB buffers,
- * at every training step). Runs on the main thread, whose arena is the heap (the tuning's
- * case); `untuned` runs the same without the tuning, which must fault (the check can fail).
+ * 32 MiB mmap threshold used before, a block this large was mapped for itself and unmapped when
+ * freed: all of the next one's pages (24,576 of 4 KiB) faulted again (config C's 105 MiB
+ * buffers, at every training step). Runs on the main thread, whose arena is the heap (the
+ * tuning's case); `untuned` runs the same without the tuning, which must fault (the check can
+ * fail).
  * Build: clang -O2 -I Sources/CKernels/include Tests/CKernelsTests/allocator_check.c Sources/CKernels/Allocator.c -o check
  * Run:   ./check && ./check untuned        Exit status is non-zero if a check fails. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
