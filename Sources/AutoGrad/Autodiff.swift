@@ -183,7 +183,10 @@ extension Node {
 
     /// A gradient added in place by an accumulating pullback (unrecorded only).
     func accumulate(_ gradient: Tensor, through primitive: any AccumulatingPullback) {
-        var sum = pending ?? Tensor(zeros: shape, dtype: dtype)
+        guard var sum = pending else {
+            pending = primitive.firstGradient(gradient, inputShape: shape)
+            return
+        }
         pending = nil
         primitive.accumulate(gradient, into: &sum)
         pending = sum

@@ -109,10 +109,19 @@ public protocol AccumulatingPullback: Primitive {
     /// Adds the gradient of the input, given the output's `gradient`, into `total` (which has
     /// the input's shape).
     func accumulate(_ gradient: Tensor, into total: inout Tensor)
+    /// The input's gradient when this is its first contribution: what ``accumulate(_:into:)``
+    /// makes of zeros of `inputShape`, written once instead of zeroed and then added to.
+    func firstGradient(_ gradient: Tensor, inputShape: [Int]) -> Tensor
 }
 
 extension AccumulatingPullback {
     public var accumulatesInPlace: Bool { true }
+
+    public func firstGradient(_ gradient: Tensor, inputShape: [Int]) -> Tensor {
+        var total = Tensor(zeros: inputShape, dtype: gradient.dtype)
+        accumulate(gradient, into: &total)
+        return total
+    }
 }
 
 /// Runs `primitive` on `inputs` and records a node for it when recording and any input

@@ -82,6 +82,30 @@ import AutoGrad
         #expect(x.grad?.scalars == expected)
     }
 
+    /// A slice's gradient on its own is the output's gradient padded with zeros; the padding
+    /// is written only where the slice does not reach (before it, after it, between its steps,
+    /// in each outer row). Each case first frees a NaN-filled block of the gradient's size,
+    /// which the allocator tends to hand back, so an element left unwritten would show.
+    @Test(arguments: [DType.float32, .float64]) func aSliceGradientAloneIsPaddedWithZeros(dtype: DType) {
+        let shape = [3, 40, 5]
+        let cases: [(range: Range<Int>, axis: Int, step: Int)] = [(0..<40, 1, 1), (3..<37, 1, 1), (0..<10, 1, 1), (30..<40, 1, 1),
+                                                                  (1..<39, 1, 2), (1..<4, 2, 1), (1..<3, 0, 1), (0..<3, 0, 1)]
+        for (k, (range, axis, step)) in cases.enumerated() {
+            _ = Tensor(repeating: .nan, shape: shape, dtype: dtype) + 0
+            let x = Tensor(zeros: shape, dtype: dtype).requiringGrad()
+            let part = x.slice(range, along: axis, step: step)
+            let weights = (0..<part.count).map { Double(($0 * (k + 3)) % 7 - 3) }
+            (part * Tensor(weights, shape: part.shape, dtype: dtype)).sum().backward()
+            var expected = [Double](repeating: 0, count: x.count)
+            for (position, index) in multiIndices(part.shape).enumerated() {
+                var source = index
+                source[axis] = range.lowerBound + index[axis] * step
+                expected[flatPosition(source, in: shape)] = weights[position]
+            }
+            #expect(x.grad?.scalars == expected, "slice \(range) step \(step) along \(axis)")
+        }
+    }
+
     @Test func splitAndChunkCoverTheAxis() {
         let x = Tensor.arange(0, 12).reshaped(to: [2, 6])
         let parts = x.split(sizes: [1, 3, 2], along: 1)
