@@ -117,6 +117,7 @@ public protocol AccumulatingPullback: Primitive {
 extension AccumulatingPullback {
     public var accumulatesInPlace: Bool { true }
 
+    /// Zeros of `inputShape` with `gradient` accumulated into them.
     public func firstGradient(_ gradient: Tensor, inputShape: [Int]) -> Tensor {
         var total = Tensor(zeros: inputShape, dtype: gradient.dtype)
         accumulate(gradient, into: &total)
