@@ -97,6 +97,21 @@ import AutoGrad
         #expect(other.map(\.scalars) == Self.smallProgram().gradient(withRespectTo: [0, 1]).program.run(second).map(\.scalars))
     }
 
+    /// An argument of another shape or dtype than its input stops the run with a message
+    /// naming the input and both types; one that matches runs.
+    @Test func argumentsOfTheWrongTypeNameTheInput() async {
+        let compiled = Executable(Self.smallProgram())
+        #expect(compiled([Tensor([1, 2, 3, 4], dtype: .float64), Tensor([1, 1, 1, 1], dtype: .float64)]).count == 1)
+        let shape = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Executable(Self.smallProgram())([Tensor([1, 2, 3, 4], dtype: .float64), Tensor([1, 2, 3], dtype: .float64)])
+        }
+        expectStandardError(shape, contains: ["Executable", "input %w expects f64[4]", "got f64[3]"])
+        let dtype = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Executable(Self.smallProgram())([Tensor([1, 2, 3, 4], dtype: .float32), Tensor([1, 2, 3, 4], dtype: .float64)])
+        }
+        expectStandardError(dtype, contains: ["input %x expects f64[4]", "got f32[4]"])
+    }
+
     @Test func memoryPlanReusesBuffersByLiveness() {
         let x = Tensor(repeating: 0.1, shape: [64], dtype: .float64)
         var generator = RandomGenerator(seed: 9)

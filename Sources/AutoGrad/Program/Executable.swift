@@ -24,6 +24,8 @@ public final class Executable: @unchecked Sendable {
 
     private let steps: [Step]
     private let lastUse: [Int]
+    /// Each input's shape and element type, as ``prepare(_:)`` checks the arguments against.
+    private let inputShapes: [[Int]], inputElements: [ElementType]
     private let state: Mutex<RunState>
 
     /// What runs reuse: the planned slots' buffers, and scratch arrays kept with their
@@ -92,6 +94,7 @@ public final class Executable: @unchecked Sendable {
         let compiled = optimizing ? program.optimized().fusingElementwise() : program
         self.program = compiled
         lastUse = compiled.lastUses()
+        (inputShapes, inputElements) = (compiled.inputs.map(\.type.shape), compiled.inputs.map(\.type.element))
         let separation = Separation(compiled)
         let plan = MemoryPlan(compiled, madeByKernels: separation.made, writesIntoBuffer: Executable.writesIntoBuffer)
         self.plan = plan
@@ -124,11 +127,13 @@ public final class Executable: @unchecked Sendable {
         guard arguments.count == program.inputs.count else {
             opFailure("Executable", "\(arguments.count) arguments for a program with \(program.inputs.count) inputs")
         }
-        // Compared field by field: building each argument's ValueType cost a retain and a
-        // release per argument at every step of a recurrent run.
-        for (input, argument) in zip(program.inputs, arguments)
-        where argument.shape != input.type.shape || argument.elementType != input.type.element {
-            opFailure("Executable", "input %\(input.name) expects \(input.type), got \(argument.valueType)")
+        // Compared field by field, by index: building each argument's ValueType, or copying
+        // each input and argument out of their arrays, cost retains and releases per
+        // argument at every step of a recurrent run.
+        for index in arguments.indices
+        where arguments[index].shape != inputShapes[index] || arguments[index].elementType != inputElements[index] {
+            let input = program.inputs[index]
+            opFailure("Executable", "input %\(input.name) expects \(input.type), got \(arguments[index].valueType)")
         }
     }
 
