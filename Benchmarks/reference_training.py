@@ -14,7 +14,9 @@ Linear + elementwise ops per step, what a custom architecture costs; "jax" (LSTM
 jit(value_and_grad) of a lax.scan LSTM with Adam written out. Each is measured as agbench
 measures: median after warm-up, re-measured while other processes took over 5% of the cores.
 Prints JSON of median milliseconds per step: {"fused": …, "custom": …, "jax": …}; with a
-fourth argument `peak`, the peak extra resident bytes of two fused steps: {"peak": …}.
+fourth argument `serve`, "ready" once set up, then one such line for each line `measure` read
+from its input (agbench keeps it running for a case's rounds); with `peak`, the peak extra resident bytes of two fused
+steps: {"peak": …}.
 """
 import json, os, sys, time
 
@@ -156,11 +158,26 @@ if len(sys.argv) > 4 and sys.argv[4] == "peak":
         peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     print(json.dumps({"peak": max(0, peak - idle)}))
     sys.exit(0)
-result = {"fused": median_ms(torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional)))}
+steps_by_name = {"fused": torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional))}
 if family == "LSTM" and layers == 1:
-    result["custom"] = median_ms(torch_step(CustomLSTM()))
+    steps_by_name["custom"] = torch_step(CustomLSTM())
     try:
-        result["jax"] = median_ms(jax_step())
+        steps_by_name["jax"] = jax_step()
     except ImportError:
         pass
-print(json.dumps(result))
+
+
+def measurement():
+    return json.dumps({name: median_ms(step) for name, step in steps_by_name.items()})
+
+
+if len(sys.argv) > 4 and sys.argv[4] == "serve":
+    # Kept running for a case's rounds: "ready" once set up, then one measurement per line
+    # "measure" read, until the input ends, so each round's figures follow agbench's own
+    # without a start-up between.
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "measure":
+            print(measurement(), flush=True)
+else:
+    print(measurement())

@@ -62,11 +62,9 @@ func referenceFigures(threads: Int) -> [String: [String: Double]]? {
 /// The JSON a script in Benchmarks/ prints when run with the thread count (and further
 /// arguments), or `nil`.
 func runReference<Result: Decodable>(_ name: String, threads: Int, arguments: [String] = []) -> Result? {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Benchmarks/\(name)").standardized
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path, String(threads)] + arguments
+    process.arguments = ["python3", benchmarkScript(name).path, String(threads)] + arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -85,3 +83,8 @@ func row(_ cells: [String], widths: [Int]) -> String {
 }
 
 func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+/// The script `name` in Benchmarks/.
+func benchmarkScript(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Benchmarks/\(name)").standardized
+}

@@ -35,6 +35,8 @@ struct TrainingConfig {
     let name: String, batch: Int, steps: Int, inputs: Int, hidden: Int, layers: Int, bidirectional: Bool
     /// Repeats per measurement (C's steps take about a second).
     var repeats: Int { name == "C" ? 3 : 15 }
+    /// The rounds of a training section of `rounds`: at most three for C.
+    func rounds(of rounds: Int) -> Int { name == "C" ? min(rounds, 3) : rounds }
 
     static let all = [
         TrainingConfig(name: "A", batch: 1, steps: 25, inputs: 65, hidden: 128, layers: 1, bidirectional: false),
@@ -101,15 +103,17 @@ struct TrainingConfig {
 }
 
 /// The training section: each case timed here, then its reference (PyTorch fused and custom
-/// cell, JAX jit when importable) right after, case by case; ratios are our time over theirs.
-/// `agbench training B C` runs only the configs named.
+/// cell, JAX jit when importable) right after; ratios are our time over theirs. `agbench
+/// training B C` runs only the configs named.
 func trainingSection() throws {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     ComputeThreads.maximum = cores
     var words = Array(CommandLine.arguments.drop { $0 != "training" }.dropFirst())
-    // Rounds: each case's measurements (ours, the user cell, the references) repeated in turn, so
-    // that each round's ratio compares runs seconds apart; the table gives medians. These
-    // machines' speed swings by 1.5x between minutes, so one round's ratio is not a result.
+    // Rounds: every case measured in turn (ours, the user cell, the references kept running),
+    // round after round, so each round's ratio compares runs moments apart and each case's
+    // rounds spread over the whole run; the table gives medians. These machines' speed swings
+    // by 1.5x between minutes: one round's ratio is not a result, nor are rounds taken in
+    // one minute.
     var rounds = 3
     if let flag = words.firstIndex(of: "--rounds"), flag + 1 < words.count, let count = Int(words[flag + 1]), count > 0 {
         rounds = count
@@ -118,40 +122,63 @@ func trainingSection() throws {
     let names = Set(words)
     print("Training step (forward, loss, backward, Adam), \(cores) threads, ms per step (configs A–D of")
     print("../shared/perf/baseline.md); 'user cell': an LSTM cell written as a step function of public ops.")
-    print("Medians over \(rounds) rounds (C: one), each round ours then the references; ratios: the median")
-    print("of the rounds' ratios, with their range")
-    let widths = [8, 9, 10, 10, 10, 10, 8, 12, 10, 8]
-    print(row(["", "ours", "user cell", "PyTorch", "PT custom", "JAX jit", "ours/PT", "range", "user/ours", "user/PT"], widths: widths))
+    print("Medians over \(rounds) rounds of all cases (C: at most three), each case's round ours then the references;")
+    print("ratios: the median of the rounds' ratios, with their range")
+    var cases: [TrainingCase] = []
     for config in TrainingConfig.all where names.isEmpty || names.contains(config.name) {
         for family in ["LSTM", "GRU", "RNN"] {
             let (network, run) = config.builtIn(family)
-            let ours = try config.trainingStep(network, run)
             let user = family == "LSTM" ? try { let (network, run) = config.userLSTM(); return try config.trainingStep(network, run) }() : nil
-            var times: [String: [Double]] = [:]
-            for _ in 0..<(config.name == "C" ? 1 : rounds) {
-                times["ours", default: []].append(1e3 * medianSeconds(repeats: config.repeats, ours))
-                if let user { times["user", default: []].append(1e3 * medianSeconds(repeats: config.repeats, user)) }
-                let reference: [String: Double]? = runReference("reference_training.py", threads: cores, arguments: [config.name, family])
-                for (name, value) in reference ?? [:] { times[name, default: []].append(value) }
-            }
-            func median(_ values: [Double]?) -> Double? {
-                guard let values, !values.isEmpty else { return nil }
-                return values.sorted()[values.count / 2]
-            }
-            /// Each round's ratio a / b (rounds where both were measured).
-            func ratios(_ a: String, _ b: String) -> [Double] {
-                guard let a = times[a], let b = times[b], a.count == b.count else { return [] }
-                return zip(a, b).map { $0 / $1 }
-            }
-            func cell(_ value: Double?) -> String { value.map { format($0) } ?? "—" }
-            let mainRatios = ratios("ours", "fused")
-            let range = mainRatios.isEmpty ? "—" : "\(format(mainRatios.min()!))–\(format(mainRatios.max()!))"
-            print(row(["\(config.name) \(family)", cell(median(times["ours"])), cell(median(times["user"])), cell(median(times["fused"])),
-                       cell(median(times["custom"])), cell(median(times["jax"])), cell(median(mainRatios)), range,
-                       cell(median(ratios("user", "ours"))), cell(median(ratios("user", "fused")))], widths: widths))
+            cases.append(TrainingCase(config: config, family: family, ours: try config.trainingStep(network, run), user: user,
+                                      reference: ReferenceProcess("reference_training.py", threads: cores, arguments: [config.name, family])))
         }
     }
+    for index in cases.indices where cases[index].reference?.waitUntilReady() == false { cases[index].reference = nil }
+    for round in 0..<rounds {
+        for index in cases.indices where round < cases[index].config.rounds(of: rounds) { cases[index].measure() }
+    }
+    let widths = [8, 9, 10, 10, 10, 10, 8, 12, 10, 8]
+    print(row(["", "ours", "user cell", "PyTorch", "PT custom", "JAX jit", "ours/PT", "range", "user/ours", "user/PT"], widths: widths))
+    for trainingCase in cases { print(row(trainingCase.cells, widths: widths)) }
     print()
+}
+
+/// One case of the training section: a config and cell family, our training step (and the
+/// user cell's), its reference script, and the times of its rounds so far.
+private struct TrainingCase {
+    let config: TrainingConfig, family: String
+    let ours: () -> Void, user: (() -> Void)?
+    var reference: ReferenceProcess?
+    /// Milliseconds per step by runner ("ours", "user", and the reference's "fused", …), a
+    /// value per round.
+    var times: [String: [Double]] = [:]
+
+    /// One round: ours, the user cell, then the reference.
+    mutating func measure() {
+        times["ours", default: []].append(1e3 * medianSeconds(repeats: config.repeats, ours))
+        if let user { times["user", default: []].append(1e3 * medianSeconds(repeats: config.repeats, user)) }
+        let figures: [String: Double]? = reference?.measure()
+        for (name, value) in figures ?? [:] { times[name, default: []].append(value) }
+    }
+
+    /// The table row: medians of the times, and of each round's ratios (with their range).
+    var cells: [String] {
+        func median(_ values: [Double]?) -> Double? {
+            guard let values, !values.isEmpty else { return nil }
+            return values.sorted()[values.count / 2]
+        }
+        /// Each round's ratio a / b (rounds where both were measured).
+        func ratios(_ a: String, _ b: String) -> [Double] {
+            guard let a = times[a], let b = times[b], a.count == b.count else { return [] }
+            return zip(a, b).map { $0 / $1 }
+        }
+        func cell(_ value: Double?) -> String { value.map { format($0) } ?? "—" }
+        let mainRatios = ratios("ours", "fused")
+        let range = mainRatios.isEmpty ? "—" : "\(format(mainRatios.min()!))–\(format(mainRatios.max()!))"
+        return ["\(config.name) \(family)", cell(median(times["ours"])), cell(median(times["user"])), cell(median(times["fused"])),
+                cell(median(times["custom"])), cell(median(times["jax"])), cell(median(mainRatios)), range,
+                cell(median(ratios("user", "ours"))), cell(median(ratios("user", "fused")))]
+    }
 }
 
 /// The peak section: extra resident memory of LSTM training steps on configs B and C (the
@@ -207,7 +234,8 @@ func peakResidentBytes() -> Int {
 /// The steps section, for development: our training step alone (no references), on one thread
 /// and on every core, wall time, CPU time and page faults per step (the count is not moved by
 /// the machine's load). `agbench steps B LSTM` runs config B's built-in LSTM; `user` in place
-/// of the family runs the user-written cell; a third argument picks one thread count.
+/// of the family runs the user-written cell; a third argument picks one thread count, and a
+/// fourth runs that many more steps untimed, for a profiler (`agbench steps A LSTM 1 2000`).
 func stepsSection() throws {
     let arguments = Array(CommandLine.arguments.drop { $0 != "steps" }.dropFirst())
     let name = arguments.first ?? "B", family = arguments.count > 1 ? arguments[1] : "LSTM"
@@ -227,5 +255,6 @@ func stepsSection() throws {
         let faults = (ownPageFaults() - faultsBefore) / config.repeats
         print("\(name) \(family), \(threads) thread\(threads > 1 ? "s" : ""): median \(format(median * 1e3)) ms, "
               + "CPU \(format(cpu)) ms, \(faults) page faults per step")
+        for _ in 0..<(arguments.count > 3 ? Int(arguments[3]) ?? 0 : 0) { step() }
     }
 }
