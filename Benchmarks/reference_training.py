@@ -14,13 +14,15 @@ Linear + elementwise ops per step, what a custom architecture costs; "jax" (LSTM
 jit(value_and_grad) of a lax.scan LSTM with Adam written out. Each is measured as agbench
 measures: median after warm-up, re-measured while other processes took over 5% of the cores.
 Prints JSON of median milliseconds per step: {"fused": …, "custom": …, "jax": …}; with a
-fourth argument `serve`, "ready" once set up, then one such line for each line `measure` read
-from its input (agbench keeps it running for a case's rounds); with `peak`, the peak extra resident bytes of two fused
+`serve` in place of the family, "ready" once every family's models are set up, then one
+such line for each line `measure FAMILY` read from its input (agbench keeps it running for a
+config's rounds); with `peak`, the peak extra resident bytes of two fused
 steps: {"peak": …}.
 """
 import json, os, sys, time
 
 threads, config, family = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+serving = family == "serve"
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(threads)
 os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}")
@@ -158,26 +160,31 @@ if len(sys.argv) > 4 and sys.argv[4] == "peak":
         peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     print(json.dumps({"peak": max(0, peak - idle)}))
     sys.exit(0)
-steps_by_name = {"fused": torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional))}
-if family == "LSTM" and layers == 1:
-    steps_by_name["custom"] = torch_step(CustomLSTM())
-    try:
-        steps_by_name["jax"] = jax_step()
-    except ImportError:
-        pass
+def steps_of(family):
+    """The steps measured for a cell family: fused, and for a one-layer LSTM custom and JAX."""
+    steps = {"fused": torch_step(modules[family](inputs, hidden, num_layers=layers, bidirectional=bidirectional))}
+    if family == "LSTM" and layers == 1:
+        steps["custom"] = torch_step(CustomLSTM())
+        try:
+            steps["jax"] = jax_step()
+        except ImportError:
+            pass
+    return steps
 
 
-def measurement():
-    return json.dumps({name: median_ms(step) for name, step in steps_by_name.items()})
+def measurement(steps):
+    return json.dumps({name: median_ms(step) for name, step in steps.items()})
 
 
-if len(sys.argv) > 4 and sys.argv[4] == "serve":
-    # Kept running for a case's rounds: "ready" once set up, then one measurement per line
-    # "measure" read, until the input ends, so each round's figures follow agbench's own
-    # without a start-up between.
+if serving:
+    # Kept running for a config's rounds, every family's models in one process: "ready" once
+    # set up, then one measurement per line "measure FAMILY" read, until the input ends, so
+    # each round's figures follow agbench's own without a start-up between.
+    steps_by_family = {name: steps_of(name) for name in modules}
     print("ready", flush=True)
     for line in sys.stdin:
-        if line.strip() == "measure":
-            print(measurement(), flush=True)
+        words = line.split()
+        if len(words) == 2 and words[0] == "measure" and words[1] in steps_by_family:
+            print(measurement(steps_by_family[words[1]]), flush=True)
 else:
-    print(measurement())
+    print(measurement(steps_of(family)))

@@ -1,20 +1,21 @@
 import Foundation
 
-/// A reference script kept running for the rounds of one case, so each round's reference
+/// A reference script kept running for the rounds of one config, so each round's reference
 /// figures are measured right after ours, with no interpreter start-up or model set-up
-/// between them: the script (run with `serve` after its arguments) builds its models once,
-/// prints `ready`, then measures each time it reads a line `measure` and prints one line of
-/// JSON. On these
-/// shared machines a case's speed drifts from second to second; started anew for every round,
-/// the reference ran about three seconds after ours.
+/// between them: the script (run with `serve` in place of a cell family) builds every
+/// family's models once, prints `ready`, then measures a family each time it reads a line
+/// `measure FAMILY`, printing one line of JSON. On these shared machines a case's speed drifts
+/// from second to second; started anew for every round, the reference ran about three seconds
+/// after ours. (One process per config rather than per case: each holds its own PyTorch, about
+/// 0.7 GB.)
 final class ReferenceProcess {
     private let process = Process()
     private let input = Pipe(), output = Pipe()
     /// Output read but not yet taken as a line.
     private var pending = Data()
 
-    /// Starts Benchmarks/`name` with the thread count and `arguments`, or returns `nil` when
-    /// python3 or the script is unavailable.
+    /// Starts Benchmarks/`name` with the thread count and `arguments` (then `serve`), or
+    /// returns `nil` when python3 or the script is unavailable.
     init?(_ name: String, threads: Int, arguments: [String]) {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", benchmarkScript(name).path, String(threads)] + arguments + ["serve"]
@@ -31,10 +32,10 @@ final class ReferenceProcess {
     /// together, the scripts import and build while nothing is measured.
     func waitUntilReady() -> Bool { nextLine().map { String(decoding: $0, as: UTF8.self) } == "ready" }
 
-    /// The figures of one measurement, or `nil` when the script has stopped (torch missing,
-    /// say) or printed something else.
-    func measure<Result: Decodable>() -> Result? {
-        guard process.isRunning, (try? input.fileHandleForWriting.write(contentsOf: Data("measure\n".utf8))) != nil,
+    /// The figures of one measurement of `family`, or `nil` when the script has stopped (torch
+    /// missing, say) or printed something else.
+    func measure<Result: Decodable>(_ family: String) -> Result? {
+        guard process.isRunning, (try? input.fileHandleForWriting.write(contentsOf: Data("measure \(family)\n".utf8))) != nil,
               let line = nextLine() else { return nil }
         return try? JSONDecoder().decode(Result.self, from: line)
     }

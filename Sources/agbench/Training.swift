@@ -126,14 +126,21 @@ func trainingSection() throws {
     print("ratios: the median of the rounds' ratios, with their range")
     var cases: [TrainingCase] = []
     for config in TrainingConfig.all where names.isEmpty || names.contains(config.name) {
+        let reference = ReferenceProcess("reference_training.py", threads: cores, arguments: [config.name])
         for family in ["LSTM", "GRU", "RNN"] {
             let (network, run) = config.builtIn(family)
             let user = family == "LSTM" ? try { let (network, run) = config.userLSTM(); return try config.trainingStep(network, run) }() : nil
             cases.append(TrainingCase(config: config, family: family, ours: try config.trainingStep(network, run), user: user,
-                                      reference: ReferenceProcess("reference_training.py", threads: cores, arguments: [config.name, family])))
+                                      reference: reference))
         }
     }
-    for index in cases.indices where cases[index].reference?.waitUntilReady() == false { cases[index].reference = nil }
+    // Each config's script, started above, set up while ours were built.
+    var ready: [ObjectIdentifier: Bool] = [:]
+    for index in cases.indices {
+        guard let reference = cases[index].reference else { continue }
+        if ready[ObjectIdentifier(reference)] == nil { ready[ObjectIdentifier(reference)] = reference.waitUntilReady() }
+        if ready[ObjectIdentifier(reference)] == false { cases[index].reference = nil }
+    }
     for round in 0..<rounds {
         for index in cases.indices where round < cases[index].config.rounds(of: rounds) { cases[index].measure() }
     }
@@ -144,7 +151,7 @@ func trainingSection() throws {
 }
 
 /// One case of the training section: a config and cell family, our training step (and the
-/// user cell's), its reference script, and the times of its rounds so far.
+/// user cell's), its config's reference script, and the times of its rounds so far.
 private struct TrainingCase {
     let config: TrainingConfig, family: String
     let ours: () -> Void, user: (() -> Void)?
@@ -157,7 +164,7 @@ private struct TrainingCase {
     mutating func measure() {
         times["ours", default: []].append(1e3 * medianSeconds(repeats: config.repeats, ours))
         if let user { times["user", default: []].append(1e3 * medianSeconds(repeats: config.repeats, user)) }
-        let figures: [String: Double]? = reference?.measure()
+        let figures: [String: Double]? = reference?.measure(family)
         for (name, value) in figures ?? [:] { times[name, default: []].append(value) }
     }
 
