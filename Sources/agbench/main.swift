@@ -7,7 +7,9 @@ import Optim
 // measured in the same run, and the cost of subnormal floats with and without flush-to-zero.
 // Usage: swift run -c release agbench [overhead] [compiled] [matmul] [training] [peak] [denormal] [memory] [regularisation]
 // (`training` takes optional case filters after it, e.g. `agbench training B C`, and
-// `--rounds N`, the rounds each case is measured in, 3 by default.)
+// `--rounds N`, the rounds each case is measured in, 3 by default. Run only when named:
+// `steps CFG FAMILY [THREADS [N]]`, our training step alone for development, N more steps
+// untimed for a profiler.)
 
 let sections = Set(CommandLine.arguments.dropFirst())
 func wants(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
