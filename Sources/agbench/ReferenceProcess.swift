@@ -28,9 +28,9 @@ final class ReferenceProcess {
         do { try process.run() } catch { return nil }
     }
 
-    /// Whether the script has set up its models (it prints `ready`), waiting for it: started
-    /// together, the scripts import and build while nothing is measured.
-    func waitUntilReady() -> Bool { nextLine().map { String(decoding: $0, as: UTF8.self) } == "ready" }
+    /// Whether the script has set up its models (it prints `ready`), waited for on first use:
+    /// started together, the scripts import and build while nothing is measured.
+    lazy var isReady: Bool = nextLine().map { String(decoding: $0, as: UTF8.self) } == "ready"
 
     /// The figures of one measurement of `family`, or `nil` when the script has stopped (torch
     /// missing, say) or printed something else.
@@ -42,14 +42,15 @@ final class ReferenceProcess {
 
     /// The script's next line of output, or `nil` when it ended first.
     private func nextLine() -> Data? {
-        while !pending.contains(UInt8(ascii: "\n")) {
+        while true {
+            if let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                defer { pending.removeSubrange(pending.startIndex...end) }
+                return Data(pending[pending.startIndex..<end])
+            }
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { return nil }
             pending.append(chunk)
         }
-        let end = pending.firstIndex(of: UInt8(ascii: "\n"))!
-        defer { pending.removeSubrange(pending.startIndex...end) }
-        return Data(pending[pending.startIndex..<end])
     }
 
     /// Ends the script (it stops at the end of its input) and waits for it.

@@ -135,12 +135,7 @@ func trainingSection() throws {
         }
     }
     // Each config's script, started above, set up while ours were built.
-    var ready: [ObjectIdentifier: Bool] = [:]
-    for index in cases.indices {
-        guard let reference = cases[index].reference else { continue }
-        if ready[ObjectIdentifier(reference)] == nil { ready[ObjectIdentifier(reference)] = reference.waitUntilReady() }
-        if ready[ObjectIdentifier(reference)] == false { cases[index].reference = nil }
-    }
+    for index in cases.indices where cases[index].reference?.isReady == false { cases[index].reference = nil }
     for round in 0..<rounds {
         for index in cases.indices where round < cases[index].config.rounds(of: rounds) { cases[index].measure() }
     }
