@@ -5,9 +5,11 @@ import AutoGrad
 // never mix in a recurrent step the engine splits (see `RunLane`), so each thread runs its
 // own rows through all the steps, forward and backward, without waiting for the others.
 
-/// The residuals of one lane's run, kept from its forward for its pullback.
-final class RunResiduals: @unchecked Sendable {
-    var steps: [[Tensor]] = []
+/// Values a run keeps from its forward for its pullback (residuals), set from the thread
+/// that made them.
+final class Kept<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// One thread's share of a run: a range of the batch's rows, with the steps compiled for
@@ -22,7 +24,8 @@ struct RunLane: Sendable {
     /// The first step run masked (`Int.max` without a mask): the run's shortest length, the
     /// same in every lane, so that the lanes' steps of one time are of one kind.
     let firstMaskedStep: Int
-    let residuals = RunResiduals()
+    /// Each step's residuals.
+    let residuals = Kept<[[Tensor]]>([])
 
     init(rows: Range<Int>, plain: CompiledStep, masked: CompiledStep?, lengths: [Int]?, firstMaskedStep: Int) {
         self.rows = rows
@@ -89,7 +92,8 @@ final class SharedBuffer: @unchecked Sendable {
 }
 
 /// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
-/// inputs [steps, batch, ·] (the prepared input, or what the step's input part made of it),
+/// inputs [steps, batch, ·] — or, when the step has an input part, the input [steps, batch, ·]
+/// and the part's parameters, the run making the sequence inputs itself —
 /// the initial state components [batch, size], the parameters the step reads and the extra
 /// values each step reads, [batch, ·] each, step by step (no gradient flows into those: the
 /// engine's masks, given per step so that no step copies its own out) — except the last
@@ -108,12 +112,18 @@ struct CompiledRun: Primitive {
     let truncation: Int?
     /// The masks each step reads after its extra operands, drawn by the run (zoneout's).
     let drawn: StepMasks?
+    /// The step's input part (every lane's is the same), which the run evaluates on its input
+    /// before the first step, or `nil`.
+    let inputPart: InputPart?
+    /// The input part's residuals, kept from the forward for the pullback.
+    private let partResiduals = Kept<[Tensor]>([])
     /// What every lane's steps share: counts and sizes.
     private var plain: CompiledStep { lanes[0].plain }
 
     init(lanes: [RunLane], steps: Int, reversed: Bool = false, truncation: Int?, drawn: StepMasks?) {
         precondition(!reversed || lanes.allSatisfy { $0.masked == nil }, "a reversed run has no masked steps")
         (self.lanes, self.steps, self.reversed, self.truncation, self.drawn) = (lanes, steps, reversed, truncation, drawn)
+        inputPart = lanes[0].plain.inputPart
     }
 
     /// The time of the run's step `i`: where its rows of every sequence are.
@@ -143,9 +153,12 @@ struct CompiledRun: Primitive {
     private var extras: Range<Int> { parameterOperands.upperBound..<(parameterOperands.upperBound + steps * extraOperandCount) }
     /// The extra values per step given as operands (the rest are drawn).
     private var extraOperandCount: Int { plain.extraCount - (drawn?.count ?? 0) }
-    /// Sequence inputs and state components: the operands before the parameters.
-    private var leading: Int { plain.inputCount + plain.stateCount }
-    private var states: Range<Int> { plain.inputCount..<leading }
+    /// The operands the sequence inputs come from: themselves, or the input and the input
+    /// part's parameters.
+    private var sources: Range<Int> { 0..<(inputPart.map { 1 + $0.parameters.count } ?? plain.inputCount) }
+    /// Sources and state components: the operands before the parameters.
+    private var leading: Int { sources.upperBound + plain.stateCount }
+    private var states: Range<Int> { sources.upperBound..<leading }
 
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
         let (steps, batch) = (shapes[0][0], shapes[0][1])
@@ -160,11 +173,34 @@ struct CompiledRun: Primitive {
         ComputeThreads.concurrentPerform(lanes.count) { index in noGrad { body(index) } }
     }
 
+    /// The step's sequence inputs [steps, batch, ·]: the source operands, or what the input part
+    /// makes of them (as ops, recorded if the caller records), its residuals kept for the
+    /// pullback if `keepingResiduals`.
+    private func sequences(_ inputs: [Tensor], keepingResiduals: Bool) -> [Tensor] {
+        guard let inputPart else { return Array(inputs[sources]) }
+        let (sequences, residuals) = inputPart.evaluate(rows: inputs[0], parameters: Array(inputs[sources.dropFirst()]),
+                                                        keepingResiduals: keepingResiduals)
+        partResiduals.value = residuals
+        return sequences
+    }
+
+    /// The gradients of the source operands from the sequence inputs': those, or the input
+    /// part's gradients (the input's only if it requires them).
+    private func sourceGradients(_ sequenceGradients: [Tensor], inputs: [Tensor], releasing: Bool) -> [Tensor?] {
+        guard let inputPart else { return sequenceGradients }
+        let residuals = partResiduals.value
+        if releasing { partResiduals.value = [] }
+        let (rows, parameters) = inputPart.gradients(residuals: residuals, sequenceGradients: sequenceGradients,
+                                                     rowsShape: inputs[0].requiresGrad ? inputs[0].shape : nil)
+        return [rows] + parameters
+    }
+
     /// Appends step `t`'s leading arguments for `lane` to `arguments`: its rows of the sequence
     /// inputs, the state, for a masked step its validity mask, and its rows of the extra values
     /// (those drawn, drawn now).
-    private func appendArguments(_ inputs: [Tensor], at t: Int, state: [Tensor], lane: RunLane, to arguments: inout [Tensor]) {
-        for input in inputs.prefix(plain.inputCount) { arguments.append(lane.rows(of: input, step: time(t))) }
+    private func appendArguments(_ inputs: [Tensor], sequences: [Tensor], at t: Int, state: [Tensor], lane: RunLane,
+                                 to arguments: inout [Tensor]) {
+        for sequence in sequences { arguments.append(lane.rows(of: sequence, step: time(t))) }
         arguments += state
         if lane.step(at: t).isMasked { arguments.append(lane.validity(at: t)) }
         let stepExtras = extras.lowerBound + time(t) * extraOperandCount
@@ -192,13 +228,14 @@ struct CompiledRun: Primitive {
     /// `base` on, and each step's residuals kept for the pullback if `keepingResiduals`.
     func run(_ inputs: [Tensor], into output: SharedBuffer, at base: Int, keepingResiduals keepsResiduals: Bool) {
         noGrad {
+            let sequences = self.sequences(inputs, keepingResiduals: keepsResiduals)
             let parameters = Array(inputs[parameterOperands])
             let batch = inputs[0].shape[1]
             forEachLane { index in
                 let lane = lanes[index]
                 var state = inputs[states].map { lane.rows(of: $0) }
-                lane.residuals.steps = []
-                lane.residuals.steps.reserveCapacity(keepsResiduals ? steps : 0)
+                lane.residuals.value = []
+                lane.residuals.value.reserveCapacity(keepsResiduals ? steps : 0)
                 // What only the parameters determine is computed once per run, for each step kind.
                 var invariants: [ObjectIdentifier: [Tensor]] = [:]
                 let drawnPositions = drawnResiduals(in: lane)
@@ -213,14 +250,14 @@ struct CompiledRun: Primitive {
                     if invariants[key] == nil { invariants[key] = executable.prologue(parameters) }
                     rows[0]!.offset = base + (time(t) * batch + lane.rows.lowerBound) * plain.outputSize
                     arguments.removeAll(keepingCapacity: true)
-                    appendArguments(inputs, at: t, state: state, lane: lane, to: &arguments)
+                    appendArguments(inputs, sequences: sequences, at: t, state: state, lane: lane, to: &arguments)
                     arguments += invariants[key]!
                     let results = executable.body(arguments, writingOutputs: rows)
                     for k in state.indices { state[k] = results[1 + k] }
                     if keepsResiduals {
                         var residuals = Array(results.dropFirst(1 + plain.stateCount))
                         for position in drawnPositions[key]!.keys { residuals[position] = dropped }
-                        lane.residuals.steps.append(residuals)
+                        lane.residuals.value.append(residuals)
                     }
                 }
                 var offset = base + steps * batch * plain.outputSize
@@ -246,7 +283,9 @@ struct CompiledRun: Primitive {
         let batch = inputs[0].shape[1]
         let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
                                                                  stateShapes: inputs[states].map(\.shape))
-        let inputGradients = inputs.prefix(plain.inputCount).map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
+        let inputGradients = plain.forwardProgram.inputs.prefix(plain.inputCount).map {
+            SharedBuffer(filledByLanes: [steps, batch] + $0.type.shape.dropFirst(), dtype: inputs[0].dtype)
+        }
         let initialStateGradients = inputs[states].map { SharedBuffer(filledByLanes: $0.shape, dtype: $0.dtype) }
         let laneStepResults = LaneResults<[[Tensor]]>(count: lanes.count, empty: [])
         // Unless the graph is kept for another backward pass, each step's residuals are
@@ -254,8 +293,8 @@ struct CompiledRun: Primitive {
         // gradients of its inputs grow.
         forEachLane { index in
             let lane = lanes[index]
-            var stepResiduals = lane.residuals.steps
-            if releasing { lane.residuals.steps = [] }
+            var stepResiduals = lane.residuals.value
+            if releasing { lane.residuals.value = [] }
             var stateGradient = stateGradients.map { lane.rows(of: $0) }
             var stepResults = [[Tensor]](repeating: [], count: steps)
             // Per step kind, once per run: what only the parameters among the residuals
@@ -304,7 +343,8 @@ struct CompiledRun: Primitive {
         let parameterGradients = summedParameterGradients(inputGradients: inputGradients.map(\.tensor)) { t in
             stepResults.map { $0[t] }
         }
-        return inputGradients.map(\.tensor) + initialStateGradients.map(\.tensor) + parameterGradients + extras.map { _ in nil }
+        return sourceGradients(inputGradients.map(\.tensor), inputs: inputs, releasing: releasing) + initialStateGradients.map(\.tensor)
+            + parameterGradients + extras.map { _ in nil }
     }
 
     /// The gradients of the parameters, each summed over the steps in one op per step kind
@@ -337,13 +377,14 @@ struct CompiledRun: Primitive {
         let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: inputs[0].shape[1], outputSize: plain.outputSize,
                                                                  stateShapes: inputs[states].map(\.shape))
         let parameters = Array(inputs[parameterOperands])
+        let sequences = self.sequences(inputs, keepingResiduals: true)
         var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
         for lane in lanes {
             var state = inputs[states].map { lane.rows(of: $0) }, residuals: [[Tensor]] = []
             for t in 0..<steps {
                 if let truncation, t > 0, t % truncation == 0 { state = state.map { $0.detached() } }
                 var arguments: [Tensor] = []
-                appendArguments(inputs, at: t, state: state, lane: lane, to: &arguments)
+                appendArguments(inputs, sequences: sequences, at: t, state: state, lane: lane, to: &arguments)
                 let results = lane.step(at: t).forwardProgram.evaluate(on: arguments + parameters)
                 state = Array(results[1...plain.stateCount])
                 residuals.append(Array(results.dropFirst(1 + plain.stateCount)))
@@ -353,7 +394,7 @@ struct CompiledRun: Primitive {
             for t in residuals.indices.reversed() {
                 let cotangents = [lane.rows(of: outputGradients, step: time(t))] + stateGradient
                 stepResults[t] = lane.step(at: t).backwardProgram.evaluate(on: residuals[t] + cotangents)
-                stateGradient = Array(stepResults[t][plain.inputCount..<leading])
+                stateGradient = Array(stepResults[t][plain.inputCount..<(plain.inputCount + plain.stateCount)])
                 if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
             }
             let gradients = (0..<plain.inputCount).map { k in stack((0..<steps).map { stepResults[time($0)][k] }, along: 0) }
@@ -366,7 +407,8 @@ struct CompiledRun: Primitive {
         let parameterGradients = summedParameterGradients(inputGradients: inputGradients) { t in
             laneStepResults.map { $0[t] }
         }
-        return inputGradients + initialStateGradients + parameterGradients + extras.map { _ in nil }
+        return sourceGradients(inputGradients, inputs: inputs, releasing: false) + initialStateGradients + parameterGradients
+            + extras.map { _ in nil }
     }
 }
 

@@ -1,4 +1,5 @@
 import AutoGrad
+import Synchronization
 
 /// A traced step cut in two: the part that reads only the step's input and the parameters,
 /// row by row, and the rest (see ``CompiledStep``).
@@ -14,6 +15,93 @@ struct SplitStep {
     let stepParameters: [Int]
     /// How many sequence inputs the rest reads (1 without an input part: the input itself).
     let inputCount: Int
+}
+
+/// A step's input part as a compiled run evaluates it: on all the run's steps' rows at once,
+/// before its first step, and differentiated after its last backward step — on the run's own
+/// thread, so a bidirectional layer's directions each make their own input projections (whole
+/// products, on data that thread wrote or reads next) instead of splitting each in turn.
+final class InputPart: Sendable {
+    /// (input rows, parameters…) → the step's sequence inputs, row by row.
+    let program: Program
+    /// The parameters it reads, in the order of its parameter inputs.
+    let parameters: [Parameter]
+    /// The gradient's halves by the number of rows they were traced for: a part's gradient
+    /// may be shaped by its rows (a layer norm's broadcasts its statistics back over them).
+    private let traced = Mutex<[Int: Halves]>([:])
+
+    /// A gradient's halves: the forward, (input rows, parameters…) → (sequence inputs…,
+    /// residuals…); the backward, with and without the input rows' gradient (a first layer's
+    /// input needs none).
+    private struct Halves: Sendable {
+        let forward: Program
+        let backward: Backward, parameterBackward: Backward
+    }
+
+    /// (residuals…, d sequence inputs…) → (d input rows?, pieces…), and how each parameter's
+    /// gradient is formed from those outputs: as a compiled step's are over its steps, so that
+    /// a weight's gradient and its bias's take one pass over the sequence inputs' gradients.
+    private struct Backward: Sendable {
+        let program: Program, parameterSums: [DeferredSum]
+        /// Whether the program's first output is the input rows' gradient.
+        let rowsGradient: Bool
+
+        /// `backward`'s program keeping its first output only if `rowsGradient`.
+        init(_ backward: Program, rowsGradient: Bool) {
+            self.rowsGradient = rowsGradient
+            let kept = rowsGradient ? backward : try! Program(inputs: backward.inputs, constants: backward.constants,
+                                                              equations: backward.equations, outputs: Array(backward.outputs.dropFirst()))
+            (program, parameterSums) = kept.deferringSums(of: Array((rowsGradient ? 1 : 0)..<kept.outputs.count))
+        }
+
+        /// The input rows' gradient (if computed) and the parameters'.
+        func evaluate(on arguments: [Tensor]) -> (rows: Tensor?, parameters: [Tensor]) {
+            let results = program.evaluate(on: arguments)
+            return (rowsGradient ? results[0] : nil, DeferredSum.sums(parameterSums, over: [results]))
+        }
+    }
+
+    init(program: Program, parameters: [Parameter]) {
+        self.program = program
+        self.parameters = parameters
+    }
+
+    /// The halves for `rows` rows, traced the first time.
+    private func halves(rows: Int) -> Halves {
+        if let known = traced.withLock({ $0[rows] }) { return known }
+        let input = program.inputs[0].type
+        let example = Tensor(zeros: [rows] + input.shape.dropFirst(), dtype: input.element.floatType!)
+        let retraced = Program.trace([example], parameters: parameters) { arguments in
+            program.evaluate(on: [arguments.tensor(0)] + parameters.map(\.value))
+        }.program
+        let (forward, backward) = retraced.gradient(withRespectTo: Array(retraced.inputs.indices)).split()
+        let made = Halves(forward: forward, backward: Backward(backward, rowsGradient: true),
+                          parameterBackward: Backward(backward, rowsGradient: false))
+        traced.withLock { $0[rows] = made }
+        return made
+    }
+
+    /// The sequence inputs [steps, batch, ·] made of `rows` [steps, batch, ·] and the
+    /// parameters' values, evaluated as ops (recorded if the caller records), and the residuals
+    /// their gradients read if `keepingResiduals`.
+    func evaluate(rows: Tensor, parameters: [Tensor], keepingResiduals: Bool) -> (sequences: [Tensor], residuals: [Tensor]) {
+        let (steps, batch) = (rows.shape[0], rows.shape[1])
+        let arguments = [rows.reshaped(to: [steps * batch] + rows.shape.dropFirst(2))] + parameters
+        let results = (keepingResiduals ? halves(rows: steps * batch).forward : program).evaluate(on: arguments)
+        let sequences = results.prefix(program.outputs.count).map { $0.reshaped(to: [steps, batch] + $0.shape.dropFirst()) }
+        return (sequences, Array(results.dropFirst(program.outputs.count)))
+    }
+
+    /// The gradients of the input rows (if `rowsShape`, their shape [steps, batch, ·], is
+    /// given) and of the parameters, from the residuals ``evaluate(rows:parameters:keepingResiduals:)``
+    /// kept and the sequence inputs' gradients [steps, batch, ·].
+    func gradients(residuals: [Tensor], sequenceGradients: [Tensor], rowsShape: [Int]?) -> (rows: Tensor?, parameters: [Tensor]) {
+        let rows = sequenceGradients[0].shape[0] * sequenceGradients[0].shape[1]
+        let cotangents = sequenceGradients.map { $0.reshaped(to: [rows] + $0.shape.dropFirst(2)) }
+        let halves = halves(rows: rows)
+        let (gradient, parameters) = (rowsShape == nil ? halves.parameterBackward : halves.backward).evaluate(on: residuals + cotangents)
+        return (rowsShape.map { gradient!.reshaped(to: $0) }, parameters)
+    }
 }
 
 extension Program {

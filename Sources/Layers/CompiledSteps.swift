@@ -10,10 +10,11 @@ import AutoGrad
 /// new state and the residuals the backward half reads; the backward half returns the
 /// gradients with respect to the step's sequence inputs, the state and the parameters.
 ///
-/// The part of the step that reads only its input and the parameters, row by row (a user
-/// cell's input projection), is split off as ``inputPart`` and evaluated by the engine for
-/// all steps at once — one large matrix product instead of one small one per step, as the
-/// built-in cells do by hand in `prepareInputs`; the compiled step then reads its results.
+/// The part of the step that reads only its input and the parameters, row by row (a cell's
+/// input projection: a user cell's, or the `prepareInputs` the engine traces before a built-in
+/// cell's step), is split off as ``inputPart`` and evaluated by the run for all steps at once —
+/// one large matrix product instead of one small one per step; the compiled step then reads
+/// its results.
 final class CompiledStep: @unchecked Sendable {
     /// The parameters the compiled step reads, in the order of its parameter inputs.
     let parameters: [Parameter]
@@ -27,8 +28,8 @@ final class CompiledStep: @unchecked Sendable {
     /// How many per-step values the step reads after the state and mask, without gradients
     /// (the engine's regularisation masks).
     let extraCount: Int
-    /// (prepared input rows, its parameters…) → the sequence inputs, for all steps' rows at once.
-    let inputPart: (program: Program, parameters: [Parameter])?
+    /// (input rows, its parameters…) → the sequence inputs, for all steps' rows at once.
+    let inputPart: InputPart?
     /// The input part's program as text, which lanes compare to share one evaluation of it.
     let inputPartText: String?
     /// (inputs…, state…, mask?, parameters…) → (output, state…, residuals…).
@@ -59,7 +60,7 @@ final class CompiledStep: @unchecked Sendable {
         let program = split.step
         parameters = split.stepParameters.map { candidates[$0] }
         inputCount = split.inputCount
-        inputPart = split.inputPart.map { ($0, split.inputParameters.map { candidates[$0] }) }
+        inputPart = split.inputPart.map { InputPart(program: $0, parameters: split.inputParameters.map { candidates[$0] }) }
         inputPartText = split.inputPart?.description
         self.stateCount = stateCount
         self.isMasked = isMasked

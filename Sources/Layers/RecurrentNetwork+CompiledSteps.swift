@@ -2,7 +2,7 @@ import AutoGrad
 import Synchronization
 
 extension RecurrentNetwork {
-    /// Cell `index` run over `prepared` [time, batch, ·] (from each sequence's end to its start
+    /// Cell `index` run over `input` [time, batch, ·] (from each sequence's end to its start
     /// if `reversed`; outputs in time order either way) as one compiled op, or `nil` when
     /// the run must go op by op: while tracing or detecting anomalies (so programs and
     /// anomaly messages name each op), for cells with a context or with buffers (whose values
@@ -10,11 +10,14 @@ extension RecurrentNetwork {
     /// Regularisation compiles too: weight drop swaps the weights the run reads, and state
     /// dropout's, the output's (`outputMask` [batch, output], which each step multiplies its
     /// output by) and zoneout's masks are per-step inputs of the step. The run has a lane per
-    /// thread, of at most `threads`, when its batch is worth splitting.
-    func compiledRun(cell index: Int, _ prepared: Tensor, reversed: Bool, from start: [Tensor], outputMask: Tensor?, lengths: [Int]?,
+    /// thread, of at most `threads`, when its batch is worth splitting. The step traced is the
+    /// cell's ``ContextualRecurrentCell/prepareInputs(_:)`` of the step's input, then its step:
+    /// what reads only the input (a built-in cell's input projection, or a user cell's) is
+    /// split off as the step's input part, which the run evaluates for all steps at once.
+    func compiledRun(cell index: Int, _ input: Tensor, reversed: Bool, from start: [Tensor], outputMask: Tensor?, lengths: [Int]?,
                      threads: Int) -> PreparedRun? {
         let cell = cells[index]
-        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies, prepared.shape[0] > 0
+        guard usesCompiledSteps, Cell.Context.self == Void.self, !isTracing, !isDetectingAnomalies, input.shape[0] > 0
         else { return nil }
         // The cell's parameters and buffers, found by reflection once (a compiled step holds
         // the parameters it was traced with).
@@ -22,7 +25,7 @@ extension RecurrentNetwork {
         // A parameter value that is not a recorded tensor (a weight-drop copy made under
         // noGrad) would be frozen into the trace as a constant.
         guard !hasBuffers, parameters.allSatisfy(\.value.requiresGrad) else { return nil }
-        let (time, batch) = (prepared.shape[0], prepared.shape[1])
+        let (time, batch) = (input.shape[0], input.shape[1])
         // The step's masks: the state components it reads dropped, the output's, then the
         // state components zoned.
         let (dropped, zoned) = (droppedStateComponents(count: start.count), zonedStateComponents(count: start.count))
@@ -33,15 +36,16 @@ extension RecurrentNetwork {
             let masks = dropped.map { $0 ? rows.popFirst() : nil }
             let outputRows = outputMask == nil ? nil : rows.popFirst()
             let keep = zoned.map { $0 ? rows.popFirst() : nil }
-            let (output, next) = regularisedStep(cell, input, state: state, time: time, context: () as! Cell.Context, masks: masks, keep: keep)
+            let (output, next) = regularisedStep(cell, cell.prepareInputs(input), state: state, time: time, context: () as! Cell.Context,
+                                                 masks: masks, keep: keep)
             return (outputRows.map { output * $0 } ?? output, next)
         }
         // A lane's step, compiled for its rows (an example of which traces it) and its own.
         func compiled(lane: Int, rows: Range<Int>, masked validity: Bool) -> CompiledStep? {
-            let key = CompiledStepCache.Key(cell: index, lane: lane, batch: rows.count, dtype: prepared.dtype, masked: validity,
+            let key = CompiledStepCache.Key(cell: index, lane: lane, batch: rows.count, dtype: input.dtype, masked: validity,
                                             training: cell.isTraining, networkTraining: isTraining, regularisation: regularisation)
             return compiledSteps.step(for: key) {
-                CompiledStep.make(step: step, input: prepared.select(0, along: 0).slice(rows, along: 0).detached(),
+                CompiledStep.make(step: step, input: input.select(0, along: 0).slice(rows, along: 0).detached(),
                                   state: start.map { $0.slice(rows, along: 0).detached() },
                                   extras: examples.map { $0.slice(rows, along: 0) }, masked: validity, parameters: parameters)
             }
@@ -58,43 +62,39 @@ extension RecurrentNetwork {
             return RunLane(rows: rows, plain: plain, masked: validityMasked, lengths: validityMasked == nil ? nil : lengths.map { Array($0[rows]) },
                            firstMaskedStep: shortest)
         }
-        // A lane per thread when the step keeps the batch's rows apart, else one.
+        // A lane per thread when the step keeps the batch's rows apart and its recurrent
+        // product (about the state's width times the sequence inputs' per row) is worth
+        // splitting that way, else one.
+        guard let whole = makeLane(0, rows: 0..<batch) else { return nil }
         var lanes: [RunLane] = []
         let stateWidth = start.map { $0.count / Swift.max(batch, 1) }.reduce(0, +)
-        let shares = laneRows(batch: batch, stepWork: batch * stateWidth * prepared.shape[2], threads: threads)
-        for (index, rows) in shares.enumerated() {
+        let sequenceWidth = whole.plain.forwardProgram.inputs.prefix(whole.plain.inputCount).map { $0.type.count / Swift.max(batch, 1) }
+            .reduce(0, +)
+        let shares = laneRows(batch: batch, stepWork: batch * stateWidth * sequenceWidth, threads: threads)
+        for (index, rows) in shares.enumerated() where shares.count > 1 {
             guard let made = makeLane(index, rows: rows) else { return nil }
             guard made.plain.isRowwise && made.masked?.isRowwise ?? true else { break }
             lanes.append(made)
         }
-        if lanes.count != shares.count {
-            guard let whole = makeLane(0, rows: 0..<batch) else { return nil }
-            lanes = [whole]
-        }
+        if lanes.count != shares.count { lanes = [whole] }
+        // The run evaluates one input part for all its steps.
         let plain = lanes[0].plain
-        if plain.inputPart != nil, !lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
+        if !lanes.allSatisfy({ lane in [lane.plain, lane.masked].compactMap { $0 }.allSatisfy {
             $0.inputPartText == plain.inputPartText
         } }) { return nil }
         // A reverse direction whose sequences all have the run's length steps backward through
         // them in place. Shorter ones are reversed within their lengths for the run (padding
         // stays at the end, where the masked steps expect it), and its outputs put back.
         let inPlace = !reversed || lengths?.allSatisfy { $0 == time } ?? true
-        let ordered = inPlace ? prepared : reversedWithinLengths(prepared, lengths)
-        // The step's input part, for all steps' rows at once (recorded as ordinary ops).
-        var sequences = [ordered]
-        if let part = plain.inputPart {
-            let rows = ordered.reshaped(to: [time * batch, ordered.shape[2]])
-            sequences = part.program.evaluate(on: [rows] + part.parameters.map(\.value)).map {
-                $0.reshaped(to: [time, batch] + $0.shape.dropFirst())
-            }
-        }
+        let ordered = inPlace ? input : reversedWithinLengths(input, lengths)
         // The masks, in the order an op-by-op run draws them: each step reads the state-dropout
         // masks and the output's (the same at every step), then its zoneout masks, which the run
         // draws as it goes.
         let stateMasks = (stepMasks(for: start) ?? []).compactMap { $0 } + (outputMask.map { [$0] } ?? [])
         let run = CompiledRun(lanes: lanes, steps: time, reversed: reversed && inPlace, truncation: truncation,
                               drawn: zoneoutMasks(for: start, steps: time))
-        return PreparedRun(run: run, operands: sequences + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
+        let sources = [ordered] + (plain.inputPart?.parameters.map(\.value) ?? [])
+        return PreparedRun(run: run, operands: sources + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
                            batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape),
                            reversedWithin: inPlace ? nil : lengths)
     }

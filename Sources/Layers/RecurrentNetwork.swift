@@ -19,13 +19,14 @@
 ///
 /// ## Compiled steps
 /// Any cell's step — built-in or written by a user from public ops — is traced once per
-/// shape into a ``Program``, differentiated, split into forward and backward halves and
-/// compiled (fused elementwise kernels, planned buffers, weights packed once per run, weight
-/// gradients summed over all steps in one matrix product); a run over the sequence is then one
-/// op on the tape, its batch's rows split between threads when the step keeps rows apart,
-/// and a bidirectional layer's two directions run side by side when there are threads for
-/// both (the reverse one stepping from the last time to the first through the sequences in
-/// place, unless lengths differ). Results and gradients equal the op-by-op run (tested to
+/// shape into a ``Program`` (after the cell's `prepareInputs`), differentiated, split into
+/// forward and backward halves and compiled (fused elementwise kernels, planned buffers,
+/// weights packed once per run, weight gradients summed over all steps in one matrix
+/// product); a run over the sequence is then one op on the tape, which also makes what the
+/// step reads of its input alone (the input projection) for all steps at once, its batch's
+/// rows split between threads when the step keeps rows apart, and a bidirectional layer's two
+/// directions run side by side when there are threads for both (the reverse one stepping from
+/// the last time to the first through the sequences in place, unless lengths differ). Results and gradients equal the op-by-op run (tested to
 /// 1e-12 in float64, second derivatives included). As with JAX's `jit`, the step must be a
 /// function of its input, state and parameters: two traces (at steps 0 and 1) are compared,
 /// and a step that reads the time, draws random numbers or branches differently runs op by
@@ -137,12 +138,9 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 let cell = cells[index]
                 let start = initial.map { components in components.map { $0.select(index, along: 0) } }
                     ?? cell.zeroState(batchSize: batch, dtype: input.dtype)
-                // The input-only part of every step in one matrix product, then one slice per step.
-                let prepared = cell.prepareInputs(layerInput.reshaped(to: [time * batch, layerInput.shape[2]]))
-                    .reshaped(to: [time, batch, -1])
                 let columns = maskColumns..<(maskColumns + cell.outputSize)
                 maskColumns = columns.upperBound
-                return DirectionRun(cell: index, inputs: prepared, reversed: direction == 1, start: start,
+                return DirectionRun(cell: index, inputs: layerInput, reversed: direction == 1, start: start,
                                     outputMask: outputMask.map { $0.slice(columns, along: 1) })
             }
             for (sequence, final) in run(runs, lengths: lengths, context: context, recorder: recorder) {
@@ -192,8 +190,7 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// Forgets the carried state (the next stateful call starts from zeros).
     public func resetState() { carriedState = nil }
 
-    /// One direction of a layer: its cell's index, its prepared inputs [time, batch, ·] (in
-    /// time order), whether it runs from each sequence's end to its start, its initial state
+    /// One direction of a layer: its cell's index, its inputs [time, batch, ·] (in time order), whether it runs from each sequence's end to its start, its initial state
     /// and the variational mask [batch, output] its outputs are multiplied by, if any.
     private struct DirectionRun {
         let cell: Int, inputs: Tensor, reversed: Bool, start: [Tensor], outputMask: Tensor?
@@ -217,7 +214,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         return runs.indices.map { direction in
             if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run])[0] }
             let (index, reversed) = (runs[direction].cell, runs[direction].reversed)
-            let inputs = reversed ? reversedWithinLengths(runs[direction].inputs, lengths) : runs[direction].inputs
+            // The input-only part of every step in one matrix product, then one slice per step.
+            let (time, batch) = (runs[direction].inputs.shape[0], runs[direction].inputs.shape[1])
+            let prepared = cells[index].prepareInputs(runs[direction].inputs.reshaped(to: [time * batch, -1])).reshaped(to: [time, batch, -1])
+            let inputs = reversed ? reversedWithinLengths(prepared, lengths) : prepared
             let steps = (0..<inputs.shape[0]).map { inputs.select($0, along: 0) }
             let (outputs, state) = unroll(cells[index], steps, from: runs[direction].start, lengths: lengths, context: context,
                                           lane: index, recorder: recorder)

@@ -24,12 +24,14 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
 @Suite struct CompiledStepsTests {
     /// A network's outputs, states and gradients (inputs, initial state, parameters) for a
     /// loss that reads every output and every state component.
+    /// (The input requires gradients if `inputGradient`.)
     private func run<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>, compiled: Bool, lengths: [Int]?,
-                                          initialState: [Tensor]?) -> [Tensor] {
+                                          initialState: [Tensor]?, inputGradient: Bool = true) -> [Tensor] {
         network.usesCompiledSteps = compiled
         var generator = RandomGenerator(seed: 7)
         let batch = lengths?.count ?? initialState?[0].shape[1] ?? 3
-        let x = Tensor.randomNormal([5, batch, network.cells[0].inputSize], dtype: .float64, using: &generator).requiringGrad()
+        let x = Tensor.randomNormal([5, batch, network.cells[0].inputSize], dtype: .float64, using: &generator)
+            .requiringGrad(inputGradient)
         let initial = initialState?.map { $0.requiringGrad() }
         let (output, state) = network(x, initialState: initial, lengths: lengths)
         let weights = Tensor.randomNormal(output.shape, dtype: .float64, using: &generator)
@@ -40,10 +42,10 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     }
 
     private func expectCompiledEqualsEager<Cell: RecurrentCell>(_ network: RecurrentNetwork<Cell>, lengths: [Int]? = nil,
-                                                               initialState: [Tensor]? = nil,
+                                                               initialState: [Tensor]? = nil, inputGradient: Bool = true,
                                                                sourceLocation: SourceLocation = #_sourceLocation) {
-        let eager = run(network, compiled: false, lengths: lengths, initialState: initialState)
-        let compiled = run(network, compiled: true, lengths: lengths, initialState: initialState)
+        let eager = run(network, compiled: false, lengths: lengths, initialState: initialState, inputGradient: inputGradient)
+        let compiled = run(network, compiled: true, lengths: lengths, initialState: initialState, inputGradient: inputGradient)
         for (position, (a, b)) in zip(eager, compiled).enumerated() {
             #expect(maxDifference(a, b) <= 1e-12, "result \(position)", sourceLocation: sourceLocation)
         }
@@ -227,7 +229,8 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     }
 
     /// A user cell's input projections (rows of x times a weight) are split off and run for
-    /// all steps at once; a built-in cell's were already (its `prepareInputs`).
+    /// all steps at once, and so is a built-in cell's `prepareInputs`, which the engine traces
+    /// before its step.
     @Test func inputPartIsSplitOff() {
         RandomGenerator.seedThread(10)
         let user = MinimalGatedUnit(inputSize: 3, hiddenSize: 4), builtIn = LSTMCell(inputSize: 3, hiddenSize: 4)
@@ -239,6 +242,29 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         let builtInStep = CompiledStep.make(step: { x, state, _, _ in builtIn.step(prepared: x, state: state) }, input: Tensor.randomNormal([2, 16]),
                                             state: state + state, masked: false, parameters: builtIn.parameters())
         #expect(builtInStep?.inputPart == nil && builtInStep?.parameters.count == 2)  // weight_hh, bias_hh
+        let engineStep = CompiledStep.make(step: { x, state, _, _ in builtIn.step(prepared: builtIn.prepareInputs(x), state: state) },
+                                           input: x, state: state + state, masked: false, parameters: builtIn.parameters())
+        #expect(engineStep?.inputCount == 1 && engineStep?.inputPart?.parameters.count == 2)  // weight_ih, bias_ih
+        #expect(engineStep?.parameters.count == 2)
+    }
+
+    /// A compiled run makes its step's input part itself, for all steps at once: no product of
+    /// it is recorded beside the run. Its gradient matches the op-by-op run's with and without
+    /// the input's (a first layer's input needs none), also for a part whose gradient is
+    /// shaped by its rows (a layer norm's, traced again for the run's rows).
+    @Test func runsEvaluateTheirInputPart() {
+        RandomGenerator.seedThread(12)
+        let lstm = float64(LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true))
+        let layerNorm = float64(LayerNormLSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true))
+        let x = Tensor.randomNormal([5, 3, 3], dtype: .float64)
+        for compiled in [true, false] {
+            lstm.usesCompiledSteps = compiled
+            #expect(Graph(lstm(x).output).operations.contains { $0.primitive!.name == "matmul" } == !compiled)
+        }
+        for inputGradient in [false, true] {
+            expectCompiledEqualsEager(lstm, lengths: [5, 2, 4], inputGradient: inputGradient)
+            expectCompiledEqualsEager(layerNorm, lengths: [5, 2, 4], inputGradient: inputGradient)
+        }
     }
 
     /// Gradients of gradients: the compiled run's pullback, recorded, runs the same programs

@@ -58,9 +58,10 @@ public enum DeferredSum: Sendable, Equatable {
         if case .rowSummed(output, _) = self { true } else { false }
     }
 
-    /// The output `output` of all runs stacked along the rows: `given`'s, or concatenated.
+    /// The output `output` of all runs stacked along the rows: `given`'s, the one run's, or
+    /// concatenated.
     private static func stacked(_ output: Int, _ runs: [[Tensor]], _ given: [Int: Tensor]) -> Tensor {
-        given[output] ?? concat(runs.map { $0[output] }, along: 0)
+        given[output] ?? (runs.count == 1 ? runs[0][output] : concat(runs.map { $0[output] }, along: 0))
     }
 }
 
