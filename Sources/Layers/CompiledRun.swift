@@ -5,92 +5,6 @@ import AutoGrad
 // never mix in a recurrent step the engine splits (see `RunLane`), so each thread runs its
 // own rows through all the steps, forward and backward, without waiting for the others.
 
-/// Values a run keeps from its forward for its pullback (residuals), set from the thread
-/// that made them.
-final class Kept<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}
-
-/// One thread's share of a run: a range of the batch's rows, with the steps compiled for
-/// that many rows (a lane's own, since a compiled step runs one call at a time).
-struct RunLane: Sendable {
-    let rows: Range<Int>
-    let plain: CompiledStep
-    /// The step with a validity mask, for steps past the shortest of the lane's lengths.
-    let masked: CompiledStep?
-    /// The lane's rows' lengths (`nil` without a mask).
-    let lengths: [Int]?
-    /// The first step run masked (`Int.max` without a mask): the run's shortest length, the
-    /// same in every lane, so that the lanes' steps of one time are of one kind.
-    let firstMaskedStep: Int
-    /// Each step's residuals.
-    let residuals = Kept<[[Tensor]]>([])
-
-    init(rows: Range<Int>, plain: CompiledStep, masked: CompiledStep?, lengths: [Int]?, firstMaskedStep: Int) {
-        self.rows = rows
-        self.plain = plain
-        self.masked = masked
-        self.lengths = lengths
-        self.firstMaskedStep = masked == nil ? .max : firstMaskedStep
-    }
-
-    /// The step for time `t`: masked from the shortest sequence's length on.
-    func step(at t: Int) -> CompiledStep {
-        t >= firstMaskedStep ? masked! : plain
-    }
-
-    /// The lane's rows of `value` [batch, ·], or of its step `t` when it is a sequence
-    /// [steps, batch, ·]: a view of them, as they lie together (ops when the caller records).
-    func rows(of value: Tensor, step t: Int? = nil) -> Tensor {
-        let batch = value.shape[t == nil ? 0 : 1], rowShape = value.shape.dropFirst(t == nil ? 1 : 2)
-        if !AutoGrad.isRecording {
-            if t == nil && rows.count == batch { return value }
-            return value.unrecordedView(from: ((t ?? 0) * batch + rows.lowerBound) * rowShape.reduce(1, *),
-                                        shape: [rows.count] + rowShape)
-        }
-        guard let t else { return rows.count == batch ? value : value.slice(rows, along: 0) }
-        if rows.count == batch { return value.select(t, along: 0) }
-        let flat = value.reshaped(to: [value.shape[0] * batch] + value.shape.dropFirst(2))
-        return flat.slice((t * batch + rows.lowerBound)..<(t * batch + rows.upperBound), along: 0)
-    }
-
-    /// The validity mask of step `t` for the lane's rows.
-    func validity(at t: Int) -> Tensor {
-        Mask(lengths!.map { t < $0 }, shape: [lengths!.count, 1]).programValue
-    }
-}
-
-/// A tensor the lanes of a run fill from their threads, each its own rows: written through a
-/// pointer taken once, since simultaneous mutable accesses to one tensor variable would trap.
-/// It starts uninitialized: the lanes write every element (each step's rows of every lane, or
-/// each lane's rows of a final value), so zeroing it first would only be paid for.
-final class SharedBuffer: @unchecked Sendable {
-    let tensor: Tensor
-    private let base: UnsafeMutableRawPointer
-
-    init(filledByLanes shape: [Int], dtype: DType) {
-        var base: UnsafeMutableRawPointer?
-        tensor = switch dtype {
-        case .float32: Tensor(unsafeUninitializedShape: shape, as: Float.self) { base = UnsafeMutableRawPointer($0.baseAddress) }
-        case .float64: Tensor(unsafeUninitializedShape: shape, as: Double.self) { base = UnsafeMutableRawPointer($0.baseAddress) }
-        }
-        self.base = base!
-    }
-
-    /// Copies `values`' elements (or `count` of them from `start`) to the flat `offset`.
-    func write(_ values: Tensor, at offset: Int, from start: Int = 0, count: Int? = nil) {
-        let size = values.dtype.byteCount
-        let write = { (source: UnsafeRawPointer) in
-            (self.base + offset * size).copyMemory(from: source + start * size, byteCount: (count ?? values.count) * size)
-        }
-        switch values.dtype {
-        case .float32: values.withUnsafeBufferPointer(as: Float.self) { write(UnsafeRawPointer($0.baseAddress!)) }
-        case .float64: values.withUnsafeBufferPointer(as: Double.self) { write(UnsafeRawPointer($0.baseAddress!)) }
-        }
-    }
-}
-
 /// A run of compiled steps over a whole sequence as one op: operands are the step's sequence
 /// inputs [steps, batch, ·] — or, when the step has an input part, the input [steps, batch, ·]
 /// and the part's parameters, the run making the sequence inputs itself —
@@ -129,17 +43,17 @@ struct CompiledRun: Primitive {
     /// The time of the run's step `i`: where its rows of every sequence are.
     private func time(_ i: Int) -> Int { reversed ? steps - 1 - i : i }
 
-    /// The step outputs [steps, batch, output] and the state components (of `stateShapes`)
-    /// in a flat vector laid out as a run's result (or its gradient).
-    static func unflattened(_ flat: Tensor, steps: Int, batch: Int, outputSize: Int, stateShapes: [[Int]])
-        -> (outputs: Tensor, states: [Tensor]) {
-        var offset = steps * batch * outputSize
-        let states = stateShapes.map { shape -> Tensor in
-            let count = shape.reduce(1, *)
-            defer { offset += count }
-            return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
-        }
-        return (flat.slice(0..<(steps * batch * outputSize), along: 0).reshaped(to: [steps, batch, outputSize]), states)
+    /// The output's features.
+    var outputSize: Int { plain.outputSize }
+
+    /// The state components' shapes, for operands of `shapes`.
+    func stateShapes(_ shapes: [[Int]]) -> [[Int]] { Array(shapes[states]) }
+
+    /// The run's result alone: its step outputs [steps, batch, output], then its final state.
+    func placement(_ shapes: [[Int]]) -> RunPlacement {
+        let (steps, batch) = (shapes[0][0], shapes[0][1])
+        return RunPlacement(outputs: 0, width: plain.outputSize, columns: 0..<plain.outputSize, steps: steps, batch: batch,
+                            states: steps * batch * plain.outputSize, stateShapes: stateShapes(shapes))
     }
 
     var name: String { "compiled_recurrent_run" }
@@ -161,9 +75,7 @@ struct CompiledRun: Primitive {
     private var states: Range<Int> { sources.upperBound..<leading }
 
     func outputShape(_ shapes: OperandShapes) throws(ShapeError) -> [Int] {
-        let (steps, batch) = (shapes[0][0], shapes[0][1])
-        let stateSizes = states.map { shapes[$0].reduce(1, *) }.reduce(0, +)
-        return [steps * batch * plain.outputSize + stateSizes]
+        [placement(Array(shapes)).end]
     }
 
     /// Calls `body` for each lane, concurrently when there are several, without recording
@@ -220,13 +132,14 @@ struct CompiledRun: Primitive {
 
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor {
         let output = SharedBuffer(filledByLanes: shape, dtype: inputs[0].dtype)
-        run(inputs, into: output, at: 0, keepingResiduals: AutoGrad.isRecording && inputs.contains { $0.requiresGrad })
+        run(inputs, into: output, placement: placement(inputs.map(\.shape)),
+            keepingResiduals: AutoGrad.isRecording && inputs.contains { $0.requiresGrad })
         return output.tensor
     }
 
-    /// The forward, on any thread: the result written into `output` from its flat position
-    /// `base` on, and each step's residuals kept for the pullback if `keepingResiduals`.
-    func run(_ inputs: [Tensor], into output: SharedBuffer, at base: Int, keepingResiduals keepsResiduals: Bool) {
+    /// The forward, on any thread: the result written into `output` where `placement` says,
+    /// and each step's residuals kept for the pullback if `keepingResiduals`.
+    func run(_ inputs: [Tensor], into output: SharedBuffer, placement: RunPlacement, keepingResiduals keepsResiduals: Bool) {
         noGrad {
             let sequences = self.sequences(inputs, keepingResiduals: keepsResiduals)
             let parameters = Array(inputs[parameterOperands])
@@ -241,18 +154,21 @@ struct CompiledRun: Primitive {
                 let drawnPositions = drawnResiduals(in: lane)
                 // Made once and updated in place from step to step (no allocation per step): the
                 // arguments, and where the output goes (its rows of the output sequence, written
-                // there by the step's kernel).
-                var arguments: [Tensor] = [], rows = [0: (tensor: output.tensor, offset: 0)]
+                // there by the step's kernel, unless they are columns of a wider one).
+                var arguments: [Tensor] = []
+                var rows = placement.isWhole ? [0: (tensor: output.tensor, offset: 0)] : [:]
                 let dropped = Tensor(zeros: [0], dtype: inputs[0].dtype)
                 for t in 0..<steps {
                     let compiled = lane.step(at: t), key = ObjectIdentifier(compiled)
                     let executable = keepsResiduals ? compiled.forward : compiled.inference
                     if invariants[key] == nil { invariants[key] = executable.prologue(parameters) }
-                    rows[0]!.offset = base + (time(t) * batch + lane.rows.lowerBound) * plain.outputSize
+                    let outputRows = placement.outputRow(step: time(t), row: lane.rows.lowerBound)
+                    if placement.isWhole { rows[0]!.offset = outputRows }
                     arguments.removeAll(keepingCapacity: true)
                     appendArguments(inputs, sequences: sequences, at: t, state: state, lane: lane, to: &arguments)
                     arguments += invariants[key]!
                     let results = executable.body(arguments, writingOutputs: rows)
+                    if !placement.isWhole { output.write(rows: results[0], at: outputRows, rowStride: placement.width) }
                     for k in state.indices { state[k] = results[1 + k] }
                     if keepsResiduals {
                         var residuals = Array(results.dropFirst(1 + plain.stateCount))
@@ -260,7 +176,7 @@ struct CompiledRun: Primitive {
                         lane.residuals.value.append(residuals)
                     }
                 }
-                var offset = base + steps * batch * plain.outputSize
+                var offset = placement.states
                 for (component, whole) in zip(state, inputs[states]) {
                     output.write(component, at: offset + lane.rows.lowerBound * (whole.count / batch))
                     offset += whole.count
@@ -273,16 +189,17 @@ struct CompiledRun: Primitive {
         // A recorded backward pass (second order) runs the same programs as ops, lane after
         // lane, on a forward recomputed from the recorded inputs, so every residual is
         // differentiable.
-        if AutoGrad.isRecording { return recordedPullback(gradient, inputs: inputs) }
-        return gradients(gradient, inputs: inputs, releasing: !AutoGrad.isRetainingGraph)
+        let placement = placement(inputs.map(\.shape))
+        if AutoGrad.isRecording { return recordedPullback(gradient, placement: placement, inputs: inputs) }
+        return gradients(gradient, placement: placement, inputs: inputs, releasing: !AutoGrad.isRetainingGraph)
     }
 
-    /// The pullback of a backward pass that is not recorded, on any thread; each step's
-    /// residuals are dropped once read if `releasing`.
-    func gradients(_ gradient: Tensor, inputs: [Tensor], releasing: Bool) -> [Tensor?] {
+    /// The pullback of a backward pass that is not recorded, on any thread, for the gradient of
+    /// a result laid out as `placement` says; each step's residuals are dropped once read if
+    /// `releasing`.
+    func gradients(_ gradient: Tensor, placement: RunPlacement, inputs: [Tensor], releasing: Bool) -> [Tensor?] {
         let batch = inputs[0].shape[1]
-        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: batch, outputSize: plain.outputSize,
-                                                                 stateShapes: inputs[states].map(\.shape))
+        let (outputGradients, stateGradients) = placement.pieces(of: gradient)
         let inputGradients = plain.forwardProgram.inputs.prefix(plain.inputCount).map {
             SharedBuffer(filledByLanes: [steps, batch] + $0.type.shape.dropFirst(), dtype: inputs[0].dtype)
         }
@@ -323,7 +240,7 @@ struct CompiledRun: Primitive {
                 }
                 arguments.removeAll(keepingCapacity: true)
                 for position in invariants[key]!.stepResiduals { arguments.append(stepResiduals[t][position]) }
-                arguments.append(lane.rows(of: outputGradients, step: time(t)))
+                arguments.append(lane.rows(of: outputGradients, step: time(t), columns: placement.columns))
                 arguments += stateGradient
                 arguments += invariants[key]!.values
                 var results = compiled.backward.body(arguments, writingOutputs: rows)
@@ -373,9 +290,8 @@ struct CompiledRun: Primitive {
 
     /// The pullback as recorded ops: each lane's forward recomputed from the inputs (so its
     /// residuals are differentiable), then its backward programs evaluated as ops.
-    func recordedPullback(_ gradient: Tensor, inputs: [Tensor]) -> [Tensor?] {
-        let (outputGradients, stateGradients) = Self.unflattened(gradient, steps: steps, batch: inputs[0].shape[1], outputSize: plain.outputSize,
-                                                                 stateShapes: inputs[states].map(\.shape))
+    func recordedPullback(_ gradient: Tensor, placement: RunPlacement, inputs: [Tensor]) -> [Tensor?] {
+        let (outputGradients, stateGradients) = placement.pieces(of: gradient)
         let parameters = Array(inputs[parameterOperands])
         let sequences = self.sequences(inputs, keepingResiduals: true)
         var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
@@ -392,7 +308,7 @@ struct CompiledRun: Primitive {
             var stateGradient = stateGradients.map { lane.rows(of: $0) }
             var stepResults = [[Tensor]](repeating: [], count: residuals.count)
             for t in residuals.indices.reversed() {
-                let cotangents = [lane.rows(of: outputGradients, step: time(t))] + stateGradient
+                let cotangents = [lane.rows(of: outputGradients, step: time(t), columns: placement.columns)] + stateGradient
                 stepResults[t] = lane.step(at: t).backwardProgram.evaluate(on: residuals[t] + cotangents)
                 stateGradient = Array(stepResults[t][plain.inputCount..<(plain.inputCount + plain.stateCount)])
                 if let truncation, t > 0, t % truncation == 0 { stateGradient = stateGradient.map { $0.zerosLike() } }
@@ -412,15 +328,33 @@ struct CompiledRun: Primitive {
     }
 }
 
-/// One result per lane (or run), set from the lanes' threads, each its own slot (of memory
-/// allocated once: an array property mutated from two threads at once would trap).
-final class LaneResults<Value>: @unchecked Sendable {
-    private let slots: UnsafeMutableBufferPointer<Value>
-    init(count: Int, empty: Value) { slots = .allocate(capacity: count); slots.initialize(repeating: empty) }
-    deinit { slots.deinitialize().deallocate() }
-    var values: [Value] { Array(slots) }
-    subscript(index: Int) -> Value {
-        get { slots[index] }
-        set { slots[index] = newValue }
+/// Where a compiled run's result lies in a flat buffer — its own, or one that runs side by
+/// side fill: its step outputs are the `columns` of a sequence [steps, batch, width] that starts
+/// at flat position `outputs` (all of them, unless runs share the sequence: a bidirectional
+/// layer's output, made without a concatenation), its final state components follow one
+/// another from `states` on.
+struct RunPlacement {
+    let outputs: Int, width: Int, columns: Range<Int>, steps: Int, batch: Int
+    let states: Int, stateShapes: [[Int]]
+
+    /// Whether the outputs are the whole sequence (each step's kernel writes its rows there).
+    var isWhole: Bool { columns.count == width }
+    /// Where the final state ends.
+    var end: Int { states + stateShapes.map { $0.reduce(1, *) }.reduce(0, +) }
+
+    /// The flat position of the run's first output element of `row` at step `t`.
+    func outputRow(step t: Int, row: Int) -> Int { outputs + (t * batch + row) * width + columns.lowerBound }
+
+    /// The sequence [steps, batch, width] holding the outputs and the final state components,
+    /// as views of `flat`, a buffer laid out so (or its gradient).
+    func pieces(of flat: Tensor) -> (outputs: Tensor, states: [Tensor]) {
+        var offset = states
+        let stateValues = stateShapes.map { shape -> Tensor in
+            let count = shape.reduce(1, *)
+            defer { offset += count }
+            return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
+        }
+        let sequence = flat.slice(outputs..<(outputs + steps * batch * width), along: 0).reshaped(to: [steps, batch, width])
+        return (sequence, stateValues)
     }
 }

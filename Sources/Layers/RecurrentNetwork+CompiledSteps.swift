@@ -95,20 +95,25 @@ extension RecurrentNetwork {
                               drawn: zoneoutMasks(for: start, steps: time))
         let sources = [ordered] + (plain.inputPart?.parameters.map(\.value) ?? [])
         return PreparedRun(run: run, operands: sources + start + plain.parameters.map(\.value) + (0..<time).flatMap { _ in stateMasks },
-                           batch: batch, outputSize: plain.outputSize, stateShapes: start.map(\.shape),
                            reversedWithin: inPlace ? nil : lengths)
     }
 
-    /// The runs' outputs [time, batch, output] and final states: one op for one run, one op
-    /// running them side by side for several.
-    func results(of runs: [PreparedRun]) -> [(outputs: Tensor, state: [Tensor])] {
-        if runs.count == 1 { return [runs[0].results(of: apply(runs[0].run, runs[0].operands))] }
-        let flat = apply(ConcurrentRuns(runs: runs.map(\.run), operandCounts: runs.map(\.operands.count)), runs.flatMap(\.operands))
-        var start = 0
-        return runs.map { run in
-            defer { start += run.resultCount }
-            return run.results(of: flat.slice(start..<(start + run.resultCount), along: 0))
+    /// The runs' outputs side by side [time, batch, Σ output] and each run's final state: one
+    /// op for one run, one op running them side by side for several — which writes their
+    /// outputs side by side itself unless a run's are put back in time order afterwards.
+    func results(of runs: [PreparedRun]) -> (output: Tensor, states: [[Tensor]]) {
+        if runs.count == 1 {
+            let run = runs[0], flat = apply(run.run, run.operands)
+            let (outputs, state) = run.results(of: flat, placement: run.run.placement(run.operands.map(\.shape)))
+            return (outputs, [state])
         }
+        let concurrent = ConcurrentRuns(runs: runs.map(\.run), operandCounts: runs.map(\.operands.count),
+                                        joinsOutputs: runs.allSatisfy { $0.reversedWithin == nil })
+        let operands = runs.flatMap(\.operands)
+        let (flat, placements) = (apply(concurrent, operands), concurrent.placements(operands.map(\.shape)))
+        if concurrent.joinsOutputs { return (placements[0].pieces(of: flat).outputs, placements.map { $0.pieces(of: flat).states }) }
+        let results = zip(runs, placements).map { $0.results(of: flat, placement: $1) }
+        return (concat(results.map(\.outputs), along: 2), results.map(\.state))
     }
 }
 
@@ -116,19 +121,14 @@ extension RecurrentNetwork {
 struct PreparedRun {
     let run: CompiledRun
     let operands: [Tensor]
-    let batch: Int, outputSize: Int
-    let stateShapes: [[Int]]
     /// The lengths its sequences were reversed within for the run (its outputs are put back
     /// in time order), or `nil`.
     let reversedWithin: [Int]?
 
-    /// The flat result's size.
-    var resultCount: Int { try! run.outputShape(OperandShapes(operands))[0] }
-
-    /// The outputs [time, batch, output] in time order and the final state, from the run's
-    /// flat result.
-    func results(of flat: Tensor) -> (outputs: Tensor, state: [Tensor]) {
-        let (outputs, state) = CompiledRun.unflattened(flat, steps: run.steps, batch: batch, outputSize: outputSize, stateShapes: stateShapes)
+    /// Its outputs [time, batch, output] in time order and final state, from `flat`, a
+    /// result holding them as `placement` (a whole sequence of outputs) says.
+    func results(of flat: Tensor, placement: RunPlacement) -> (outputs: Tensor, state: [Tensor]) {
+        let (outputs, state) = placement.pieces(of: flat)
         return (reversedWithin.map { reversedWithinLengths(outputs, $0) } ?? outputs, state)
     }
 }

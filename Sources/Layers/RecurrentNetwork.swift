@@ -130,7 +130,6 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         let recorder = beginStepRecording(steps: time)
         var finalStates: [[Tensor]] = []
         for layer in 0..<numLayers {
-            var outputs: [Tensor] = []
             let outputMask = layerOutputMask(layer, batch: batch, dtype: input.dtype)
             var maskColumns = 0
             let runs = (0..<directions).map { direction -> DirectionRun in
@@ -143,11 +142,9 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                 return DirectionRun(cell: index, inputs: layerInput, reversed: direction == 1, start: start,
                                     outputMask: outputMask.map { $0.slice(columns, along: 1) })
             }
-            for (sequence, final) in run(runs, lengths: lengths, context: context, recorder: recorder) {
-                outputs.append(sequence)
-                finalStates.append(final)
-            }
-            layerInput = concat(outputs, along: 2)
+            let (output, states) = run(runs, lengths: lengths, context: context, recorder: recorder)
+            finalStates += states
+            layerInput = output
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
         }
         finishStepRecording(recorder, lengths: lengths)
@@ -198,10 +195,11 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
 
     /// A layer's directions run over their inputs: compiled when they can be (nothing is
     /// recorded per step), else op by op. Two compiled directions run side by side, each on
-    /// its share of the threads, when there are threads for both. Returns each direction's
-    /// outputs [time, batch, output] in time order, times its output mask, and final state.
+    /// its share of the threads, when there are threads for both. Returns the directions'
+    /// outputs side by side [time, batch, Σ output] in time order, each times its output mask,
+    /// and each direction's final state.
     private func run(_ runs: [DirectionRun], lengths: [Int]?, context: Cell.Context,
-                     recorder: StepRecorder?) -> [(outputs: Tensor, state: [Tensor])] {
+                     recorder: StepRecorder?) -> (output: Tensor, states: [[Tensor]]) {
         let threads = laneLimit ?? ComputeThreads.maximum
         let share = threads >= runs.count ? threads / runs.count : threads
         let compiled = recorder == nil ? runs.map {
@@ -211,8 +209,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
         if runs.count > 1, share < threads, compiled.count == runs.count, compiled.allSatisfy({ $0 != nil }) {
             return results(of: compiled.map { $0! })
         }
-        return runs.indices.map { direction in
-            if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run])[0] }
+        let directions = runs.indices.map { direction -> (output: Tensor, states: [[Tensor]]) in
+            if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run]) }
             let (index, reversed) = (runs[direction].cell, runs[direction].reversed)
             // The input-only part of every step in one matrix product, then one slice per step.
             let (time, batch) = (runs[direction].inputs.shape[0], runs[direction].inputs.shape[1])
@@ -223,8 +221,9 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                                           lane: index, recorder: recorder)
             let sequence = stack(outputs, along: 0)
             let masked = runs[direction].outputMask.map { sequence * $0 } ?? sequence
-            return (reversed ? reversedWithinLengths(masked, lengths) : masked, state)
+            return (reversed ? reversedWithinLengths(masked, lengths) : masked, [state])
         }
+        return (concat(directions.map(\.output), along: 2), directions.flatMap(\.states))
     }
 
     /// The cell applied step by step; past a sequence's length its state is held and its

@@ -177,6 +177,29 @@ import AutoGrad
         }
     }
 
+    /// Transfers large enough to be split between threads (a part per thread along the first
+    /// axis) move every element once: a strided slice (gather), its pad (scatter) and a second
+    /// slice's gradient added into the first's (scatter-add), against indices computed here.
+    @Test func largeTransfersMoveEveryElementOnce() {
+        let previous = ComputeThreads.maximum
+        defer { ComputeThreads.maximum = previous }
+        ComputeThreads.maximum = 2
+        let (rows, columns) = (301, 1000)  // rows not a multiple of the threads
+        let x = Tensor((0..<(rows * columns)).map(Double.init), shape: [rows, columns], dtype: .float64).requiringGrad()
+        let picked = x.slice(1..<999, along: 1, step: 3)  // 100,233 elements
+        let pickedExpected = (0..<rows).flatMap { row in stride(from: 1, to: 999, by: 3).map { Double(row * columns + $0) } }
+        #expect(zip(picked.scalars, pickedExpected).count { $0 != $1 } == 0 && picked.count == pickedExpected.count)
+        let weights = Tensor.randomNormal(picked.shape, dtype: .float64), w = weights.scalars
+        let loss = (picked * weights).sum() + x.slice(0..<columns, along: 1, step: 2).sum()
+        let gradient = AutoGrad.gradients(of: loss, withRespectTo: [x])[0].scalars
+        let expected = (0..<(rows * columns)).map { index -> Double in
+            let (row, column) = index.quotientAndRemainder(dividingBy: columns)
+            let viaPicked = column >= 1 && column < 999 && (column - 1) % 3 == 0 ? w[row * 333 + (column - 1) / 3] : 0
+            return viaPicked + (column % 2 == 0 ? 1 : 0)
+        }
+        #expect(zip(gradient, expected).count { $0 != $1 } == 0 && gradient.count == expected.count)
+    }
+
     /// Slice gradients are added in place into their region of the input's gradient when the
     /// backward pass is not recorded; overlapping slices, steps and ordinary uses of the same
     /// tensor must still sum correctly, recorded or not.

@@ -88,7 +88,7 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         // The runs were split in two lanes.
         stacked.usesCompiledSteps = true
         let x = Tensor.randomNormal([5, 16, 4], dtype: .float64).requiringGrad()
-        #expect(Graph(stacked(x).output).description.contains("concurrent_recurrent_runs[lanes=[2,2] reversed=[1]]"))
+        #expect(Graph(stacked(x).output).description.contains("concurrent_recurrent_runs[lanes=[2,2] reversed=[1] joined=true]"))
         #expect(Graph(gru(x).output).description.contains("compiled_recurrent_run[stateCount=1 lanes=2"))
     }
 
@@ -125,9 +125,11 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
     }
 
     /// A reverse direction whose sequences all have the run's length steps from the last time
-    /// to the first through its sequences in place (no gathers); with shorter sequences it runs
-    /// on them reversed within their lengths. Both match the op-by-op run: with lanes, side by
-    /// side, truncated, from an initial state.
+    /// to the first through its sequences in place (no gathers), and the directions write their
+    /// outputs side by side into the layer's output (no concatenation); with shorter sequences
+    /// it runs on them reversed within their lengths, its outputs put back in time order and
+    /// concatenated. Both match the op-by-op run: with lanes, side by side, truncated, from an
+    /// initial state.
     @Test func reverseDirectionStepsBackwardInPlace() {
         RandomGenerator.seedThread(13)
         let stacked = float64(LSTM(inputSize: 4, hiddenSize: 5, numLayers: 2, bidirectional: true))
@@ -144,8 +146,10 @@ final class TimeShiftedCell: Module, ContextualRecurrentCell {
         for lengths in [nil, Array(repeating: 5, count: 16), [5, 2, 4, 5, 1, 3, 5, 5, 4, 0, 2, 5, 3, 5, 1, 4]] {
             let graph = Graph(stacked(x, lengths: lengths).output)
             let inPlace = lengths?.allSatisfy { $0 == 5 } ?? true
-            #expect(graph.description.contains("concurrent_recurrent_runs[lanes=[2,2] reversed=[1]]") == inPlace)
+            #expect(graph.description.contains("concurrent_recurrent_runs[lanes=[2,2]"))
+            #expect(graph.description.contains("reversed=[1] joined=true]") == inPlace)
             #expect(graph.operations.contains { $0.primitive?.name == "gather" } == !inPlace)
+            #expect(graph.operations.contains { $0.primitive?.name == "concatenate" } == !inPlace)
         }
         let graph = Graph(single(x).output)
         #expect(graph.operations.filter { $0.primitive?.name == "compiled_recurrent_run" }.count == 2)

@@ -206,8 +206,32 @@ enum TransferMode {
 }
 
 /// Moves elements between a strided view and contiguous memory, innermost axis as a tight loop.
+/// A large transfer is cut along its first axis into a part per thread: it is bound by memory,
+/// and each core best reads what it wrote (a split product's rows of its result).
 func stridedTransfer<T: FloatElement>(_ strided: UnsafeMutablePointer<T>, _ strides: [Int], _ shape: [Int],
                                       _ contiguous: UnsafeMutablePointer<T>, _ mode: TransferMode = .gather) {
+    let count = elementCount(shape)
+    guard count > 0 else { return }
+    let threads = count >= parallelTransferCount ? Swift.min(ComputeThreads.available, shape[0]) : 1
+    if threads > 1 {
+        let (rows, rowCount) = (shape[0], count / shape[0])
+        parallelFor(threads, threads: threads) { part in
+            let first = part * rows / threads, last = (part + 1) * rows / threads
+            serialStridedTransfer(strided + first * strides[0], strides, [last - first] + shape.dropFirst(), contiguous + first * rowCount,
+                                  mode)
+        }
+        return
+    }
+    serialStridedTransfer(strided, strides, shape, contiguous, mode)
+}
+
+/// Transfers of at least this many elements (a recurrent layer's output gradient at config D)
+/// are split between threads.
+let parallelTransferCount = 1 << 16
+
+/// ``stridedTransfer(_:_:_:_:_:)`` on the calling thread.
+private func serialStridedTransfer<T: FloatElement>(_ strided: UnsafeMutablePointer<T>, _ strides: [Int], _ shape: [Int],
+                                                    _ contiguous: UnsafeMutablePointer<T>, _ mode: TransferMode) {
     let count = elementCount(shape)
     guard count > 0 else { return }
     guard let inner = shape.last else {
