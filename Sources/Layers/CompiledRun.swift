@@ -43,17 +43,11 @@ struct CompiledRun: Primitive {
     /// The time of the run's step `i`: where its rows of every sequence are.
     private func time(_ i: Int) -> Int { reversed ? steps - 1 - i : i }
 
-    /// The output's features.
-    var outputSize: Int { plain.outputSize }
-
-    /// The state components' shapes, for operands of `shapes`.
-    func stateShapes(_ shapes: [[Int]]) -> [[Int]] { Array(shapes[states]) }
-
     /// The run's result alone: its step outputs [steps, batch, output], then its final state.
     func placement(_ shapes: [[Int]]) -> RunPlacement {
         let (steps, batch) = (shapes[0][0], shapes[0][1])
         return RunPlacement(outputs: 0, width: plain.outputSize, columns: 0..<plain.outputSize, steps: steps, batch: batch,
-                            states: steps * batch * plain.outputSize, stateShapes: stateShapes(shapes))
+                            states: steps * batch * plain.outputSize, stateShapes: Array(shapes[states]))
     }
 
     var name: String { "compiled_recurrent_run" }
