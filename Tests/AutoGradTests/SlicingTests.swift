@@ -178,8 +178,9 @@ import AutoGrad
     }
 
     /// Transfers large enough to be split between threads (a part per thread along the first
-    /// axis) move every element once: a strided slice (gather), its pad (scatter) and a second
-    /// slice's gradient added into the first's (scatter-add), against indices computed here.
+    /// axis, or a run of a concatenation's inputs) move every element once: a strided slice
+    /// (gather), its pad (scatter), a second slice's gradient added into the first's
+    /// (scatter-add) and concatenations, against indices computed here.
     @Test func largeTransfersMoveEveryElementOnce() {
         let previous = ComputeThreads.maximum
         defer { ComputeThreads.maximum = previous }
@@ -198,6 +199,13 @@ import AutoGrad
             return viaPicked + (column % 2 == 0 ? 1 : 0)
         }
         #expect(zip(gradient, expected).count { $0 != $1 } == 0 && gradient.count == expected.count)
+        // Concatenations of many uneven pieces, along the first axis and within rows.
+        let cuts = [0, 3, 40, 41, 150, 222, 300, 301]
+        let rowPieces = zip(cuts, cuts.dropFirst()).map { x.slice($0..<$1, along: 0) }
+        #expect(zip(concat(rowPieces, along: 0).scalars, x.scalars).count { $0 != $1 } == 0)
+        let columnCuts = [0, 1, 333, 500, 999, 1000]
+        let columnPieces = zip(columnCuts, columnCuts.dropFirst()).map { x.slice($0..<$1, along: 1) }
+        #expect(zip(concat(columnPieces, along: 1).scalars, x.scalars).count { $0 != $1 } == 0)
     }
 
     /// Slice gradients are added in place into their region of the input's gradient when the

@@ -139,17 +139,29 @@ struct Concat: WritesIntoBuffer {
         return shape
     }
     func forward(_ inputs: [Tensor], shape: [Int]) -> Tensor { written(inputs, shape: shape) }
+    /// A large result's inputs are copied by several threads, a run of them each (a recurrent
+    /// run's per-step pieces of a weight gradient's operand: memory-bound copies).
     func write(_ inputs: [Tensor], into result: TensorStorage, shape: [Int]) {
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let rowBytes = shape[axis] * inner * result.dtype.byteCount
-        var position = 0
-        let target = result.base
+        var positions: [Int] = [], position = 0
         for input in inputs {
-            let chunkBytes = input.shape[axis] * inner * result.dtype.byteCount, source = input.storage.base
-            for o in 0..<outer {
-                (target + o * rowBytes + position).copyMemory(from: source + o * chunkBytes, byteCount: chunkBytes)
+            positions.append(position)
+            position += input.shape[axis] * inner * result.dtype.byteCount
+        }
+        let target = result.base
+        func copy(_ indices: Range<Int>) {
+            for index in indices {
+                let chunkBytes = inputs[index].shape[axis] * inner * result.dtype.byteCount, source = inputs[index].storage.base
+                for o in 0..<outer {
+                    (target + o * rowBytes + positions[index]).copyMemory(from: source + o * chunkBytes, byteCount: chunkBytes)
+                }
             }
-            position += chunkBytes
+        }
+        let threads = elementCount(shape) >= parallelTransferCount ? Swift.min(ComputeThreads.available, inputs.count) : 1
+        guard threads > 1 else { return copy(inputs.indices) }
+        parallelFor(threads, threads: threads) { part in
+            copy((part * inputs.count / threads)..<((part + 1) * inputs.count / threads))
         }
     }
     func pullback(_ gradient: Tensor, inputs: [Tensor], output: Tensor) -> [Tensor?] {
