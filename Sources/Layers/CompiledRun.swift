@@ -26,18 +26,17 @@ struct CompiledRun: Primitive {
     let truncation: Int?
     /// The masks each step reads after its extra operands, drawn by the run (zoneout's).
     let drawn: StepMasks?
-    /// The step's input part (every lane's is the same), which the run evaluates on its input
-    /// before the first step, or `nil`.
-    let inputPart: InputPart?
     /// The input part's residuals, kept from the forward for the pullback.
     private let partResiduals = Kept<[Tensor]>([])
     /// What every lane's steps share: counts and sizes.
     private var plain: CompiledStep { lanes[0].plain }
+    /// The step's input part (every lane's is the same), which the run evaluates on its input
+    /// before the first step, or `nil`.
+    private var inputPart: InputPart? { plain.inputPart }
 
     init(lanes: [RunLane], steps: Int, reversed: Bool = false, truncation: Int?, drawn: StepMasks?) {
         precondition(!reversed || lanes.allSatisfy { $0.masked == nil }, "a reversed run has no masked steps")
         (self.lanes, self.steps, self.reversed, self.truncation, self.drawn) = (lanes, steps, reversed, truncation, drawn)
-        inputPart = lanes[0].plain.inputPart
     }
 
     /// The time of the run's step `i`: where its rows of every sequence are.
@@ -193,7 +192,7 @@ struct CompiledRun: Primitive {
     /// `releasing`.
     func gradients(_ gradient: Tensor, placement: RunPlacement, inputs: [Tensor], releasing: Bool) -> [Tensor?] {
         let batch = inputs[0].shape[1]
-        let (outputGradients, stateGradients) = placement.pieces(of: gradient)
+        let (outputGradients, stateGradients) = (placement.sequence(of: gradient), placement.states(of: gradient))
         let inputGradients = plain.forwardProgram.inputs.prefix(plain.inputCount).map {
             SharedBuffer(filledByLanes: [steps, batch] + $0.type.shape.dropFirst(), dtype: inputs[0].dtype)
         }
@@ -285,7 +284,7 @@ struct CompiledRun: Primitive {
     /// The pullback as recorded ops: each lane's forward recomputed from the inputs (so its
     /// residuals are differentiable), then its backward programs evaluated as ops.
     func recordedPullback(_ gradient: Tensor, placement: RunPlacement, inputs: [Tensor]) -> [Tensor?] {
-        let (outputGradients, stateGradients) = placement.pieces(of: gradient)
+        let (outputGradients, stateGradients) = (placement.sequence(of: gradient), placement.states(of: gradient))
         let parameters = Array(inputs[parameterOperands])
         let sequences = self.sequences(inputs, keepingResiduals: true)
         var laneInputGradients: [[Tensor]] = [], laneStateGradients: [[Tensor]] = [], laneStepResults: [[[Tensor]]] = []
@@ -339,16 +338,19 @@ struct RunPlacement {
     /// The flat position of the run's first output element of `row` at step `t`.
     func outputRow(step t: Int, row: Int) -> Int { outputs + (t * batch + row) * width + columns.lowerBound }
 
-    /// The sequence [steps, batch, width] holding the outputs and the final state components,
-    /// as views of `flat`, a buffer laid out so (or its gradient).
-    func pieces(of flat: Tensor) -> (outputs: Tensor, states: [Tensor]) {
+    /// The sequence [steps, batch, width] holding the outputs, a view of `flat`, a buffer laid
+    /// out so (or its gradient).
+    func sequence(of flat: Tensor) -> Tensor {
+        flat.slice(outputs..<(outputs + steps * batch * width), along: 0).reshaped(to: [steps, batch, width])
+    }
+
+    /// The final state components, views of `flat`.
+    func states(of flat: Tensor) -> [Tensor] {
         var offset = states
-        let stateValues = stateShapes.map { shape -> Tensor in
+        return stateShapes.map { shape -> Tensor in
             let count = shape.reduce(1, *)
             defer { offset += count }
             return flat.slice(offset..<(offset + count), along: 0).reshaped(to: shape)
         }
-        let sequence = flat.slice(outputs..<(outputs + steps * batch * width), along: 0).reshaped(to: [steps, batch, width])
-        return (sequence, stateValues)
     }
 }

@@ -68,17 +68,16 @@ final class InputPart: Sendable {
 
     /// The halves for `rows` rows, traced the first time.
     private func halves(rows: Int) -> Halves {
-        if let known = traced.withLock({ $0[rows] }) { return known }
-        let input = program.inputs[0].type
-        let example = Tensor(zeros: [rows] + input.shape.dropFirst(), dtype: input.element.floatType!)
-        let retraced = Program.trace([example], parameters: parameters) { arguments in
-            program.evaluate(on: [arguments.tensor(0)] + parameters.map(\.value))
-        }.program
-        let (forward, backward) = retraced.gradient(withRespectTo: Array(retraced.inputs.indices)).split()
-        let made = Halves(forward: forward, backward: Backward(backward, rowsGradient: true),
+        cachedEntry(rows, in: traced) {
+            let input = program.inputs[0].type
+            let example = Tensor(zeros: [rows] + input.shape.dropFirst(), dtype: input.element.floatType!)
+            let retraced = Program.trace([example], parameters: parameters) { arguments in
+                program.evaluate(on: [arguments.tensor(0)] + parameters.map(\.value))
+            }.program
+            let (forward, backward) = retraced.gradient(withRespectTo: Array(retraced.inputs.indices)).split()
+            return Halves(forward: forward, backward: Backward(backward, rowsGradient: true),
                           parameterBackward: Backward(backward, rowsGradient: false))
-        traced.withLock { $0[rows] = made }
-        return made
+        }
     }
 
     /// The sequence inputs [steps, batch, ·] made of `rows` [steps, batch, ·] and the

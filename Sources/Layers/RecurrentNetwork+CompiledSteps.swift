@@ -111,7 +111,7 @@ extension RecurrentNetwork {
                                         joinsOutputs: runs.allSatisfy { $0.reversedWithin == nil })
         let operands = runs.flatMap(\.operands)
         let (flat, placements) = (apply(concurrent, operands), concurrent.placements(operands.map(\.shape)))
-        if concurrent.joinsOutputs { return (placements[0].pieces(of: flat).outputs, placements.map { $0.pieces(of: flat).states }) }
+        if concurrent.joinsOutputs { return (placements[0].sequence(of: flat), placements.map { $0.states(of: flat) }) }
         let results = zip(runs, placements).map { $0.results(of: flat, placement: $1) }
         return (concat(results.map(\.outputs), along: 2), results.map(\.state))
     }
@@ -128,8 +128,8 @@ struct PreparedRun {
     /// Its outputs [time, batch, output] in time order and final state, from `flat`, a
     /// result holding them as `placement` (a whole sequence of outputs) says.
     func results(of flat: Tensor, placement: RunPlacement) -> (outputs: Tensor, state: [Tensor]) {
-        let (outputs, state) = placement.pieces(of: flat)
-        return (reversedWithin.map { reversedWithinLengths(outputs, $0) } ?? outputs, state)
+        let outputs = placement.sequence(of: flat)
+        return (reversedWithin.map { reversedWithinLengths(outputs, $0) } ?? outputs, placement.states(of: flat))
     }
 }
 
@@ -167,19 +167,19 @@ final class CompiledStepCache: Sendable {
 
     /// Cell `cell`'s parameters and whether it has buffers, found by `find` the first time.
     func members(of cell: Int, find: () -> (parameters: [Parameter], hasBuffers: Bool)) -> (parameters: [Parameter], hasBuffers: Bool) {
-        Self.entry(cell, in: cellMembers, make: find)
+        cachedEntry(cell, in: cellMembers, make: find)
     }
 
     /// The entry for `key`, made by `make` the first time.
     func step(for key: Key, make: () -> CompiledStep?) -> CompiledStep? {
-        Self.entry(key, in: entries, make: make)
+        cachedEntry(key, in: entries, make: make)
     }
+}
 
-    /// `table`'s entry for `key`, made by `make` (outside the lock) the first time.
-    private static func entry<K: Hashable & Sendable, V: Sendable>(_ key: K, in table: borrowing Mutex<[K: V]>, make: () -> V) -> V {
-        if let known = table.withLock({ $0[key] }) { return known }
-        let made = make()
-        table.withLock { $0[key] = made }
-        return made
-    }
+/// `table`'s entry for `key`, made by `make` (outside the lock) the first time.
+func cachedEntry<K: Hashable & Sendable, V: Sendable>(_ key: K, in table: borrowing Mutex<[K: V]>, make: () -> V) -> V {
+    if let known = table.withLock({ $0[key] }) { return known }
+    let made = make()
+    table.withLock { $0[key] = made }
+    return made
 }

@@ -26,8 +26,8 @@
 /// step reads of its input alone (the input projection) for all steps at once, its batch's
 /// rows split between threads when the step keeps rows apart, and a bidirectional layer's two
 /// directions run side by side when there are threads for both (the reverse one stepping from
-/// the last time to the first through the sequences in place, unless lengths differ). Results and gradients equal the op-by-op run (tested to
-/// 1e-12 in float64, second derivatives included). As with JAX's `jit`, the step must be a
+/// the last time to the first through the sequences in place, unless lengths differ).
+/// Results and gradients equal the op-by-op run (tested to 1e-12 in float64, second derivatives included). As with JAX's `jit`, the step must be a
 /// function of its input, state and parameters: two traces (at steps 0 and 1) are compared,
 /// and a step that reads the time, draws random numbers or branches differently runs op by
 /// op, as do contextual cells, cells holding buffers, runs recording gradient flow, step states or
@@ -139,10 +139,10 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
                     ?? cell.zeroState(batchSize: batch, dtype: input.dtype)
                 let columns = maskColumns..<(maskColumns + cell.outputSize)
                 maskColumns = columns.upperBound
-                return DirectionRun(cell: index, inputs: layerInput, reversed: direction == 1, start: start,
+                return DirectionRun(cell: index, reversed: direction == 1, start: start,
                                     outputMask: outputMask.map { $0.slice(columns, along: 1) })
             }
-            let (output, states) = run(runs, lengths: lengths, context: context, recorder: recorder)
+            let (output, states) = run(runs, over: layerInput, lengths: lengths, context: context, recorder: recorder)
             finalStates += states
             layerInput = output
             if layer < numLayers - 1 && dropout > 0 && isTraining { layerInput = applyDropout(layerInput) }
@@ -187,23 +187,24 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
     /// Forgets the carried state (the next stateful call starts from zeros).
     public func resetState() { carriedState = nil }
 
-    /// One direction of a layer: its cell's index, its inputs [time, batch, ·] (in time order), whether it runs from each sequence's end to its start, its initial state
-    /// and the variational mask [batch, output] its outputs are multiplied by, if any.
+    /// One direction of a layer: its cell's index, whether it runs from each sequence's end to
+    /// its start, its initial state and the variational mask [batch, output] its outputs are
+    /// multiplied by, if any.
     private struct DirectionRun {
-        let cell: Int, inputs: Tensor, reversed: Bool, start: [Tensor], outputMask: Tensor?
+        let cell: Int, reversed: Bool, start: [Tensor], outputMask: Tensor?
     }
 
-    /// A layer's directions run over their inputs: compiled when they can be (nothing is
-    /// recorded per step), else op by op. Two compiled directions run side by side, each on
-    /// its share of the threads, when there are threads for both. Returns the directions'
-    /// outputs side by side [time, batch, Σ output] in time order, each times its output mask,
-    /// and each direction's final state.
-    private func run(_ runs: [DirectionRun], lengths: [Int]?, context: Cell.Context,
+    /// A layer's directions run over its input [time, batch, ·] (in time order): compiled when
+    /// they can be (nothing is recorded per step), else op by op. Two compiled directions run
+    /// side by side, each on its share of the threads, when there are threads for both. Returns
+    /// the directions' outputs side by side [time, batch, Σ output] in time order, each times
+    /// its output mask, and each direction's final state.
+    private func run(_ runs: [DirectionRun], over input: Tensor, lengths: [Int]?, context: Cell.Context,
                      recorder: StepRecorder?) -> (output: Tensor, states: [[Tensor]]) {
         let threads = laneLimit ?? ComputeThreads.maximum
         let share = threads >= runs.count ? threads / runs.count : threads
         let compiled = recorder == nil ? runs.map {
-            compiledRun(cell: $0.cell, $0.inputs, reversed: $0.reversed, from: $0.start, outputMask: $0.outputMask, lengths: lengths,
+            compiledRun(cell: $0.cell, input, reversed: $0.reversed, from: $0.start, outputMask: $0.outputMask, lengths: lengths,
                         threads: share)
         } : []
         if runs.count > 1, share < threads, compiled.count == runs.count, compiled.allSatisfy({ $0 != nil }) {
@@ -213,8 +214,8 @@ open class RecurrentNetwork<Cell: ContextualRecurrentCell>: Module {
             if let run = compiled.count == runs.count ? compiled[direction] : nil { return results(of: [run]) }
             let (index, reversed) = (runs[direction].cell, runs[direction].reversed)
             // The input-only part of every step in one matrix product, then one slice per step.
-            let (time, batch) = (runs[direction].inputs.shape[0], runs[direction].inputs.shape[1])
-            let prepared = cells[index].prepareInputs(runs[direction].inputs.reshaped(to: [time * batch, -1])).reshaped(to: [time, batch, -1])
+            let (time, batch) = (input.shape[0], input.shape[1])
+            let prepared = cells[index].prepareInputs(input.reshaped(to: [time * batch, -1])).reshaped(to: [time, batch, -1])
             let inputs = reversed ? reversedWithinLengths(prepared, lengths) : prepared
             let steps = (0..<inputs.shape[0]).map { inputs.select($0, along: 0) }
             let (outputs, state) = unroll(cells[index], steps, from: runs[direction].start, lengths: lengths, context: context,

@@ -83,19 +83,25 @@ final class SharedBuffer: @unchecked Sendable {
     /// Copies the rows of `values` [rows, length] to the flat `offset` on, one row every
     /// `rowStride` elements (columns of a wider matrix).
     func write(rows values: Tensor, at offset: Int, rowStride: Int) {
-        let length = values.shape[1]
-        for row in 0..<values.shape[0] { write(values, at: offset + row * rowStride, from: row * length, count: length) }
+        let (length, size) = (values.shape[1], values.dtype.byteCount)
+        withElements(of: values) { source in
+            for row in 0..<values.shape[0] {
+                (base + (offset + row * rowStride) * size).copyMemory(from: source + row * length * size, byteCount: length * size)
+            }
+        }
     }
 
-    /// Copies `values`' elements (or `count` of them from `start`) to the flat `offset`.
-    func write(_ values: Tensor, at offset: Int, from start: Int = 0, count: Int? = nil) {
+    /// Copies `values`' elements to the flat `offset`.
+    func write(_ values: Tensor, at offset: Int) {
         let size = values.dtype.byteCount
-        let write = { (source: UnsafeRawPointer) in
-            (self.base + offset * size).copyMemory(from: source + start * size, byteCount: (count ?? values.count) * size)
-        }
+        withElements(of: values) { (base + offset * size).copyMemory(from: $0, byteCount: values.count * size) }
+    }
+
+    /// Calls `body` with `values`' first element's address.
+    private func withElements(of values: Tensor, _ body: (UnsafeRawPointer) -> Void) {
         switch values.dtype {
-        case .float32: values.withUnsafeBufferPointer(as: Float.self) { write(UnsafeRawPointer($0.baseAddress!)) }
-        case .float64: values.withUnsafeBufferPointer(as: Double.self) { write(UnsafeRawPointer($0.baseAddress!)) }
+        case .float32: values.withUnsafeBufferPointer(as: Float.self) { body(UnsafeRawPointer($0.baseAddress!)) }
+        case .float64: values.withUnsafeBufferPointer(as: Double.self) { body(UnsafeRawPointer($0.baseAddress!)) }
         }
     }
 }
